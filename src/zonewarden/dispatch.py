@@ -1,0 +1,82 @@
+"""Execute one enactor action against a RegionStore and return its result.
+
+The runtime, the simulator and the checker all call `execute`, so an action means the
+same store call everywhere. Errors from the store become `Failed` results; the
+enactor state machine decides what to do with them.
+"""
+
+from __future__ import annotations
+
+from zonewarden.core.actions import (
+    Action,
+    AdvanceUnchanged,
+    AppliedIs,
+    ApplyIfNewer,
+    Behind,
+    Deleted,
+    DeletePlans,
+    Failed,
+    IndexIs,
+    LegacyDeleteOlder,
+    LegacyWrite,
+    LockResult,
+    NamesAre,
+    NewestIs,
+    OlderDeleted,
+    Outcomes,
+    ReadApplied,
+    ReadIndex,
+    ReadNewest,
+    ReadPlanNames,
+    Result,
+    Sleep,
+    TryLock,
+    Unlock,
+    Unlocked,
+    Woke,
+    WriteDone,
+)
+from zonewarden.errors import PermanentError, RetryableError
+from zonewarden.ports import RegionStore
+
+LOCK_TTL = 10.0
+
+
+def execute(store: RegionStore, action: Action, *, actor: str, now: float) -> Result:
+    """Run `action` against `store`; never raises for store errors."""
+    try:
+        return _execute(store, action, actor, now)
+    except RetryableError as exc:
+        return Failed(str(exc), retryable=True)
+    except PermanentError as exc:
+        return Failed(str(exc), retryable=False)
+
+
+def _execute(store: RegionStore, action: Action, actor: str, now: float) -> Result:
+    match action:
+        case ReadNewest():
+            return NewestIs(store.newest(), store.frozen())
+        case AdvanceUnchanged(generation=g):
+            return Behind(store.advance_unchanged(g, actor=actor, now=now))
+        case ApplyIfNewer(generation=g, names=names):
+            return Outcomes(store.apply_if_newer(g, names, actor=actor, now=now))
+        case ReadIndex():
+            return IndexIs(store.index())
+        case DeletePlans(generations=gens):
+            return Deleted(store.delete_unreferenced(gens, actor=actor, now=now))
+        case Sleep():
+            return Woke()
+        case ReadPlanNames(generation=g):
+            return NamesAre(store.plan_names(g))
+        case ReadApplied():
+            return AppliedIs(store.applied())
+        case TryLock(name=name):
+            return LockResult(store.try_lock(name, actor, now=now, ttl=LOCK_TTL))
+        case Unlock(name=name):
+            store.unlock(name, actor)
+            return Unlocked()
+        case LegacyWrite(generation=g, name=name):
+            return WriteDone(store.legacy_write(g, name, actor=actor, now=now))
+        case LegacyDeleteOlder(below=below):
+            return OlderDeleted(store.legacy_delete_older(below, actor=actor, now=now))
+    raise TypeError(f"unknown action {action!r}")

@@ -1,0 +1,88 @@
+"""ZoneWarden's one exception tree.
+
+Foreign exceptions are translated once, at the adapter edge, into these::
+
+    ZoneWardenError
+    ├── PermanentError            retrying will not help; a person must act
+    │   ├── ConfigError           bad config value (file, line, what to do)
+    │   ├── PlanRejected          a plan failed a safety gate (gate, endpoint, numbers)
+    │   ├── StoreCorrupt          the store file/cluster is not a ZoneWarden store
+    │   ├── StoreBusy             another `up` already owns this store
+    │   ├── NotFound              asked for a plan, endpoint or enactor that does not exist
+    │   └── MissingExtra          an optional dependency is not installed
+    └── RetryableError            try again after `delay` seconds
+        ├── StoreUnavailable      store unreachable, locked or without quorum
+        └── BackendUnavailable    a DNS backend did not answer or refused for now
+
+Every error carries a message that says what happened and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class ZoneWardenError(Exception):
+    """Base of every error ZoneWarden raises on purpose."""
+
+
+class PermanentError(ZoneWardenError):
+    """Retrying will not help: fix the input or the environment."""
+
+
+class RetryableError(ZoneWardenError):
+    """A transient failure; the caller may retry after `delay` seconds."""
+
+    def __init__(self, message: str, *, delay: float = 0.5) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class ConfigError(PermanentError):
+    """A config value is wrong; the message names the file and line."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if file is not None:
+            where = f"{file} line {line}: " if line is not None else f"{file}: "
+        super().__init__(where + message)
+        self.file = file
+        self.line = line
+        self.reason = message
+
+
+class PlanRejected(PermanentError):
+    """A plan (or one endpoint of it) failed a safety gate."""
+
+    def __init__(self, violations: list[object]) -> None:
+        self.violations = list(violations)
+        lines = "; ".join(str(v) for v in self.violations)
+        super().__init__(f"plan rejected: {lines}")
+
+
+class StoreCorrupt(PermanentError):
+    """The store exists but is not a readable ZoneWarden store."""
+
+
+class StoreBusy(PermanentError):
+    """Another process already owns the store for `up`."""
+
+
+class NotFound(PermanentError):
+    """A named plan, endpoint, load balancer or enactor does not exist."""
+
+
+class MissingExtra(PermanentError):
+    """An optional dependency is missing; the message names the pip extra."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(
+            f"{feature} needs an optional dependency: pip install 'zonewarden[{extra}]'"
+        )
+        self.extra = extra
+
+
+class StoreUnavailable(RetryableError):
+    """The store could not be reached or is locked for now."""
+
+
+class BackendUnavailable(RetryableError):
+    """A DNS backend did not answer or refused for now."""

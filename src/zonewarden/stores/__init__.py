@@ -1,0 +1,1 @@
+"""Store adapters: memory (the reference model), SQLite (one machine), etcd (cluster)."""

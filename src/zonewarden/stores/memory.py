@@ -1,0 +1,335 @@
+"""The in-memory region store: the reference model of every store's semantics.
+
+Every other store must agree with this one (contract suite, hypothesis agreement test).
+It is also what the simulator and the exhaustive checker run against: `fingerprint()`
+gives a hashable view of the safety-relevant state and `clone()` a deep copy.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from zonewarden.core.gates import content_valid, draft_valid
+from zonewarden.core.model import (
+    EMPTY_CONTENT,
+    NO_GENERATION,
+    Content,
+    EndpointName,
+    Generation,
+    Plan,
+    PlanDraft,
+    PlanHeader,
+    ZoneEntry,
+)
+from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
+from zonewarden.errors import NotFound, PlanRejected
+from zonewarden.ports import AuditEvent, Heartbeat
+
+
+@dataclass
+class MemoryStore:
+    """Plans, the live zone and control state, all in one process's memory."""
+
+    plans: dict[Generation, Plan] = field(default_factory=dict)
+    zone: dict[EndpointName, ZoneEntry] = field(default_factory=dict)
+    rollback: dict[EndpointName, Generation] = field(default_factory=dict)
+    locks: dict[EndpointName, tuple[str, float]] = field(default_factory=dict)
+    is_frozen: bool = False
+    pinned: dict[EndpointName, Generation] = field(default_factory=dict)
+    beats: dict[str, Heartbeat] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+    next_generation: int = 1
+    changes: int = 0
+    versions: dict[EndpointName, int] = field(default_factory=dict)
+    keep_audit: bool = True
+
+    # -- plans ---------------------------------------------------------------------------
+    def publish(self, draft: PlanDraft, *, source: str, actor: str, now: float) -> Plan:
+        require_valid(draft)
+        g = Generation(self.next_generation)
+        self.next_generation += 1
+        plan = Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
+        self.plans[g] = plan
+        self.record(
+            actor, "publish", now=now, generation=g, detail=f"{len(draft.endpoints)} endpoints"
+        )
+        return plan
+
+    def newest(self) -> Generation:
+        return max(self.plans, default=NO_GENERATION)
+
+    def header(self, generation: Generation) -> PlanHeader | None:
+        p = self.plans.get(generation)
+        if p is None:
+            return None
+        return PlanHeader(p.generation, p.digest, len(p.endpoints), p.created_at, p.source)
+
+    def plan(self, generation: Generation) -> Plan | None:
+        return self.plans.get(generation)
+
+    def contents(
+        self, generation: Generation, names: Iterable[EndpointName] | None = None
+    ) -> dict[EndpointName, Content]:
+        p = self.plans.get(generation)
+        if p is None:
+            raise NotFound(f"plan {generation} is not in the store")
+        if names is None:
+            return dict(p.endpoints)
+        return {n: p.endpoints[n] for n in names if n in p.endpoints}
+
+    def plan_names(self, generation: Generation) -> tuple[EndpointName, ...]:
+        p = self.plans.get(generation)
+        return p.names if p else ()
+
+    def index(self) -> PlanIndex:
+        return PlanIndex(
+            generations=tuple(sorted(self.plans)),
+            applied=self.applied(),
+            newest_names=self.plan_names(self.newest()),
+        )
+
+    def delete_unreferenced(
+        self, generations: Sequence[Generation], *, actor: str, now: float
+    ) -> CleanupResult:
+        newest = self.newest()
+        referenced = {e.generation for e in self.zone.values()}
+        deleted, kept_ref, kept_new = [], [], []
+        for g in sorted(set(generations)):
+            if g not in self.plans:
+                continue
+            if g == newest:
+                kept_new.append(g)
+            elif g in referenced:
+                kept_ref.append(g)
+            else:
+                del self.plans[g]
+                deleted.append(g)
+        if deleted or kept_ref:
+            self.record(
+                actor, "cleanup", now=now, detail=f"deleted {deleted} kept referenced {kept_ref}"
+            )
+        return CleanupResult(tuple(deleted), tuple(kept_ref), tuple(kept_new))
+
+    # -- zone ----------------------------------------------------------------------------
+    def read_zone(
+        self, names: Iterable[EndpointName] | None = None
+    ) -> dict[EndpointName, ZoneEntry]:
+        if names is None:
+            return dict(sorted(self.zone.items()))
+        return {n: self.zone[n] for n in names if n in self.zone}
+
+    def applied(self) -> dict[EndpointName, Generation]:
+        return {n: e.generation for n, e in sorted(self.zone.items())}
+
+    def changed_since(self, version: int) -> tuple[int, dict[EndpointName, ZoneEntry]]:
+        changed = {
+            n: self.zone[n] for n, v in self.versions.items() if v > version and n in self.zone
+        }
+        return self.changes, dict(sorted(changed.items()))
+
+    def _put(self, entry: ZoneEntry) -> None:
+        self.changes += 1
+        self.zone[entry.name] = entry
+        self.versions[entry.name] = self.changes
+
+    def advance_unchanged(
+        self, generation: Generation, *, actor: str, now: float
+    ) -> tuple[EndpointName, ...]:
+        plan = self.plans.get(generation)
+        if plan is None or self.is_frozen:
+            return ()
+        behind, advanced = [], 0
+        for name, content in plan.endpoints.items():
+            entry = self.zone.get(name)
+            if entry is not None and entry.generation >= generation:
+                if entry.generation == generation and entry.content.digest != content.digest:
+                    behind.append(name)  # same generation, wrong content: repair it
+                continue
+            if (
+                entry is not None
+                and entry.content.digest == content.digest
+                and entry.content.records
+            ):
+                self._put(ZoneEntry(name, generation, entry.content))
+                advanced += 1
+            else:
+                behind.append(name)
+        if advanced:
+            self.record(
+                actor,
+                "advance",
+                now=now,
+                generation=generation,
+                detail=f"{advanced} unchanged endpoints",
+            )
+        return tuple(behind)
+
+    def apply_if_newer(
+        self, generation: Generation, names: Sequence[EndpointName], *, actor: str, now: float
+    ) -> dict[EndpointName, Outcome]:
+        plan = self.plans.get(generation)
+        out: dict[EndpointName, Outcome] = {}
+        for name in names:
+            out[name] = self._apply_one(plan, generation, name, actor, now)
+        return out
+
+    def _apply_one(
+        self, plan: Plan | None, g: Generation, name: EndpointName, actor: str, now: float
+    ) -> Outcome:
+        if self.is_frozen:
+            self.record(actor, "frozen", now=now, endpoint=name, generation=g)
+            return Outcome.FROZEN
+        content = plan.endpoints.get(name) if plan is not None else None
+        if content is None:
+            self.record(
+                actor,
+                "refused",
+                now=now,
+                endpoint=name,
+                generation=g,
+                detail="plan or endpoint missing",
+            )
+            return Outcome.MISSING_PLAN
+        problems = content_valid(name, content)
+        if problems:
+            self.record(
+                actor, "refused", now=now, endpoint=name, generation=g, detail=str(problems[0])
+            )
+            return Outcome.REFUSED
+        entry = self.zone.get(name)
+        if entry is not None and entry.generation > g:
+            self.record(
+                actor,
+                "fenced",
+                now=now,
+                endpoint=name,
+                generation=g,
+                detail=f"live {entry.generation}",
+            )
+            return Outcome.FENCED_OUT
+        if entry is not None and entry.generation == g and entry.content.digest == content.digest:
+            return Outcome.CURRENT
+        self.zone[name] = ZoneEntry(name, g, content)
+        self.record(
+            actor,
+            "write",
+            now=now,
+            endpoint=name,
+            generation=g,
+            detail=f"{len(content.records)} records",
+        )
+        return Outcome.APPLIED
+
+    # -- legacy (unsafe) -----------------------------------------------------------------
+    def legacy_write(
+        self, generation: Generation, name: EndpointName, *, actor: str, now: float
+    ) -> Outcome:
+        if self.is_frozen:
+            return Outcome.FROZEN
+        entry = self.zone.get(name)
+        if entry is not None and entry.generation not in self.plans:
+            return Outcome.DANGLING
+        plan = self.plans.get(generation)
+        if plan is None or name not in plan.endpoints:
+            return Outcome.MISSING_PLAN
+        if entry is not None:
+            self.rollback[name] = entry.generation
+        self._put(ZoneEntry(name, generation, plan.endpoints[name]))
+        self.record(actor, "legacy-write", now=now, endpoint=name, generation=generation)
+        return Outcome.APPLIED
+
+    def legacy_delete_older(
+        self, below: Generation, *, actor: str, now: float
+    ) -> tuple[Generation, ...]:
+        doomed = tuple(sorted(g for g in self.plans if g < below))
+        for g in doomed:
+            del self.plans[g]
+            for name, entry in list(self.zone.items()):
+                if entry.generation == g:  # the plan's record tree goes with it
+                    self._put(ZoneEntry(name, g, EMPTY_CONTENT))
+        if doomed:
+            self.record(actor, "legacy-cleanup", now=now, detail=f"deleted {list(doomed)}")
+        return doomed
+
+    def try_lock(self, name: EndpointName, owner: str, *, now: float, ttl: float) -> bool:
+        holder = self.locks.get(name)
+        if holder is not None and holder[0] != owner and holder[1] > now:
+            return False
+        self.locks[name] = (owner, now + ttl)
+        return True
+
+    def unlock(self, name: EndpointName, owner: str) -> None:
+        holder = self.locks.get(name)
+        if holder is not None and holder[0] == owner:
+            del self.locks[name]
+
+    # -- control -------------------------------------------------------------------------
+    def frozen(self) -> bool:
+        return self.is_frozen
+
+    def set_frozen(self, frozen: bool, *, actor: str, now: float, reason: str = "") -> None:
+        self.is_frozen = frozen
+        self.record(actor, "freeze" if frozen else "unfreeze", now=now, detail=reason)
+
+    def pins(self) -> dict[EndpointName, Generation]:
+        return dict(sorted(self.pinned.items()))
+
+    def set_pin(
+        self, name: EndpointName, generation: Generation | None, *, actor: str, now: float
+    ) -> None:
+        if generation is None:
+            self.pinned.pop(name, None)
+            self.record(actor, "unpin", now=now, endpoint=name)
+        else:
+            self.pinned[name] = generation
+            self.record(actor, "pin", now=now, endpoint=name, generation=generation)
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        self.beats[heartbeat.actor] = heartbeat
+
+    def heartbeats(self) -> list[Heartbeat]:
+        return [self.beats[k] for k in sorted(self.beats)]
+
+    def record(
+        self,
+        actor: str,
+        kind: str,
+        *,
+        now: float,
+        endpoint: str = "",
+        generation: int = 0,
+        detail: str = "",
+    ) -> None:
+        if self.keep_audit:
+            self.audit.append(
+                AuditEvent(len(self.audit) + 1, now, actor, kind, endpoint, generation, detail)
+            )
+
+    def audit_log(self, *, after: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        return [e for e in self.audit if e.seq > after][:limit]
+
+    def close(self) -> None:
+        pass
+
+    # -- for the simulator and the checker ----------------------------------------------
+    def clone(self) -> MemoryStore:
+        return copy.deepcopy(self)
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """A hashable view of the safety-relevant state (no audit, no heartbeats)."""
+        return (
+            tuple(sorted((g, p.digest) for g, p in self.plans.items())),
+            tuple(sorted((n, e.generation, e.content.digest) for n, e in self.zone.items())),
+            tuple(sorted((n, o) for n, (o, _) in self.locks.items())),
+            self.is_frozen,
+            self.next_generation,
+        )
+
+
+def require_valid(draft: PlanDraft) -> None:
+    """The store's own publish gate: structural validity of every endpoint."""
+    problems = draft_valid(draft)
+    if problems:
+        raise PlanRejected(list(problems))
