@@ -1,0 +1,1 @@
+"""Command-line surface: parse, delegate, render. No decisions are made here."""
