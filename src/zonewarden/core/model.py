@@ -122,6 +122,17 @@ class Content:
             records=tuple(Record.from_json(r) for r in rows),
         )
 
+    @classmethod
+    def restore(cls, ttl: int, policy: Policy, records: tuple[Record, ...], digest: str) -> Content:
+        """Rebuild stored content without re-sorting or re-hashing (the store is trusted
+        to return what it was given; readers that doubt it call `Content(...)`)."""
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "ttl", ttl)
+        object.__setattr__(obj, "policy", policy)
+        object.__setattr__(obj, "records", records)
+        object.__setattr__(obj, "digest", digest)
+        return obj
+
     @property
     def weight_sum(self) -> int:
         return sum(r.weight for r in self.records)

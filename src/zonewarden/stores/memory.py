@@ -211,7 +211,7 @@ class MemoryStore:
             return Outcome.FENCED_OUT
         if entry is not None and entry.generation == g and entry.content.digest == content.digest:
             return Outcome.CURRENT
-        self.zone[name] = ZoneEntry(name, g, content)
+        self._put(ZoneEntry(name, g, content))
         self.record(
             actor,
             "write",

@@ -1,0 +1,98 @@
+"""Hypothesis stateful test: the SQLite store agrees with the in-memory model.
+
+Random sequences of publishes (valid and invalid), fenced writes, advances, clean-ups,
+freezes, locks and legacy operations run against both; every result and the whole
+observable state must match after every step.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from tests.helpers import content
+from zonewarden.core.model import EMPTY_CONTENT, EndpointName, Generation, PlanDraft
+from zonewarden.errors import PlanRejected
+from zonewarden.stores.memory import MemoryStore
+from zonewarden.stores.sqlite import SqliteStore
+
+NAMES = [EndpointName(f"{n}.example.") for n in "abc"]
+CONTENTS = [content("10.0.0.1"), content("10.0.0.2", "10.0.0.3"), content("10.0.0.4", weight=3)]
+names = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True)
+gens = st.integers(min_value=0, max_value=8).map(Generation)
+
+
+class StoresAgree(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.model = MemoryStore()
+        self.real = SqliteStore(Path(self.tmp.name) / "agree.db")
+        self.now = 0.0
+
+    def teardown(self) -> None:
+        self.real.close()
+        self.tmp.cleanup()
+
+    def both(self, method: str, *args, **kwargs):
+        self.now += 1
+        outs = []
+        for store in (self.model, self.real):
+            try:
+                outs.append(("ok", getattr(store, method)(*args, **kwargs)))
+            except PlanRejected as exc:
+                outs.append(("rejected", str(exc)))
+        assert outs[0] == outs[1], f"{method}{args}: model {outs[0]} != sqlite {outs[1]}"
+        return outs[0][1]
+
+    @rule(which=st.lists(st.integers(0, len(CONTENTS)), min_size=1, max_size=3))
+    def publish(self, which):
+        endpoints = {
+            NAMES[i]: (CONTENTS[c] if c < len(CONTENTS) else EMPTY_CONTENT) for i, c in enumerate(which)
+        }
+        result = self.both("publish", PlanDraft(endpoints), source="t", actor="p", now=self.now)
+        if not isinstance(result, str):
+            assert result.generation == self.model.newest()
+
+    @rule(g=gens, ns=names)
+    def apply(self, g, ns):
+        self.both("apply_if_newer", g, ns, actor="e", now=self.now)
+
+    @rule(g=gens)
+    def advance(self, g):
+        self.both("advance_unchanged", g, actor="e", now=self.now)
+
+    @rule(gs=st.lists(gens, max_size=4))
+    def cleanup(self, gs):
+        self.both("delete_unreferenced", gs, actor="e", now=self.now)
+
+    @rule(g=gens, n=st.sampled_from(NAMES))
+    def legacy_write(self, g, n):
+        self.both("legacy_write", g, n, actor="old", now=self.now)
+
+    @rule(g=gens)
+    def legacy_cleanup(self, g):
+        self.both("legacy_delete_older", g, actor="old", now=self.now)
+
+    @rule(flag=st.booleans())
+    def freeze(self, flag):
+        self.both("set_frozen", flag, actor="op", now=self.now)
+
+    @rule(n=st.sampled_from(NAMES), owner=st.sampled_from(["x", "y"]), ttl=st.sampled_from([0.5, 5.0]))
+    def lock(self, n, owner, ttl):
+        self.both("try_lock", n, owner, now=self.now, ttl=ttl)
+
+    @invariant()
+    def same_state(self):
+        assert self.model.read_zone() == self.real.read_zone()
+        assert self.model.index() == self.real.index()
+        assert self.model.newest() == self.real.newest()
+        assert self.model.frozen() == self.real.frozen()
+
+
+StoresAgree.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+TestStoresAgree = StoresAgree.TestCase
