@@ -12,7 +12,8 @@ Foreign exceptions are translated once, at the adapter edge, into these::
     │   └── MissingExtra          an optional dependency is not installed
     └── RetryableError            try again after `delay` seconds
         ├── StoreUnavailable      store unreachable, locked or without quorum
-        └── BackendUnavailable    a DNS backend did not answer or refused for now
+        ├── BackendUnavailable    a DNS backend did not answer or refused for now
+        └── HealthUnavailable     the health source cannot be read (planner holds: fail-static)
 
 Every error carries a message that says what happened and what to do next.
 """
@@ -86,3 +87,7 @@ class StoreUnavailable(RetryableError):
 
 class BackendUnavailable(RetryableError):
     """A DNS backend did not answer or refused for now."""
+
+
+class HealthUnavailable(RetryableError):
+    """The health source could not be read; the planner holds the last good plan."""

@@ -17,7 +17,7 @@ Write semantics every ZoneStore keeps (the contract suite checks them):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -26,12 +26,14 @@ from zonewarden.core.model import (
     Content,
     EndpointName,
     Generation,
+    LbId,
     Plan,
     PlanDraft,
     PlanHeader,
     ZoneEntry,
 )
 from zonewarden.core.outcomes import SUCCESS, CleanupResult, Outcome, PlanIndex
+from zonewarden.core.planner import Observation
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,3 +164,9 @@ class RegionStore(PlanStore, ZoneStore, ControlStore, Protocol):
 
 
 __all__ = ["SUCCESS", "CleanupResult", "Outcome", "PlanIndex"]
+
+
+class HealthSource(Protocol):
+    """Where the planner learns load-balancer health; raises HealthUnavailable when blind."""
+
+    def observe(self, now: float) -> Mapping[LbId, Observation]: ...

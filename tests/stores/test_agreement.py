@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-
 from tests.helpers import content
+
 from zonewarden.core.model import EMPTY_CONTENT, EndpointName, Generation, PlanDraft
 from zonewarden.errors import PlanRejected
 from zonewarden.stores.memory import MemoryStore
@@ -56,7 +56,8 @@ class StoresAgree(RuleBasedStateMachine):
     @rule(which=st.lists(st.integers(0, len(CONTENTS)), min_size=3, max_size=3))
     def publish(self, which):
         endpoints = {
-            NAMES[i]: (CONTENTS[c] if c < len(CONTENTS) else EMPTY_CONTENT) for i, c in enumerate(which)
+            NAMES[i]: (CONTENTS[c] if c < len(CONTENTS) else EMPTY_CONTENT)
+            for i, c in enumerate(which)
         }
         result = self.both("publish", PlanDraft(endpoints), source="t", actor="p", now=self.now)
         if not isinstance(result, str):
@@ -90,7 +91,9 @@ class StoresAgree(RuleBasedStateMachine):
     def freeze(self, flag):
         self.both("set_frozen", flag, actor="op", now=self.now)
 
-    @rule(n=st.sampled_from(NAMES), owner=st.sampled_from(["x", "y"]), ttl=st.sampled_from([0.5, 5.0]))
+    @rule(
+        n=st.sampled_from(NAMES), owner=st.sampled_from(["x", "y"]), ttl=st.sampled_from([0.5, 5.0])
+    )
     def lock(self, n, owner, ttl):
         self.both("try_lock", n, owner, now=self.now, ttl=ttl)
 

@@ -14,6 +14,7 @@ import click
 from zonewarden import __version__
 
 COMMAND_MODULES = (
+    "zonewarden.cli.region",
     "zonewarden.cli.ops",
     "zonewarden.cli.dns",
     "zonewarden.cli.sim",

@@ -151,10 +151,13 @@ def _written(
     outcomes = set(result.by_name.values())
     if Outcome.FROZEN in outcomes:
         return _sleep(config, replace(state, behind=(), cursor=0), "frozen")
-    if Outcome.REFUSED in outcomes or Outcome.MISSING_PLAN in outcomes:
+    if Outcome.REFUSED in outcomes:
         # never apply a plan the store refused; wait for a newer one
         refused = replace(state, refused=state.target, target=NO_GENERATION, behind=(), cursor=0)
         return _sleep(config, refused, "plan refused")
+    if Outcome.MISSING_PLAN in outcomes:
+        # clean-up removed our plan: every endpoint is far past it; start over
+        return replace(state, phase=Phase.FIND, behind=(), cursor=0, attempt=0), ReadNewest()
     moved = replace(state, phase=Phase.RECHECK, cursor=state.cursor + config.batch_size, attempt=0)
     return moved, ReadNewest()
 

@@ -185,11 +185,11 @@ class MemoryStore:
         if content is None:
             self.record(
                 actor,
-                "refused",
+                "missing-plan",
                 now=now,
                 endpoint=name,
                 generation=g,
-                detail="plan or endpoint missing",
+                detail="plan or endpoint not in the store",
             )
             return Outcome.MISSING_PLAN
         problems = content_valid(name, content)

@@ -140,8 +140,12 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def _tx(self, write: bool = True) -> Iterator[sqlite3.Connection]:
-        """One transaction; sqlite3 errors leave here translated."""
+        """One transaction (nested calls join the outer one); sqlite3 errors leave here
+        translated. A read-only outer transaction must not contain writes."""
         with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
             try:
                 self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
@@ -158,6 +162,10 @@ class SqliteStore:
                 raise StoreCorrupt(f"store {self.path}: {exc}") from exc
             except sqlite3.DatabaseError as exc:
                 raise StoreCorrupt(f"store {self.path} is damaged: {exc}") from exc
+
+    def consistent_read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """Group several reads into one snapshot: `with store.consistent_read(): ...`."""
+        return self._tx(write=False)
 
     def close(self) -> None:
         with self._lock:
@@ -430,7 +438,9 @@ class SqliteStore:
                 elif outcome is Outcome.FENCED_OUT:
                     audit.append((now, actor, "fenced", name, g, f"live {live_gen}"))
                 elif outcome is Outcome.MISSING_PLAN:
-                    audit.append((now, actor, "refused", name, g, "plan or endpoint missing"))
+                    audit.append(
+                        (now, actor, "missing-plan", name, g, "plan or endpoint not in the store")
+                    )
                 elif outcome is Outcome.REFUSED:
                     audit.append(
                         (now, actor, "refused", name, g, "content fails never-empty/weights gate")

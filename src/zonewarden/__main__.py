@@ -1,0 +1,3 @@
+from zonewarden.cli.main import main
+
+main()

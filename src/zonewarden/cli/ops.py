@@ -1,0 +1,346 @@
+"""Operator commands: status, plans, freeze, pin, rollback, repair, audit."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+import tomllib
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from zonewarden.cli.common import config_option, console, friendly_errors, json_option, print_json
+from zonewarden.config import resolve
+from zonewarden.core.diff import diff_plans
+from zonewarden.core.model import EndpointName, Generation, check_dns_name
+from zonewarden.core.planfile import PlanFileError, from_document, to_document
+from zonewarden.errors import ConfigError, NotFound, PermanentError
+from zonewarden.ports import RegionStore
+from zonewarden.runtime.openers import open_store
+from zonewarden.runtime.operations import pin as pin_endpoint
+from zonewarden.runtime.operations import previous_content, publish_operator_plan, repair_once
+from zonewarden.runtime.status import region_status
+
+
+def _open(config_path: str | None) -> tuple[object, RegionStore]:
+    config = resolve(config_path)
+    return config, open_store(config, create=False)
+
+
+def _actor() -> str:
+    try:
+        return f"operator:{getpass.getuser()}"
+    except Exception:
+        return "operator"
+
+
+def _endpoint(text: str) -> EndpointName:
+    try:
+        return check_dns_name(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@config_option
+@json_option
+@friendly_errors
+def status(config_path: str | None, as_json: bool) -> None:
+    """Per endpoint: applied generation, records, lag; per enactor: last heartbeat."""
+    _, store = _open(config_path)
+    st = region_status(store, time.time())
+    if as_json:
+        print_json(st.as_json())
+        return
+    head = f"newest generation {st.newest}, {st.stored_plans} plans stored"
+    if st.frozen:
+        head += "  [bold red]FROZEN: no writes until `zonewarden unfreeze`[/]"
+    console.print(head)
+    t = Table("endpoint", "applied", "records", "lag", "pinned", title="endpoints")
+    for e in st.endpoints:
+        t.add_row(
+            e.name,
+            str(e.generation),
+            str(e.records),
+            str(e.lag),
+            str(e.pinned or ""),
+            style="bold red" if e.empty else None,
+        )
+    console.print(t)
+    a = Table("actor", "last heartbeat", "plan", "phase", "detail", title="enactors and planner")
+    for actor in st.actors:
+        stale = actor.age > 5
+        a.add_row(
+            actor.actor,
+            f"{actor.age:.1f}s ago",
+            str(actor.generation),
+            actor.phase,
+            actor.detail,
+            style="yellow" if stale else None,
+        )
+    console.print(a)
+
+
+@click.group()
+def plan() -> None:
+    """Show, compare and publish plans."""
+
+
+@plan.command("list")
+@config_option
+@json_option
+@friendly_errors
+def plan_list(config_path: str | None, as_json: bool) -> None:
+    """Stored generations with their source and time."""
+    _, store = _open(config_path)
+    heads = [store.header(g) for g in store.index().generations]
+    rows = [h for h in heads if h is not None]
+    if as_json:
+        print_json(
+            [
+                {
+                    "generation": h.generation,
+                    "digest": h.digest,
+                    "endpoints": h.endpoint_count,
+                    "source": h.source,
+                    "created_at": h.created_at,
+                }
+                for h in rows
+            ]
+        )
+        return
+    t = Table("generation", "source", "endpoints", "created", "digest")
+    for h in rows:
+        t.add_row(
+            str(h.generation),
+            h.source,
+            str(h.endpoint_count),
+            time.strftime("%H:%M:%S", time.localtime(h.created_at)),
+            h.digest[:12],
+        )
+    console.print(t)
+
+
+@plan.command("show")
+@click.argument("generation", type=int, required=False)
+@config_option
+@json_option
+@friendly_errors
+def plan_show(generation: int | None, config_path: str | None, as_json: bool) -> None:
+    """Show a plan (default: the newest). --json prints a publishable document."""
+    _, store = _open(config_path)
+    g = Generation(generation if generation is not None else store.newest())
+    found = store.plan(g)
+    if found is None:
+        raise NotFound(f"plan {g} is not in the store (stored: {list(store.index().generations)})")
+    if as_json:
+        print_json(to_document(found.endpoints, generation=g))
+        return
+    console.print(f"plan {g} from {found.source}, digest {found.digest[:16]}")
+    t = Table("endpoint", "type", "address", "weight", "lb", "ttl")
+    for name, c in found.endpoints.items():
+        for r in c.records:
+            t.add_row(name, str(r.rtype), r.address, str(r.weight), str(r.lb), str(c.ttl))
+    console.print(t)
+
+
+@plan.command("diff")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@config_option
+@json_option
+@friendly_errors
+def plan_diff(a: int, b: int, config_path: str | None, as_json: bool) -> None:
+    """What changes from plan A to plan B, per endpoint."""
+    _, store = _open(config_path)
+    plans = []
+    for g in (a, b):
+        p = store.plan(Generation(g))
+        if p is None:
+            raise NotFound(
+                f"plan {g} is not in the store (stored: {list(store.index().generations)})"
+            )
+        plans.append(p)
+    changes = diff_plans(plans[0].endpoints, plans[1].endpoints)
+    if as_json:
+        print_json([c.as_json() for c in changes])
+        return
+    if not changes:
+        console.print(f"plans {a} and {b} serve the same answers")
+    t = Table("endpoint", "change", "detail", title=f"plan {a} -> {b}")
+    for c in changes:
+        t.add_row(c.endpoint, c.kind, c.detail)
+    console.print(t)
+
+
+@plan.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--allow-large-change", is_flag=True, help="Skip the max-change gate (audited).")
+@config_option
+@friendly_errors
+def plan_publish(file: str, allow_large_change: bool, config_path: str | None) -> None:
+    """Publish an operator-made plan (JSON or TOML), through the planner's gates."""
+    config, store = _open(config_path)
+    raw = Path(file).read_bytes()
+    try:
+        doc = tomllib.loads(raw.decode()) if file.endswith(".toml") else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot parse plan file: {exc}", file=file) from None
+    try:
+        draft = from_document(doc)
+    except PlanFileError as exc:
+        raise ConfigError(str(exc), file=file) from None
+    published = publish_operator_plan(
+        store, draft, config, actor=_actor(), now=time.time(), allow_large_change=allow_large_change
+    )  # type: ignore[arg-type]
+    console.print(f"published generation {published.generation} ({len(draft.endpoints)} endpoints)")
+
+
+@click.command()
+@click.option("--reason", default="", help="Why (recorded in the audit log).")
+@config_option
+@friendly_errors
+def freeze(reason: str, config_path: str | None) -> None:
+    """Stop every write to DNS until `unfreeze`; the planner keeps planning."""
+    _, store = _open(config_path)
+    store.set_frozen(True, actor=_actor(), now=time.time(), reason=reason)
+    console.print("[bold red]frozen[/]: enactors will not write until `zonewarden unfreeze`")
+
+
+@click.command()
+@config_option
+@friendly_errors
+def unfreeze(config_path: str | None) -> None:
+    """Allow writes again."""
+    _, store = _open(config_path)
+    store.set_frozen(False, actor=_actor(), now=time.time())
+    console.print("unfrozen: enactors resume with the newest plan")
+
+
+@click.command()
+@click.argument("endpoint")
+@click.argument("generation", type=int)
+@config_option
+@friendly_errors
+def pin(endpoint: str, generation: int, config_path: str | None) -> None:
+    """Serve ENDPOINT with GENERATION's content until `unpin` (published as a new plan)."""
+    config, store = _open(config_path)
+    published = pin_endpoint(
+        store, config, _endpoint(endpoint), Generation(generation), actor=_actor(), now=time.time()
+    )  # type: ignore[arg-type]
+    console.print(
+        f"pinned {endpoint} to the content of plan {generation}; published as generation {published.generation}"
+    )
+
+
+@click.command()
+@click.argument("endpoint")
+@config_option
+@friendly_errors
+def unpin(endpoint: str, config_path: str | None) -> None:
+    """Give ENDPOINT back to the planner."""
+    _, store = _open(config_path)
+    name = _endpoint(endpoint)
+    if name not in store.pins():
+        raise NotFound(f"{name} is not pinned (pinned: {list(store.pins())})")
+    store.set_pin(name, None, actor=_actor(), now=time.time())
+    console.print(f"unpinned {name}; the planner's next plan decides its content")
+
+
+@click.command()
+@click.argument("endpoint")
+@click.argument("generation", type=int, required=False)
+@config_option
+@friendly_errors
+def rollback(endpoint: str, generation: int | None, config_path: str | None) -> None:
+    """Serve ENDPOINT with an earlier plan's content (default: the last different one).
+
+    Generations never go backwards: the old content is published as a new generation
+    and the endpoint is pinned; `unpin` returns it to the planner."""
+    config, store = _open(config_path)
+    name = _endpoint(endpoint)
+    g = Generation(generation) if generation is not None else previous_content(store, name)
+    published = pin_endpoint(store, config, name, g, actor=_actor(), now=time.time())  # type: ignore[arg-type]
+    console.print(
+        f"rolled {name} back to the content of plan {g}, published as generation {published.generation} (pinned)"
+    )
+
+
+@click.command()
+@config_option
+@json_option
+@friendly_errors
+def repair(config_path: str | None, as_json: bool) -> None:
+    """Find inconsistent state (empty, dangling, mismatched, stuck endpoints) and fix it."""
+    config, store = _open(config_path)
+    report = repair_once(store, actor=_actor(), now=time.time(), max_lag=config.reconciler.max_lag)  # type: ignore[attr-defined]
+    if as_json:
+        print_json(
+            {
+                "problems": [str(p) for p in report.problems],
+                "republished": report.republished,
+                "outcomes": {k: str(v) for k, v in report.outcomes.items()},
+            }
+        )
+        return
+    if not report.problems:
+        console.print("[green]nothing to repair[/]: every endpoint serves its applied plan")
+        return
+    for p in report.problems:
+        console.print(f"[yellow]found[/] {p}")
+    if report.republished:
+        console.print(f"republished the newest valid plan as generation {report.republished}")
+    for name, outcome in report.outcomes.items():
+        console.print(f"{name}: {outcome}")
+
+
+@click.command()
+@config_option
+@json_option
+@click.option("--after", type=int, default=0, help="Only events after this sequence number.")
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.option(
+    "--kind",
+    multiple=True,
+    help="Only these kinds (write, fenced, refused, cleanup, publish, ...).",
+)
+@friendly_errors
+def audit(
+    config_path: str | None, as_json: bool, after: int, limit: int, kind: tuple[str, ...]
+) -> None:
+    """The append-only log of every write, fence, refusal, clean-up and operator action."""
+    if limit <= 0:
+        raise PermanentError("--limit must be positive")
+    _, store = _open(config_path)
+    events = [
+        e
+        for e in store.audit_log(after=after, limit=100_000 if kind else limit)
+        if not kind or e.kind in kind
+    ][:limit]
+    if as_json:
+        print_json(
+            [
+                e.__dict__ if hasattr(e, "__dict__") else {f: getattr(e, f) for f in e.__slots__}
+                for e in events
+            ]
+        )
+        return
+    t = Table("seq", "time", "actor", "kind", "endpoint", "gen", "detail")
+    for e in events:
+        t.add_row(
+            str(e.seq),
+            time.strftime("%H:%M:%S", time.localtime(e.at)),
+            e.actor,
+            e.kind,
+            e.endpoint,
+            str(e.generation or ""),
+            e.detail,
+        )
+    console.print(t)
+
+
+def register(cli: click.Group) -> None:
+    for command in (status, plan, freeze, unfreeze, pin, unpin, rollback, repair, audit):
+        cli.add_command(command)

@@ -1,0 +1,201 @@
+"""Commands that run a region's roles: up, planner, enactor, reconciler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+
+import click
+from rich.live import Live
+from rich.table import Table
+
+from zonewarden.cli.common import config_option, console, err_console, friendly_errors
+from zonewarden.config import DEMO_CONFIG, PROTOCOLS, Config, demo_toml, load, resolve
+from zonewarden.core import legacy
+from zonewarden.runtime.enactor import EnactorRunner
+from zonewarden.runtime.openers import open_health, open_store
+from zonewarden.runtime.operations import run_reconciler
+from zonewarden.runtime.planner import Planner
+from zonewarden.runtime.status import region_status
+from zonewarden.runtime.supervisor import Supervisor, UpLock, child_roles
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+def _run_until_signal(main: object) -> None:
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)  # type: ignore[operator]
+
+    asyncio.run(runner())
+
+
+@click.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True, help="Log every publish and hold.")
+@friendly_errors
+def planner(config_path: str | None, verbose: bool) -> None:
+    """Run the planner: observe health, publish plans, hold when inputs look wrong."""
+    _logging(verbose)
+    config = resolve(config_path)
+    store = open_store(config, create=True)
+    role = Planner(config, store, open_health(config))
+    _run_until_signal(role.run)
+
+
+@click.command()
+@config_option
+@click.option("--id", "enactor_id", required=True, help="This enactor's name, e.g. az1.")
+@click.option(
+    "--protocol", type=click.Choice(PROTOCOLS), default=None, help="Default: the config's."
+)
+@click.option(
+    "--write-delay",
+    type=click.FloatRange(0, 3600),
+    default=0.0,
+    help="Fault injection: wait this many seconds before each write (a slow enactor).",
+)
+@click.option("-v", "--verbose", is_flag=True)
+@friendly_errors
+def enactor(
+    config_path: str | None,
+    enactor_id: str,
+    protocol: str | None,
+    write_delay: float,
+    verbose: bool,
+) -> None:
+    """Run one enactor: bring every endpoint to the newest plan, fenced."""
+    _logging(verbose)
+    config = resolve(config_path)
+    chosen = protocol or config.enactors.protocol
+    if chosen == "legacy":
+        err_console.print(f"[bold red]{legacy.WARNING}[/]")
+    store = open_store(config, create=True)
+    runner = EnactorRunner(
+        enactor_id, store, config.enactors.config, protocol=chosen, write_delay=write_delay
+    )
+    _run_until_signal(runner.run)
+
+
+@click.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
+@friendly_errors
+def reconciler(config_path: str | None, verbose: bool) -> None:
+    """Run the reconciler: find inconsistent state and repair it, forever."""
+    _logging(verbose)
+    config = resolve(config_path)
+    store = open_store(config, create=True)
+
+    async def main(stop: asyncio.Event) -> None:
+        await run_reconciler(config, store, stop)
+
+    _run_until_signal(main)
+
+
+def _demo_config(protocol: str) -> Path:
+    DEMO_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    if not DEMO_CONFIG.exists():
+        DEMO_CONFIG.write_text(demo_toml(protocol=protocol))
+    return DEMO_CONFIG
+
+
+def _table(config: Config, store: object) -> Table:
+    status = region_status(store, time.time())  # type: ignore[arg-type]
+    table = Table(
+        title=f"region {config.region.name}: newest generation {status.newest}"
+        + ("  [red]FROZEN[/]" if status.frozen else "")
+    )
+    for col in ("endpoint", "generation", "records", "lag"):
+        table.add_column(col)
+    for e in status.endpoints:
+        style = "red" if e.empty else ""
+        table.add_row(e.name, str(e.generation), str(e.records), str(e.lag), style=style)
+    for a in status.actors:
+        table.add_row(f"[dim]{a.actor}[/]", str(a.generation), a.phase, f"{a.age:.1f}s ago")
+    return table
+
+
+@click.command()
+@config_option
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default=None,
+    help="Enactor protocol (legacy is UNSAFE).",
+)
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--no-dns", is_flag=True, help="Do not start the embedded DNS server.")
+@click.option("--quiet", is_flag=True, help="No live table; just run.")
+@friendly_errors
+def up(
+    config_path: str | None, protocol: str | None, duration: float | None, no_dns: bool, quiet: bool
+) -> None:
+    """Start a whole region here: planner, enactors, reconciler, DNS server.
+
+    With no --config it runs the built-in demo region (4 endpoints, 12 LBs, 3 AZs),
+    writing .zonewarden/demo.toml; then try `dig @127.0.0.1 -p 5353 kv.us-east-1.example.`.
+    """
+    path = Path(config_path) if config_path else _demo_config(protocol or "safe")
+    config = load(path)
+    chosen = protocol or config.enactors.protocol
+    if chosen == "legacy":
+        err_console.print(f"[bold red]{legacy.WARNING}[/]")
+    lock = UpLock(config.store.path.with_name(config.store.path.name + ".up.lock"))
+    lock.acquire()
+    store = open_store(config, create=True)
+    from zonewarden.cli.main import cli
+
+    with_dns = not no_dns and "serve-dns" in cli.commands
+    children = child_roles(config, path, with_dns=with_dns, protocol=chosen)
+    supervisor = Supervisor(children, config.store.path.parent / "logs")
+    stopping = {"now": False}
+
+    def on_signal(*_: object) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    supervisor.start()
+    console.print(
+        f"[green]region {config.region.name} up[/] with {len(children)} processes; store {config.store.path}"
+    )
+    if with_dns:
+        listen = config.dns.get("listen", ["127.0.0.1:5353"])[0]
+        host, _, port = listen.rpartition(":")
+        name = next(iter(config.region.endpoints))
+        console.print(f"try: dig @{host.strip('[]')} -p {port} {name}")
+    console.print("Ctrl-C stops everything. Logs: " + str(supervisor.log_dir))
+    deadline = time.monotonic() + duration if duration else None
+    try:
+        if quiet or not console.is_terminal:
+            while not stopping["now"] and (deadline is None or time.monotonic() < deadline):
+                supervisor.poll(lambda msg: err_console.print(f"[yellow]{msg}[/]"))
+                time.sleep(0.2)
+        else:
+            with Live(_table(config, store), console=console, refresh_per_second=2) as live:
+                while not stopping["now"] and (deadline is None or time.monotonic() < deadline):
+                    supervisor.poll(lambda msg: live.console.print(f"[yellow]{msg}[/]"))
+                    live.update(_table(config, store))
+                    time.sleep(0.5)
+    finally:
+        supervisor.stop()
+        store.close()
+        lock.release()
+    console.print("region stopped")
+
+
+def register(cli: click.Group) -> None:
+    for command in (up, planner, enactor, reconciler):
+        cli.add_command(command)

@@ -1,0 +1,456 @@
+"""The region's TOML config: parsing, validation with file and line, and the demo.
+
+Rules kept here:
+- every key is known (a typo is an error, with the known keys listed), every value is
+  type- and range-checked, and every error names the file and line;
+- relative paths resolve against the config file's directory;
+- `zonewarden up` with no config writes the built-in demo region to
+  `.zonewarden/demo.toml` and uses it, so every child process reads one file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zonewarden.core.enactor import EnactorConfig
+from zonewarden.core.gates import Limits
+from zonewarden.core.model import Endpoint, LbId, LoadBalancer, Policy, RecordType, check_dns_name
+from zonewarden.core.region import Region, demo_region
+from zonewarden.errors import ConfigError
+
+DEFAULT_STATE_DIR = Path(".zonewarden")
+DEMO_CONFIG = DEFAULT_STATE_DIR / "demo.toml"
+PROTOCOLS = ("safe", "legacy")
+STORE_KINDS = ("sqlite", "etcd")
+HEALTH_SOURCES = ("static", "demo")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    kind: str = "sqlite"
+    path: Path = DEFAULT_STATE_DIR / "region.db"
+    endpoints: tuple[str, ...] = ()
+    prefix: str = "/zonewarden"
+    synchronous: str = "NORMAL"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerSettings:
+    interval: float = 1.0
+    limits: Limits = field(default_factory=Limits)
+    max_unhealthy_fraction: float = 0.5
+    health: str = "static"
+    seed: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EnactorSettings:
+    ids: tuple[str, ...] = ("az1", "az2", "az3")
+    protocol: str = "safe"
+    config: EnactorConfig = field(default_factory=EnactorConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerSettings:
+    interval: float = 2.0
+    max_lag: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None
+    region: Region
+    store: StoreSettings = field(default_factory=StoreSettings)
+    planner: PlannerSettings = field(default_factory=PlannerSettings)
+    enactors: EnactorSettings = field(default_factory=EnactorSettings)
+    reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
+    dns: Mapping[str, Any] = field(default_factory=dict)
+    backend: Mapping[str, Any] = field(default_factory=dict)
+
+
+# -- value checkers: each returns the clean value or raises ValueError(why) --------------
+
+
+def _num(lo: float, hi: float) -> Callable[[Any], float]:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"expected a number, got {v!r}")
+        if not lo <= v <= hi:
+            raise ValueError(f"{v} is outside {lo}..{hi}")
+        return float(v)
+
+    return check
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"expected an integer, got {v!r}")
+        if not lo <= v <= hi:
+            raise ValueError(f"{v} is outside {lo}..{hi}")
+        return v
+
+    return check
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise ValueError(f"expected a non-empty string, got {v!r}")
+    return v
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in options:
+            raise ValueError(f"{v!r} is not one of: {', '.join(options)}")
+        return str(v)
+
+    return check
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise ValueError(f"expected a list of strings, got {v!r}")
+    return tuple(v)
+
+
+def _addresses(
+    kind: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address],
+) -> Callable[[Any], tuple[str, ...]]:
+    def check(v: Any) -> tuple[str, ...]:
+        out = []
+        for text in _strs(v) if v else ():
+            try:
+                out.append(str(kind(text)))
+            except ValueError:
+                family = "IPv4" if kind is ipaddress.IPv4Address else "IPv6"
+                raise ValueError(f"{text!r} is not an {family} address") from None
+        return tuple(out)
+
+    return check
+
+
+def _listen(v: Any) -> tuple[str, ...]:
+    out = []
+    for item in _strs(v):
+        host, sep, port = item.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"{item!r} is not ADDR:PORT (for example 127.0.0.1:5353 or [::1]:5353)"
+            )
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            raise ValueError(f"{item!r}: {host!r} is not an IP address") from None
+        out.append(item)
+    return tuple(out)
+
+
+SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "region": {"name": _str, "zone": _str},
+    "store": {
+        "kind": _choice(*STORE_KINDS),
+        "path": _str,
+        "endpoints": _strs,
+        "prefix": _str,
+        "synchronous": _choice("OFF", "NORMAL", "FULL"),
+    },
+    "planner": {
+        "interval": _num(0.005, 3600),
+        "capacity_floor": _num(0, 1),
+        "max_removal": _num(0, 1),
+        "max_unhealthy_fraction": _num(0, 1),
+        "health": _choice(*HEALTH_SOURCES),
+        "seed": _int(0, 2**63),
+    },
+    "enactors": {
+        "ids": _strs,
+        "protocol": _choice(*PROTOCOLS),
+        "batch_size": _int(1, 100_000),
+        "poll_interval": _num(0.001, 3600),
+        "backoff_base": _num(0.0001, 60),
+        "backoff_cap": _num(0.001, 3600),
+        "retention": _int(0, 1_000_000),
+        "keep_newest": _int(1, 1_000_000),
+        "cleanup": lambda v: bool(v) if isinstance(v, bool) else _choice()(v),
+    },
+    "reconciler": {"interval": _num(0.01, 3600), "max_lag": _int(1, 1_000_000)},
+    "dns": {
+        "listen": _listen,
+        "processes": _int(1, 64),
+        "udp_payload": _int(512, 4096),
+        "multi_answers": _int(1, 64),
+        "soa_mname": _str,
+        "soa_rname": _str,
+        "soa_refresh": _int(0, 2**31),
+        "soa_retry": _int(0, 2**31),
+        "soa_expire": _int(0, 2**31),
+        "soa_minimum": _int(0, 86400),
+        "ns": _strs,
+        "tcp_idle_timeout": _num(0.1, 3600),
+        "tcp_max_connections": _int(1, 100_000),
+    },
+    "backend": {"kind": _choice("embedded", "rfc2136", "route53")},
+}
+LB_KEYS: dict[str, Callable[[Any], Any]] = {
+    "id": _str,
+    "az": _str,
+    "ipv4": _addresses(ipaddress.IPv4Address),
+    "ipv6": _addresses(ipaddress.IPv6Address),
+    "capacity": _int(0, 10**9),
+    "healthy": lambda v: v if isinstance(v, bool) else _choice()(v),
+}
+ENDPOINT_KEYS: dict[str, Callable[[Any], Any]] = {
+    "name": _str,
+    "lbs": lambda v: v if v == "*" else _strs(v),
+    "types": lambda v: tuple(RecordType(_choice("A", "AAAA")(t)) for t in _strs(v)),
+    "ttl": _int(0, 86400),
+    "policy": lambda v: Policy(_choice(*(p.value for p in Policy))(v)),
+}
+
+
+class _Source:
+    """Finds the line of a key in the raw TOML text, for error messages."""
+
+    def __init__(self, path: Path | None, text: str) -> None:
+        self.path, self.lines = path, text.splitlines()
+
+    def line(self, table: str, index: int | None = None, key: str | None = None) -> int | None:
+        current: tuple[str, int | None] | None = None
+        counts: dict[str, int] = {}
+        header_line = None
+        for number, raw in enumerate(self.lines, 1):
+            text = raw.split("#", 1)[0].strip()
+            if text.startswith("[["):
+                name = text.strip("[] ")
+                counts[name] = counts.get(name, -1) + 1
+                current = (name, counts[name])
+            elif text.startswith("["):
+                current = (text.strip("[] "), None)
+            else:
+                if current == (table, index) and key and text.split("=", 1)[0].strip() == key:
+                    return number
+                continue
+            if current == (table, index):
+                header_line = number
+        return header_line
+
+    def error(
+        self, message: str, table: str, index: int | None = None, key: str | None = None
+    ) -> ConfigError:
+        where = str(self.path) if self.path else "config"
+        return ConfigError(message, file=where, line=self.line(table, index, key))
+
+
+def _section(
+    src: _Source,
+    data: Mapping[str, Any],
+    table: str,
+    keys: Mapping[str, Callable[[Any], Any]],
+    index: int | None = None,
+) -> dict[str, Any]:
+    out = {}
+    label = f"[[{table}]]" if index is not None else f"[{table}]"
+    for key, value in data.items():
+        check = keys.get(key)
+        if check is None:
+            raise src.error(
+                f"unknown key {key!r} in {label} (known: {', '.join(sorted(keys))})",
+                table,
+                index,
+                key,
+            )
+        try:
+            out[key] = check(value)
+        except ValueError as exc:
+            raise src.error(f"{label} {key}: {exc}", table, index, key) from None
+    return out
+
+
+def load(path: Path | str) -> Config:
+    """Read and validate a config file; every error names the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path | None = None) -> Config:
+    src = _Source(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path or "config")) from None
+    known = set(SECTIONS) | {"lb", "endpoint"}
+    for table in data:
+        if table not in known:
+            raise src.error(f"unknown section [{table}] (known: {', '.join(sorted(known))})", table)
+    base = path.parent if path else Path.cwd()
+    sections = {t: _section(src, data.get(t, {}), t, keys) for t, keys in SECTIONS.items()}
+    region = _region(src, data, sections["region"])
+    return Config(
+        path=path,
+        region=region,
+        store=_store(sections["store"], base),
+        planner=_planner(src, sections["planner"]),
+        enactors=_enactors(src, sections["enactors"]),
+        reconciler=ReconcilerSettings(**sections["reconciler"]),
+        dns=sections["dns"],
+        backend=sections["backend"],
+    )
+
+
+def _region(src: _Source, data: Mapping[str, Any], region: Mapping[str, Any]) -> Region:
+    lbs, endpoints, seen = [], [], set()
+    for i, raw in enumerate(data.get("lb", [])):
+        item = _section(src, raw, "lb", LB_KEYS, i)
+        for required in ("id", "az"):
+            if required not in item:
+                raise src.error(f"[[lb]] number {i + 1} needs {required!r}", "lb", i)
+        if item["id"] in seen:
+            raise src.error(f"duplicate load balancer id {item['id']!r}", "lb", i, "id")
+        seen.add(item["id"])
+        if not item.get("ipv4") and not item.get("ipv6"):
+            raise src.error(f"load balancer {item['id']!r} needs an ipv4 or ipv6 address", "lb", i)
+        lbs.append(LoadBalancer(LbId(item["id"]), **{k: v for k, v in item.items() if k != "id"}))
+    if not lbs:
+        raise src.error("the region needs at least one [[lb]]", "region")
+    all_ids = tuple(lb.id for lb in lbs)
+    for i, raw in enumerate(data.get("endpoint", [])):
+        item = _section(src, raw, "endpoint", ENDPOINT_KEYS, i)
+        if "name" not in item:
+            raise src.error(f"[[endpoint]] number {i + 1} needs 'name'", "endpoint", i)
+        try:
+            name = check_dns_name(item["name"])
+        except ValueError as exc:
+            raise src.error(str(exc), "endpoint", i, "name") from None
+        ids = all_ids if item.get("lbs", "*") == "*" else tuple(LbId(x) for x in item["lbs"])
+        if not ids:
+            raise src.error(f"endpoint {name} has no load balancers", "endpoint", i, "lbs")
+        unknown = [x for x in ids if x not in seen]
+        if unknown:
+            raise src.error(
+                f"endpoint {name} names unknown load balancer(s) {unknown}", "endpoint", i, "lbs"
+            )
+        endpoints.append(
+            Endpoint(
+                name,
+                ids,
+                tuple(item.get("types", (RecordType.A,))),
+                item.get("ttl", 60),
+                item.get("policy", Policy.WEIGHTED_MULTI),
+            )
+        )
+    if not endpoints:
+        raise src.error("the region needs at least one [[endpoint]]", "region")
+    try:
+        zone = str(check_dns_name(region.get("zone", "example.")))
+        return Region.build(region.get("name", "region"), zone, lbs, endpoints)
+    except ValueError as exc:
+        raise src.error(str(exc), "region") from None
+
+
+def _store(s: Mapping[str, Any], base: Path) -> StoreSettings:
+    path = Path(s.get("path", "region.db"))
+    return StoreSettings(
+        kind=s.get("kind", "sqlite"),
+        path=path if path.is_absolute() else base / path,
+        endpoints=s.get("endpoints", ()),
+        prefix=s.get("prefix", "/zonewarden"),
+        synchronous=s.get("synchronous", "NORMAL"),
+    )
+
+
+def _planner(src: _Source, s: Mapping[str, Any]) -> PlannerSettings:
+    default = Limits()
+    limits = Limits(
+        capacity_floor=s.get("capacity_floor", default.capacity_floor),
+        max_removal=s.get("max_removal", default.max_removal),
+    )
+    return PlannerSettings(
+        interval=s.get("interval", 1.0),
+        limits=limits,
+        max_unhealthy_fraction=s.get("max_unhealthy_fraction", 0.5),
+        health=s.get("health", "static"),
+        seed=s.get("seed", 1),
+    )
+
+
+def _enactors(src: _Source, s: Mapping[str, Any]) -> EnactorSettings:
+    ids = s.get("ids", ("az1", "az2", "az3"))
+    if len(set(ids)) != len(ids):
+        raise src.error(f"[enactors] ids has duplicates: {list(ids)}", "enactors", None, "ids")
+    knobs = {k: v for k, v in s.items() if k not in ("ids", "protocol")}
+    return EnactorSettings(
+        ids=ids, protocol=s.get("protocol", "safe"), config=EnactorConfig(**knobs)
+    )
+
+
+def demo_toml(*, planner_interval: float = 1.0, protocol: str = "safe") -> str:
+    """The built-in demo region as TOML: four endpoints sharing twelve LBs in three AZs."""
+    region = demo_region()
+    out = [
+        "# ZoneWarden demo region, written by `zonewarden up`; edit freely.",
+        "[region]",
+        f'name = "{region.name}"',
+        f'zone = "{region.zone}"',
+        "",
+        "[store]",
+        'kind = "sqlite"',
+        'path = "region.db"',
+        "",
+        "[planner]",
+        f"interval = {planner_interval}",
+        'health = "demo"  # demo: capacities drift so plans keep coming',
+        "",
+        "[enactors]",
+        'ids = ["az1", "az2", "az3"]',
+        f'protocol = "{protocol}"',
+        "poll_interval = 0.2",
+        "",
+        "[dns]",
+        'listen = ["127.0.0.1:5353"]',
+        "",
+    ]
+    for lb in region.lbs.values():
+        out += [
+            "[[lb]]",
+            f'id = "{lb.id}"',
+            f'az = "{lb.az}"',
+            f"ipv4 = {list(lb.ipv4)!r}".replace("'", '"'),
+            f"ipv6 = {list(lb.ipv6)!r}".replace("'", '"'),
+            f"capacity = {lb.capacity}",
+            "",
+        ]
+    for ep in region.endpoints.values():
+        out += [
+            "[[endpoint]]",
+            f'name = "{ep.name}"',
+            'lbs = "*"',
+            f"types = {[str(t) for t in ep.record_types]!r}".replace("'", '"'),
+            f"ttl = {ep.ttl}",
+            f'policy = "{ep.policy}"',
+            "",
+        ]
+    return "\n".join(out)
+
+
+def resolve(path: str | Path | None) -> Config:
+    """The config a command should use: the given file, else the demo one left by `up`."""
+    if path is not None:
+        return load(path)
+    if DEMO_CONFIG.exists():
+        return load(DEMO_CONFIG)
+    raise ConfigError(
+        "no config given and no demo region here: pass --config FILE, "
+        "or run `zonewarden up` in this directory first"
+    )

@@ -1,0 +1,1 @@
+"""Health sources: where the planner learns which load balancers can take traffic."""

@@ -1,0 +1,1 @@
+"""The asyncio runtime: real clock, real I/O, the same core state machines as the simulator."""

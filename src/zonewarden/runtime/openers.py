@@ -1,0 +1,33 @@
+"""Open the store and health source a config names, with a clear error per failure."""
+
+from __future__ import annotations
+
+import importlib
+
+from zonewarden.config import Config
+from zonewarden.errors import ConfigError, MissingExtra
+from zonewarden.health.static import DemoHealth, StaticHealth
+from zonewarden.ports import HealthSource, RegionStore
+
+
+def open_store(config: Config, *, create: bool = False) -> RegionStore:
+    kind = config.store.kind
+    if kind == "sqlite":
+        from zonewarden.stores.sqlite import SqliteStore
+
+        config.store.path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(config.store.path, create=create, synchronous=config.store.synchronous)
+    if kind == "etcd":
+        try:
+            module = importlib.import_module("zonewarden.stores.etcd")
+        except ModuleNotFoundError as exc:
+            raise MissingExtra("the etcd store", "etcd") from exc
+        store: RegionStore = module.open_from_config(config)
+        return store
+    raise ConfigError(f"unknown store kind {kind!r}")
+
+
+def open_health(config: Config) -> HealthSource:
+    if config.planner.health == "demo":
+        return DemoHealth(config.region, seed=config.planner.seed)
+    return StaticHealth(config.region)

@@ -1,0 +1,81 @@
+"""The planner process: observe health, decide, publish or hold (fail-static).
+
+It keeps the last published draft in memory (loading the newest plan once at start),
+copies pinned endpoints' content forward from the newest plan, and audits a hold once
+per distinct reason rather than on every tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from zonewarden.config import Config
+from zonewarden.core.model import PlanDraft
+from zonewarden.core.planner import Decision, PlanningInputs, decide
+from zonewarden.errors import HealthUnavailable, RetryableError
+from zonewarden.ports import HealthSource, RegionStore
+from zonewarden.runtime.clock import pause
+
+log = logging.getLogger("zonewarden.planner")
+
+
+class Planner:
+    def __init__(self, config: Config, store: RegionStore, health: HealthSource) -> None:
+        self.config, self.store, self.health = config, store, health
+        self.previous: PlanDraft | None = None
+        self.based_on = 0
+        self._held_for: str | None = None
+
+    def _refresh_previous(self) -> None:
+        """Base the next plan on the store's newest plan whenever someone else published
+        (an operator plan, a pin or rollback, a repair), not on our own last draft."""
+        newest = self.store.newest()
+        if newest and newest != self.based_on:
+            self.previous = PlanDraft(self.store.contents(newest))
+            self.based_on = newest
+
+    def once(self, now: float) -> Decision:
+        self._refresh_previous()
+        try:
+            observed, source_ok = self.health.observe(now), True
+        except HealthUnavailable:
+            observed, source_ok = {}, False
+        pins = self.store.pins()
+        pinned = {}
+        if pins and self.previous is not None:
+            pinned = {n: self.previous.endpoints[n] for n in pins if n in self.previous.endpoints}
+        decision = decide(
+            PlanningInputs(
+                region=self.config.region,
+                health=observed,
+                previous=self.previous,
+                pins=pinned,
+                limits=self.config.planner.limits,
+                health_source_ok=source_ok,
+                max_unhealthy_fraction=self.config.planner.max_unhealthy_fraction,
+            )
+        )
+        if decision.action == "publish" and decision.draft is not None:
+            plan = self.store.publish(decision.draft, source="planner", actor="planner", now=now)
+            self.previous = decision.draft
+            self.based_on = plan.generation
+            self._held_for = None
+            log.info("published generation %d", plan.generation)
+        elif decision.action == "hold":
+            reason = "; ".join(str(v) for v in decision.reasons)
+            if reason != self._held_for:
+                self.store.record("planner", "hold", now=now, detail=reason)
+                log.warning("holding last good plan: %s", reason)
+                self._held_for = reason
+        return decision
+
+    async def run(self, stop: asyncio.Event) -> None:
+        interval = self.config.planner.interval
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.once, time.time())
+            except RetryableError as exc:
+                log.warning("planner: %s", exc)
+            await pause(stop, interval)

@@ -1,0 +1,139 @@
+"""`zonewarden up`: one region on this machine, every role its own OS process.
+
+Rules kept here:
+- one `up` per store: an exclusive, non-blocking lock on `<store>.up.lock`; a second
+  `up` fails at once, naming the holder's pid;
+- children are `python -m zonewarden <role> --config FILE`, so `up` runs exactly what an
+  operator would run by hand on several machines;
+- a child that dies is restarted with back-off (enactors are independent; losing one
+  must not stop the region) and the restart is logged;
+- SIGINT/SIGTERM stop every child, then `up` exits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zonewarden.config import Config
+from zonewarden.errors import StoreBusy
+
+
+@dataclass
+class Child:
+    role: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    log: Path | None = None
+
+
+@dataclass
+class UpLock:
+    """Exclusive ownership of a store by one `up`."""
+
+    path: Path
+    fd: int = field(default=-1)
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreBusy(
+                f"another `zonewarden up` (pid {holder}) already runs the region in {self.path.parent}; "
+                "stop it first (Ctrl-C in its terminal, or kill that pid), or use another --config"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def child_roles(config: Config, config_path: Path, *, with_dns: bool, protocol: str) -> list[Child]:
+    base = [sys.executable, "-m", "zonewarden"]
+    cfg = ["--config", str(config_path)]
+    children = [Child("planner", [*base, "planner", *cfg])]
+    for enactor_id in config.enactors.ids:
+        children.append(
+            Child(
+                f"enactor {enactor_id}",
+                [*base, "enactor", "--id", enactor_id, "--protocol", protocol, *cfg],
+            )
+        )
+    if protocol == "safe":
+        children.append(Child("reconciler", [*base, "reconciler", *cfg]))
+    if with_dns:
+        listen = list(config.dns.get("listen", ["127.0.0.1:5353"]))
+        argv = [*base, "serve-dns", *cfg]
+        for addr in listen:
+            argv += ["--listen", addr]
+        children.append(Child("dns", argv))
+    return children
+
+
+class Supervisor:
+    def __init__(self, children: list[Child], log_dir: Path) -> None:
+        self.children = children
+        self.log_dir = log_dir
+        self.stopping = False
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for child in self.children:
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        child.log = self.log_dir / (child.role.replace(" ", "-") + ".log")
+        out = open(child.log, "ab")  # noqa: SIM115 - the child owns it
+        child.proc = subprocess.Popen(
+            child.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        out.close()
+
+    def poll(self, on_event: Callable[[str], None]) -> None:
+        """Restart children that died, with back-off; report each restart."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.proc is None or child.proc.poll() is None:
+                continue
+            if child.next_start == 0.0:
+                delay = min(30.0, 0.5 * 2**child.restarts)
+                child.next_start = now + delay
+                on_event(
+                    f"{child.role} exited with {child.proc.returncode}; restarting in {delay:.1f}s (log: {child.log})"
+                )
+            elif now >= child.next_start:
+                child.restarts += 1
+                child.next_start = 0.0
+                self._spawn(child)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping = True
+        for child in self.children:
+            if child.proc is not None and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in self.children:
+            if child.proc is None:
+                continue
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()

@@ -1,0 +1,134 @@
+"""The 2025 trigger on real processes: three enactor processes on one SQLite file, a
+planner publishing every few tens of milliseconds, one enactor repeatedly SIGSTOPped
+and resumed for random spans, and an observer checking I1-I5 on every read.
+
+safe must show no violation and converge; legacy must show a violation. A safety test
+whose unsafe twin passes proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.runtime.observer import Observer
+
+from zonewarden.config import demo_toml
+from zonewarden.stores.sqlite import SqliteStore
+
+pytestmark = pytest.mark.slow
+
+
+def race_config(tmp: Path, protocol: str) -> Path:
+    text = demo_toml(planner_interval=0.03, protocol=protocol)
+    text = text.replace(
+        "poll_interval = 0.2",
+        "poll_interval = 0.01\nbatch_size = 1\nretention = 8\nkeep_newest = 2\nbackoff_base = 0.005\nbackoff_cap = 0.05",
+    )
+    text = text.replace("[planner]", "[planner]\nmax_removal = 1.0")
+    path = tmp / "race.toml"
+    path.write_text(text)
+    return path
+
+
+def spawn(*args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "zonewarden", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def run_race(
+    tmp: Path, protocol: str, seconds: float, *, seed: int
+) -> tuple[Observer, SqliteStore, list[subprocess.Popen[bytes]]]:
+    cfg = race_config(tmp, protocol)
+    store = SqliteStore(tmp / "region.db")
+    observer = Observer(store)
+    procs = [spawn("planner", "--config", str(cfg))]
+    procs += [
+        spawn("enactor", "--id", f"az{i}", "--protocol", protocol, "--config", str(cfg))
+        for i in (1, 2, 3)
+    ]
+    victim = procs[1]
+    rng = random.Random(seed)
+    deadline = time.monotonic() + seconds
+    next_toggle, stopped = time.monotonic() + rng.uniform(0.1, 0.3), False
+    try:
+        while time.monotonic() < deadline:
+            observer.check_once()
+            if protocol == "legacy" and any(v.split()[1] == "I1:" for v in observer.violations):
+                break  # the 2025 outcome itself: an empty answer
+            if protocol == "legacy" and observer.violations:
+                deadline = min(deadline, time.monotonic() + 3.0)
+            if time.monotonic() >= next_toggle:
+                victim.send_signal(signal.SIGCONT if stopped else signal.SIGSTOP)
+                stopped = not stopped
+                next_toggle = time.monotonic() + (
+                    rng.uniform(0.2, 0.8) if stopped else rng.uniform(0.05, 0.3)
+                )
+            time.sleep(0.003)
+    finally:
+        if stopped:
+            victim.send_signal(signal.SIGCONT)
+    return observer, store, procs
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGCONT)
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def test_safe_protocol_holds_every_invariant_and_converges(tmp_path):
+    observer, store, procs = run_race(
+        tmp_path, "safe", seconds=8.0, seed=int(os.environ.get("RACE_SEED", "7"))
+    )
+    try:
+        planner = procs[0]
+        planner.terminate()
+        planner.wait(timeout=10)
+        newest = store.newest()
+        converge_by = time.monotonic() + 15
+        while time.monotonic() < converge_by:
+            observer.check_once()
+            if set(store.applied().values()) == {newest}:
+                break
+            time.sleep(0.05)
+        observer.check_once()
+    finally:
+        stop(procs)
+    assert observer.reads > 100, "the observer must actually have watched the race"
+    assert newest > 50, f"the planner should have published many generations, got {newest}"
+    fenced = [e for e in store.audit_log(limit=1_000_000) if e.kind == "fenced"]
+    assert fenced, "the slow, paused enactor must have been fenced out at least once"
+    assert observer.violations == []
+    assert set(store.applied().values()) == {newest}, (
+        f"not converged: {store.applied()} newest {newest}"
+    )
+    assert all(e.content.records for e in store.read_zone().values())
+    print(f"safe: {observer.reads} reads, newest {newest}, {len(fenced)} stale writes fenced")
+
+
+def test_legacy_protocol_is_caught_by_the_same_checks(tmp_path):
+    observer, _, procs = run_race(
+        tmp_path, "legacy", seconds=25.0, seed=int(os.environ.get("RACE_SEED", "7"))
+    )
+    stop(procs)
+    kinds = {v.split()[1].rstrip(":") for v in observer.violations}
+    assert kinds & {"I1", "I3", "I5"}, (
+        f"legacy must regress or go empty; saw {observer.violations[:5]}"
+    )
+    print(f"legacy: violations {sorted(kinds)}; first: {observer.violations[0]}")
