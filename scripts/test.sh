@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install what the tests need (scripts/install-test-deps.sh), then run every check:
+# ruff, mypy (strict on the core), import-linter (layers), and the whole pytest suite.
+# Arguments go to pytest (e.g. scripts/test.sh -k race).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-test-deps.sh
+. .venv/bin/activate
+echo "== ruff";          ruff check src tests bench && ruff format --check src tests bench
+echo "== mypy (core)";   mypy
+echo "== import layers"; lint-imports
+echo "== pytest";        pytest "$@"
