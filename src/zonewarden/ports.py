@@ -69,7 +69,12 @@ Rng = RandomSource
 
 @runtime_checkable
 class PlanStore(Protocol):
-    def publish(self, draft: PlanDraft, *, source: str, actor: str, now: float) -> Plan: ...
+    def publish(
+        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
+    ) -> Plan:
+        """Store `draft` as the next generation (at least `min_generation`, which repair
+        uses to get past a corrupted, too-high live generation)."""
+        ...
 
     def newest(self) -> Generation: ...
 

@@ -30,6 +30,18 @@ def test_generations_strictly_increase_from_one(store):
     assert store.newest() == 4
 
 
+def test_publish_can_skip_ahead_but_never_back(store):
+    publish(store, draft(a=content("10.0.0.1")))
+    g = store.publish(
+        draft(a=content("10.0.0.2")), source="repair", actor="r", now=0, min_generation=10
+    )
+    assert g.generation == 10
+    g = store.publish(
+        draft(a=content("10.0.0.3")), source="repair", actor="r", now=0, min_generation=3
+    )
+    assert g.generation == 11
+
+
 def test_publish_rejects_empty_endpoint_and_writes_nothing(store):
     with pytest.raises(PlanRejected, match="0 records"):
         publish(store, draft(a=content("10.0.0.1"), b=EMPTY_CONTENT))

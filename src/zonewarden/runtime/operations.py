@@ -75,8 +75,14 @@ def repair_once(store: RegionStore, *, actor: str, now: float, max_lag: int = 10
     assert repair is not None
     target, republished = newest, None
     if repair.republish:
+        # past every live generation, so the fenced write can reach a corrupted endpoint
+        highest = max([newest, *(e.generation for e in zone.values())])
         plan = store.publish(
-            PlanDraft(candidates[source]), source=f"repair-of-{source}", actor=actor, now=now
+            PlanDraft(candidates[source]),
+            source=f"repair-of-{source}",
+            actor=actor,
+            now=now,
+            min_generation=highest + 1,
         )
         target = republished = plan.generation
     names = [n for n in repair.endpoints if n in candidates[source]]

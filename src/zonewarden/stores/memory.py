@@ -46,10 +46,12 @@ class MemoryStore:
     keep_audit: bool = True
 
     # -- plans ---------------------------------------------------------------------------
-    def publish(self, draft: PlanDraft, *, source: str, actor: str, now: float) -> Plan:
+    def publish(
+        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
+    ) -> Plan:
         require_valid(draft)
-        g = Generation(self.next_generation)
-        self.next_generation += 1
+        g = Generation(max(self.next_generation, min_generation))
+        self.next_generation = g + 1
         plan = Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
         self.plans[g] = plan
         self.record(

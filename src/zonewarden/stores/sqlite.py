@@ -194,7 +194,9 @@ class SqliteStore:
         )
 
     # -- plans ---------------------------------------------------------------------------
-    def publish(self, draft: PlanDraft, *, source: str, actor: str, now: float) -> Plan:
+    def publish(
+        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
+    ) -> Plan:
         require_valid(draft)
         rows = [
             (
@@ -209,7 +211,7 @@ class SqliteStore:
             for c in {c.digest: c for c in draft.endpoints.values()}.values()
         ]
         with self._tx() as db:
-            g = Generation(int(self._meta(db, "next_gen")))
+            g = Generation(max(int(self._meta(db, "next_gen")), min_generation))
             self._set_meta(db, "next_gen", g + 1)
             db.execute(
                 "INSERT INTO plans VALUES (?,?,?,?,?)",
