@@ -20,6 +20,8 @@ Every error carries a message that says what happened and what to do next.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ZoneWardenError(Exception):
     """Base of every error ZoneWarden raises on purpose."""
@@ -53,7 +55,7 @@ class ConfigError(PermanentError):
 class PlanRejected(PermanentError):
     """A plan (or one endpoint of it) failed a safety gate."""
 
-    def __init__(self, violations: list[object]) -> None:
+    def __init__(self, violations: Sequence[object]) -> None:
         self.violations = list(violations)
         lines = "; ".join(str(v) for v in self.violations)
         super().__init__(f"plan rejected: {lines}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import time
@@ -66,6 +67,12 @@ def planner(config_path: str | None, verbose: bool) -> None:
     default=0.0,
     help="Fault injection: wait this many seconds before each write (a slow enactor).",
 )
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(0.001, 3600),
+    default=None,
+    help="Override the config's.",
+)
 @click.option("-v", "--verbose", is_flag=True)
 @friendly_errors
 def enactor(
@@ -73,6 +80,7 @@ def enactor(
     enactor_id: str,
     protocol: str | None,
     write_delay: float,
+    poll_interval: float | None,
     verbose: bool,
 ) -> None:
     """Run one enactor: bring every endpoint to the newest plan, fenced."""
@@ -82,9 +90,10 @@ def enactor(
     if chosen == "legacy":
         err_console.print(f"[bold red]{legacy.WARNING}[/]")
     store = open_store(config, create=True)
-    runner = EnactorRunner(
-        enactor_id, store, config.enactors.config, protocol=chosen, write_delay=write_delay
-    )
+    knobs = config.enactors.config
+    if poll_interval is not None:
+        knobs = dataclasses.replace(knobs, poll_interval=poll_interval)
+    runner = EnactorRunner(enactor_id, store, knobs, protocol=chosen, write_delay=write_delay)
     _run_until_signal(runner.run)
 
 

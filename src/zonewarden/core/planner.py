@@ -167,7 +167,9 @@ def decide(inputs: PlanningInputs) -> Decision:
         draft = PlanDraft(pinned)
     unpinned_prev = _without(inputs.previous, inputs.pins)
     problems += draft_valid(draft, inputs.limits)
-    problems += max_change(unpinned_prev, _without(draft, inputs.pins), inputs.limits)
+    unpinned = _without(draft, inputs.pins)
+    if unpinned is not None:
+        problems += max_change(unpinned_prev, unpinned, inputs.limits)
     if problems:
         return Decision("hold", None, tuple(problems))
     if inputs.previous is not None and inputs.previous.digest == draft.digest:

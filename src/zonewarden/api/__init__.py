@@ -1,0 +1,1 @@
+"""HTTP admin API and dashboard (to come); a surface like cli/."""

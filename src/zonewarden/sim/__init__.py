@@ -1,0 +1,1 @@
+"""Deterministic simulation and exhaustive checking of the core (see issue 4)."""
