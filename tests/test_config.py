@@ -80,3 +80,10 @@ def test_unknown_section_and_invalid_toml(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         config.load(tmp_path / "nope.toml")
+
+
+def test_all_zero_capacity_is_refused(tmp_path):
+    text = GOOD
+    for cap in ("100", "110", "120"):
+        text = text.replace(f"capacity = {cap}", "capacity = 0")
+    assert "total weight 0" in str(error_for(text, tmp_path))

@@ -324,6 +324,14 @@ def _region(src: _Source, data: Mapping[str, Any], region: Mapping[str, Any]) ->
         lbs.append(LoadBalancer(LbId(item["id"]), **{k: v for k, v in item.items() if k != "id"}))
     if not lbs:
         raise src.error("the region needs at least one [[lb]]", "region")
+    if all(lb.capacity == 0 for lb in lbs):
+        raise src.error(
+            "every load balancer has capacity 0, so every plan would have total weight 0; "
+            "give at least one [[lb]] a capacity > 0",
+            "lb",
+            0,
+            "capacity",
+        )
     all_ids = tuple(lb.id for lb in lbs)
     for i, raw in enumerate(data.get("endpoint", [])):
         item = _section(src, raw, "endpoint", ENDPOINT_KEYS, i)

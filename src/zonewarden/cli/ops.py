@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 
 from zonewarden.cli.common import config_option, console, friendly_errors, json_option, print_json
+from zonewarden.cli.views import status_view
 from zonewarden.config import resolve
 from zonewarden.core.diff import diff_plans
 from zonewarden.core.model import EndpointName, Generation, check_dns_name
@@ -54,33 +55,7 @@ def status(config_path: str | None, as_json: bool) -> None:
     if as_json:
         print_json(st.as_json())
         return
-    head = f"newest generation {st.newest}, {st.stored_plans} plans stored"
-    if st.frozen:
-        head += "  [bold red]FROZEN: no writes until `zonewarden unfreeze`[/]"
-    console.print(head)
-    t = Table("endpoint", "applied", "records", "lag", "pinned", title="endpoints")
-    for e in st.endpoints:
-        t.add_row(
-            e.name,
-            str(e.generation),
-            str(e.records),
-            str(e.lag),
-            str(e.pinned or ""),
-            style="bold red" if e.empty else None,
-        )
-    console.print(t)
-    a = Table("actor", "last heartbeat", "plan", "phase", "detail", title="enactors and planner")
-    for actor in st.actors:
-        stale = actor.age > 5
-        a.add_row(
-            actor.actor,
-            f"{actor.age:.1f}s ago",
-            str(actor.generation),
-            actor.phase,
-            actor.detail,
-            style="yellow" if stale else None,
-        )
-    console.print(a)
+    console.print(status_view(st))
 
 
 @click.group()

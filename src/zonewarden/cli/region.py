@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import click
+from rich.console import Group
 from rich.live import Live
-from rich.table import Table
 
 from zonewarden.cli.common import config_option, console, err_console, friendly_errors
+from zonewarden.cli.views import status_view
 from zonewarden.config import DEMO_CONFIG, PROTOCOLS, Config, demo_toml, load, resolve
 from zonewarden.core import legacy
+from zonewarden.ports import RegionStore
 from zonewarden.runtime.enactor import EnactorRunner
 from zonewarden.runtime.openers import open_health, open_store
 from zonewarden.runtime.operations import run_reconciler
@@ -120,20 +122,8 @@ def _demo_config(protocol: str) -> Path:
     return DEMO_CONFIG
 
 
-def _table(config: Config, store: object) -> Table:
-    status = region_status(store, time.time())  # type: ignore[arg-type]
-    table = Table(
-        title=f"region {config.region.name}: newest generation {status.newest}"
-        + ("  [red]FROZEN[/]" if status.frozen else "")
-    )
-    for col in ("endpoint", "generation", "records", "lag"):
-        table.add_column(col)
-    for e in status.endpoints:
-        style = "red" if e.empty else ""
-        table.add_row(e.name, str(e.generation), str(e.records), str(e.lag), style=style)
-    for a in status.actors:
-        table.add_row(f"[dim]{a.actor}[/]", str(a.generation), a.phase, f"{a.age:.1f}s ago")
-    return table
+def _view(config: Config, store: RegionStore) -> Group:
+    return status_view(region_status(store, time.time()), title=f"region {config.region.name}: ")
 
 
 @click.command()
@@ -193,10 +183,10 @@ def up(
                 supervisor.poll(lambda msg: err_console.print(f"[yellow]{msg}[/]"))
                 time.sleep(0.2)
         else:
-            with Live(_table(config, store), console=console, refresh_per_second=2) as live:
+            with Live(_view(config, store), console=console, refresh_per_second=2) as live:
                 while not stopping["now"] and (deadline is None or time.monotonic() < deadline):
                     supervisor.poll(lambda msg: live.console.print(f"[yellow]{msg}[/]"))
-                    live.update(_table(config, store))
+                    live.update(_view(config, store))
                     time.sleep(0.5)
     finally:
         supervisor.stop()

@@ -15,7 +15,7 @@ from zonewarden.config import Config
 from zonewarden.core.model import PlanDraft
 from zonewarden.core.planner import Decision, PlanningInputs, decide
 from zonewarden.errors import HealthUnavailable, RetryableError
-from zonewarden.ports import HealthSource, RegionStore
+from zonewarden.ports import HealthSource, Heartbeat, RegionStore
 from zonewarden.runtime.clock import pause
 
 log = logging.getLogger("zonewarden.planner")
@@ -69,7 +69,13 @@ class Planner:
                 self.store.record("planner", "hold", now=now, detail=reason)
                 log.warning("holding last good plan: %s", reason)
                 self._held_for = reason
+        self._beat(decision, now)
         return decision
+
+    def _beat(self, decision: Decision, now: float) -> None:
+        detail = "; ".join(str(v) for v in decision.reasons) if decision.action == "hold" else ""
+        phase = "holding" if decision.action == "hold" else decision.action
+        self.store.beat(Heartbeat("planner", now, self.based_on, phase, detail[:500]))
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.config.planner.interval

@@ -1,0 +1,34 @@
+"""Rich renderings shared by commands: the region status tables."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from zonewarden.runtime.status import RegionStatus
+
+
+def status_view(st: RegionStatus, title: str = "") -> Group:
+    head = Text(f"{title}newest generation {st.newest}, {st.stored_plans} plans stored")
+    if st.frozen:
+        head.append("  FROZEN: no writes until `zonewarden unfreeze`", style="bold red")
+    endpoints = Table("endpoint", "applied", "records", "lag", "pinned", title="endpoints")
+    for e in st.endpoints:
+        endpoints.add_row(
+            e.name,
+            str(e.generation),
+            str(e.records),
+            str(e.lag),
+            str(e.pinned or ""),
+            style="bold red" if e.empty else None,
+        )
+    actors = Table(
+        "actor", "last heartbeat", "plan", "phase", "detail", title="planner and enactors"
+    )
+    for a in st.actors:
+        style = "yellow" if a.age > 5 or a.phase == "holding" else None
+        actors.add_row(
+            a.actor, f"{a.age:.1f}s ago", str(a.generation), a.phase, a.detail, style=style
+        )
+    return Group(head, endpoints, actors)
