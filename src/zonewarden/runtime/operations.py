@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from zonewarden.config import Config
 from zonewarden.core.gates import Limits, draft_valid, max_change, require
-from zonewarden.core.model import Content, EndpointName, Generation, Plan, PlanDraft
+from zonewarden.core.model import Content, EndpointName, Generation, Plan, PlanDraft, ZoneEntry
 from zonewarden.core.outcomes import Outcome
 from zonewarden.core.reconcile import Problem, diagnose, newest_valid, plan_repair
 from zonewarden.errors import NotFound, PermanentError, RetryableError
@@ -42,24 +42,43 @@ def _contents_or_none(store: RegionStore, g: Generation) -> dict[EndpointName, C
         return None
 
 
-def repair_once(store: RegionStore, *, actor: str, now: float, max_lag: int = 10) -> RepairReport:
-    """Find every inconsistency and fix it; returns what was found and done."""
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """One read of the region: what is live, the plans it references, and the problems."""
+
+    newest: Generation
+    zone: dict[EndpointName, ZoneEntry]
+    by_gen: dict[Generation, dict[EndpointName, Content] | None]
+    problems: tuple[Problem, ...]
+
+
+def survey(store: RegionStore, max_lag: int) -> Survey:
     newest = store.newest()
-    if newest == 0:
-        return RepairReport((), None, {})
     zone = store.read_zone()
-    by_gen: dict[Generation, dict[EndpointName, Content] | None] = {}
-    for g in {e.generation for e in zone.values()} | {newest}:
-        by_gen[g] = _contents_or_none(store, g)
-    lookup = {
-        (g, n): (plan or {}).get(n) if plan is not None else None
-        for g, plan in by_gen.items()
-        for n in zone
+    by_gen = {
+        g: _contents_or_none(store, g) for g in {e.generation for e in zone.values()} | {newest}
     }
+    lookup = {(e.generation, n): (by_gen[e.generation] or {}).get(n) for n, e in zone.items()}
     newest_plan = by_gen[newest] or {}
-    problems = diagnose(zone, newest, tuple(newest_plan), lookup, max_lag=max_lag)
+    problems = diagnose(zone, newest, tuple(newest_plan), lookup, max_lag=max_lag) if newest else []
+    return Survey(newest, zone, by_gen, tuple(problems))
+
+
+def repair_once(store: RegionStore, *, actor: str, now: float, max_lag: int = 10) -> RepairReport:
+    """Find every inconsistency and fix it; returns what was found and done.
+
+    A problem must show in two consecutive reads before anything is done, so a plan
+    cleaned up between reading the zone and reading the plans is not mistaken for a
+    dangling reference (every action is fenced anyway; this only avoids noise)."""
+    first = survey(store, max_lag)
+    if not first.problems:
+        return RepairReport((), None, {})
+    second = survey(store, max_lag)
+    seen = {(p.endpoint, p.finding) for p in first.problems}
+    problems = [p for p in second.problems if (p.endpoint, p.finding) in seen]
     if not problems:
         return RepairReport((), None, {})
+    newest, zone, by_gen = second.newest, second.zone, second.by_gen
     candidates = {g: c for g, c in by_gen.items() if c is not None}
     for g in store.index().generations:
         if g not in candidates and g >= newest - 3:
@@ -98,8 +117,14 @@ def repair_once(store: RegionStore, *, actor: str, now: float, max_lag: int = 10
 
 
 async def run_reconciler(config: Config, store: RegionStore, stop: asyncio.Event) -> None:
+    """Repair forever; a pass is skipped when nothing changed since the last clean one."""
+    clean_at: tuple[int, int] | None = None
     while not stop.is_set():
         try:
+            mark = (store.newest(), store.changed_since(2**62)[0])
+            if mark == clean_at:
+                await pause(stop, config.reconciler.interval)
+                continue
             report = await asyncio.to_thread(
                 repair_once,
                 store,
@@ -109,6 +134,9 @@ async def run_reconciler(config: Config, store: RegionStore, stop: asyncio.Event
             )
             if report.problems:
                 log.warning("repaired %d problem(s): %s", len(report.problems), report.problems[0])
+                clean_at = None
+            else:
+                clean_at = mark
         except RetryableError as exc:
             log.warning("reconciler: %s", exc)
         await pause(stop, config.reconciler.interval)
