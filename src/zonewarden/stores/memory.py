@@ -319,6 +319,24 @@ class MemoryStore:
     def clone(self) -> MemoryStore:
         return copy.deepcopy(self)
 
+    def fork(self) -> MemoryStore:
+        """A cheap copy for the checker's hot loop: the containers are new, the immutable
+        Plans and ZoneEntries are shared, and the audit log is neither copied nor kept."""
+        twin = MemoryStore.__new__(MemoryStore)
+        twin.plans = dict(self.plans)
+        twin.zone = dict(self.zone)
+        twin.rollback = dict(self.rollback)
+        twin.locks = dict(self.locks)
+        twin.is_frozen = self.is_frozen
+        twin.pinned = dict(self.pinned)
+        twin.beats = dict(self.beats)
+        twin.audit = []
+        twin.next_generation = self.next_generation
+        twin.changes = self.changes
+        twin.versions = dict(self.versions)
+        twin.keep_audit = False
+        return twin
+
     def fingerprint(self) -> tuple[object, ...]:
         """A hashable view of the safety-relevant state (no audit, no heartbeats)."""
         return (
