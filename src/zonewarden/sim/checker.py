@@ -81,9 +81,9 @@ class CheckSpec:
     enactors: int = 2
     endpoints: int = 1
     generations: int = 3
-    retention: int = 1
-    keep_newest: int = 1
-    batch_size: int = 1
+    retention: int = 3
+    keep_newest: int = 3
+    batch_size: int = 100
     goal: str = "I1"  # stop at the first breach of this invariant ("any": of any)
     max_states: int = 5_000_000
 
