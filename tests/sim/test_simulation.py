@@ -5,6 +5,10 @@ Every safety test runs the legacy protocol too and asserts that it fails.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +82,19 @@ def test_l2_the_reconciler_repairs_an_injected_inconsistency(how: str) -> None:
 def test_l1_legacy_after_the_race_does_not_converge() -> None:
     r = run_scenario("swarm", "legacy", 19)
     assert "L1" in r.first and "I1" in r.first
+
+
+def test_trace_is_identical_across_interpreters_with_different_hash_seeds(tmp_path: Path) -> None:
+    """No set or dict order leaks into a run: two processes, two PYTHONHASHSEEDs."""
+    digests = []
+    for hash_seed in ("1", "2"):
+        path = tmp_path / f"t{hash_seed}.jsonl"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        code = (
+            "from pathlib import Path; from zonewarden.sim.scenarios import run_scenario; "
+            "from zonewarden.sim.trace import write_trace; "
+            f"write_trace(Path({str(path)!r}), run_scenario('swarm', 'legacy', 19, trace=True).trace)"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
