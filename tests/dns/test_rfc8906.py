@@ -59,8 +59,6 @@ class TestBasic:
         assert_authoritative_ok(r)
         assert has_soa_answer(r)
         assert not r.flags & dns.flags.AD  # not a validator, zone not signed
-        if flag == dns.flags.CD:
-            assert r.flags & dns.flags.CD  # copied (RFC 6840 section 5.9)
 
     def test_8_1_3_3_reserved_z_bit(self, live, tcp):  # +zflag
         q = soa_query(use_edns=False)

@@ -7,8 +7,8 @@ Two paths, one behaviour:
   records are joined, nothing is parsed with a general library;
 - everything else, including every miss, goes through `wire.parse_query`, which checks
   every length and pointer and turns bad input into FORMERR, NOTIMP or silence.
-Rules kept here: AA on every authoritative answer, RA never set, RD and CD copied, Z and
-AD cleared; REFUSED outside the served zones; NXDOMAIN vs NODATA with the zone's SOA
+Rules kept here: AA on every authoritative answer, RA never set, RD copied, CD, Z and
+AD cleared (as NSD and Knot do: no DNSSEC here); REFUSED outside the served zones; NXDOMAIN vs NODATA with the zone's SOA
 (negative TTL) in the authority section; BADVERS for EDNS versions above 0; over UDP a
 response never exceeds min(client payload, max_udp_payload), or 512 without EDNS: a
 larger one is replaced by an empty TC answer so the client retries over TCP.
@@ -48,20 +48,17 @@ META_QTYPES = frozenset({T_OPT, T_TSIG, T_TKEY, T_MAILA, T_MAILB})
 TRANSFERS = frozenset({T_AXFR, T_IXFR})
 
 
-def flag_table(rcode: int, *, aa: bool = True, tc: bool = False) -> tuple[bytes, ...]:
-    """Response flag bytes indexed by (query RD bit | query CD bit)."""
-    table = []
-    for i in range(18):
-        rd, cd = i & 0x01, i & 0x10
-        high = 0x80 | (0x04 if aa else 0) | (0x02 if tc else 0) | rd
-        table.append(bytes((high, cd | (rcode & 0xF))))
-    return tuple(table)
+def flag_table(rcode: int, *, aa: bool = True, tc: bool = False) -> tuple[bytes, bytes]:
+    """Response flag bytes indexed by the query's RD bit (CD, AD and Z are not copied)."""
+    high = 0x80 | (0x04 if aa else 0) | (0x02 if tc else 0)
+    return bytes((high, rcode & 0xF)), bytes((high | 1, rcode & 0xF))
 
 
 FLAGS_OK = flag_table(NOERROR)
 FLAGS_NX = flag_table(NXDOMAIN)
 FLAGS_REFUSED = flag_table(REFUSED, aa=False)
 FLAGS_TC = flag_table(NOERROR, tc=True)
+FLAGS_BADVERS = flag_table(NOERROR, aa=False)  # as NSD and Knot: not an answer, no AA
 
 
 class Responder:
@@ -92,7 +89,7 @@ class Responder:
                         out = b"".join(
                             (
                                 data[:2],
-                                FLAGS_OK[(data[2] & 1) | (data[3] & 0x10)],
+                                FLAGS_OK[data[2] & 1],
                                 r.counts,
                                 data[12:],
                                 r.records,
@@ -114,7 +111,7 @@ class Responder:
                     out = b"".join(
                         (
                             data[:2],
-                            FLAGS_OK[(data[2] & 1) | (data[3] & 0x10)],
+                            FLAGS_OK[data[2] & 1],
                             r.counts_edns,
                             data[12 : p + 5],
                             r.records,
@@ -137,12 +134,12 @@ class Responder:
         return self._answer(data, query, limit)
 
     def _answer(self, data: bytes, q: Query, limit: int) -> bytes:
-        flag_index = ((q.flags >> 8) & 1) | (q.flags & 0x10)
+        flag_index = (q.flags >> 8) & 1
         opt = b""
         if q.edns is not None:
             do = int(q.edns.do)
             if q.edns.version != 0:
-                flags = FLAGS_OK[flag_index]
+                flags = FLAGS_BADVERS[flag_index]
                 return _compose(data, q, flags, _counts(0, 0, True), b"", self.opt_badvers[do])
             opt = self.opt[do]
         if q.qtype in META_QTYPES:
