@@ -5,8 +5,9 @@ Rules kept here:
   its reference in one assignment, so every query sees one consistent applied state;
 - answers are keyed by lower-cased wire qname + 2-byte qtype and hold wire bytes whose
   owner names point at the question (offset 12), so case is preserved for free;
-- a rebuild touches only the endpoints that changed (plus the apex SOA, whose serial is
-  the store version); the set of existing names (endpoints, apexes and the empty
+- a rebuild touches only the endpoints whose content digest changed (a new generation
+  with the same records reuses the prepared answers), plus the apex SOA, whose serial is
+  the store version; the set of existing names (endpoints, apexes and the empty
   non-terminals between them) is recomputed only when names appear;
 - an endpoint whose record set is empty still exists: it answers NOERROR with no data,
   which is exactly what the 2025 failure served and what tests must be able to see;
@@ -90,7 +91,8 @@ class SnapshotBuilder:
         self.multi_k = multi_k
         self._answers: dict[bytes, Answer] = {}
         self._keys: dict[EndpointName, tuple[bytes, ...]] = {}
-        self._names: dict[bytes, ZoneSettings] = {}  # endpoint wire name -> zone
+        self._names: dict[bytes, ZoneSettings] = {}
+        self._digests: dict[EndpointName, str] = {}  # endpoint wire name -> zone
         self._nodes: dict[bytes, bytes] = {}
         self.outside = 0
 
@@ -105,6 +107,9 @@ class SnapshotBuilder:
         answers = dict(self._answers)
         names_changed = False
         for name, entry in changed.items():
+            if self._digests.get(name) == entry.content.digest:
+                continue  # only the generation moved (advance_unchanged): same answers
+            self._digests[name] = entry.content.digest
             for key in self._keys.pop(name, ()):
                 answers.pop(key, None)
             lname = name_to_wire(name.lower())
