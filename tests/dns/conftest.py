@@ -73,9 +73,15 @@ def zone_store() -> MemoryStore:
     return store
 
 
-@pytest.fixture(scope="module")
-def live(zone_store: MemoryStore) -> Iterator[LiveServer]:
-    server, thread = start_server(zone_store, tcp_idle_timeout=1.0, tcp_max_connections=16)
+@pytest.fixture(scope="module", params=["batched-udp", "datagram-protocol"])
+def live(zone_store: MemoryStore, request) -> Iterator[LiveServer]:
+    """The server with each UDP path: recvmmsg batches (Linux) and asyncio's protocol."""
+    server, thread = start_server(
+        zone_store,
+        tcp_idle_timeout=1.0,
+        tcp_max_connections=16,
+        batched_udp=request.param == "batched-udp",
+    )
     yield server
     stop_server(server, thread)
 

@@ -23,6 +23,7 @@ from zonewarden.backends.embedded.responder import Responder
 from zonewarden.backends.embedded.settings import ServerSettings, parse_listen
 from zonewarden.backends.embedded.snapshot import SnapshotBuilder
 from zonewarden.backends.embedded.transport import TcpConnection, UdpServer, bind
+from zonewarden.backends.embedded.udp_batch import BatchedUdpServer, batched_udp_available
 from zonewarden.backends.embedded.watcher import ServerMetrics, SnapshotWatcher, first_snapshot
 from zonewarden.ports import ZoneStore
 
@@ -47,6 +48,7 @@ class DnsServer:
         self.addresses: list[tuple[str, int]] = []
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.Server] = []
+        self._batched: list[BatchedUdpServer] = []
         self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> list[tuple[str, int]]:
@@ -56,10 +58,15 @@ class DnsServer:
         for text in self.settings.listen:
             host, port = parse_listen(text)
             udp, tcp = _bind_pair(host, port, reuse)
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: UdpServer(self.responder, self.metrics), sock=udp
-            )
-            self._transports.append(transport)
+            if s.batched_udp and batched_udp_available():
+                batched = BatchedUdpServer(udp, self.responder, self.metrics)
+                batched.start(loop)
+                self._batched.append(batched)
+            else:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: UdpServer(self.responder, self.metrics), sock=udp
+                )
+                self._transports.append(transport)
             server = await loop.create_server(
                 lambda: TcpConnection(
                     self.responder, self.metrics, s.tcp_idle_timeout, s.tcp_max_connections
@@ -78,6 +85,8 @@ class DnsServer:
                 await self._watch
         for t in self._transports:
             t.close()
+        for b in self._batched:
+            b.close()
         for s in self._servers:
             s.close()
             await s.wait_closed()

@@ -77,7 +77,7 @@ class ServerSettings:
     poll_interval: float = 0.025  # seconds between changed_since polls
     tcp_idle_timeout: float = 10.0
     tcp_max_connections: int = 256
-    tcp_max_queued: int = 64  # pipelined queries read ahead per connection
+    batched_udp: bool = True  # recvmmsg/sendmmsg where available (Linux)
 
     def __post_init__(self) -> None:
         if not self.zones:

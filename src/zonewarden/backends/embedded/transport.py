@@ -40,13 +40,13 @@ class UdpServer(asyncio.DatagramProtocol):
         try:
             out = self.responder.respond(data)
         except Exception as exc:  # never let one packet stop the server
-            _count(self.metrics, exc)
+            count_error(self.metrics, exc)
             return
         if out is not None and self.transport is not None:
             self.transport.sendto(out, addr)
 
     def error_received(self, exc: Exception) -> None:
-        _count(self.metrics, exc)
+        count_error(self.metrics, exc)
 
 
 class TcpConnection(asyncio.Protocol):
@@ -97,7 +97,7 @@ class TcpConnection(asyncio.Protocol):
             try:
                 out = self.responder.respond(message, udp=False)
             except Exception as exc:
-                _count(self.metrics, exc)
+                count_error(self.metrics, exc)
                 self._close()
                 return
             if out is not None and self.transport is not None:
@@ -121,7 +121,7 @@ class TcpConnection(asyncio.Protocol):
             self.timer.cancel()
 
 
-def _count(metrics: ServerMetrics, exc: BaseException) -> None:
+def count_error(metrics: ServerMetrics, exc: BaseException) -> None:
     name = type(exc).__name__
     metrics.errors[name] = metrics.errors.get(name, 0) + 1
     if metrics.errors[name] in (1, 1000, 1000000):
