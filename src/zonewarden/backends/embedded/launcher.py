@@ -11,6 +11,7 @@ Rules kept here:
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
 from collections.abc import Callable
