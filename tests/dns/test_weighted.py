@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from zonewarden.backends.embedded.policy import Rendered, WeightedChoice, build_answer
+from zonewarden.backends.embedded.policy import WeightedOne, build_answer
 from zonewarden.core.model import Policy
 
 DRAWS = 20000
@@ -35,8 +35,7 @@ def chi2(observed: Counter, expected: dict) -> float:
     return sum((observed.get(k, 0) - e) ** 2 / e for k, e in expected.items() if e > 0)
 
 
-def records_of(r: Rendered) -> list[int]:
-    data = r.records
+def records_of(data: bytes) -> list[int]:
     return [struct.unpack_from("!I", data, i + 2)[0] for i in range(0, len(data), 6)]
 
 
@@ -54,7 +53,7 @@ WEIGHTS = [1, 2, 3, 0, 10, 4]
 def test_weighted_one_picks_by_weight():
     answer = build_answer(Policy.WEIGHTED_ONE, rrs(6), WEIGHTS, k=8)
     rng = random.Random(1)
-    seen = Counter(tuple(records_of(answer.choose(rng))) for _ in range(DRAWS))
+    seen = Counter(tuple(records_of(answer.pick(rng))) for _ in range(DRAWS))
     assert all(len(k) == 1 for k in seen)
     total = sum(WEIGHTS)
     assert_fits(seen, {(i,): w / total for i, w in enumerate(WEIGHTS)}, DRAWS)
@@ -65,7 +64,7 @@ def test_weighted_multi_small_serves_all_first_by_weight():
     rng = random.Random(2)
     firsts = Counter()
     for _ in range(DRAWS):
-        got = records_of(answer.choose(rng))
+        got = records_of(answer.pick(rng))
         assert sorted(got) == [0, 1, 2, 4, 5]  # every live record; weight 0 drained
         firsts[got[0]] += 1
     total = sum(WEIGHTS)
@@ -91,19 +90,19 @@ def test_weighted_multi_large_samples_without_replacement(k):
     rng = random.Random(3 + k)
     seen = Counter()
     for _ in range(DRAWS):
-        got = records_of(answer.choose(rng))
+        got = records_of(answer.pick(rng))
         assert len(got) == len(set(got)) == k
         seen[frozenset(got)] += 1
     assert_fits(seen, successive_sampling(WEIGHTS, k), DRAWS)
 
 
 def test_check_catches_a_biased_sampler():
-    rendered = [Rendered.of(1, 0, r) for r in rrs(6)]
-    biased = WeightedChoice((1.0, 3.0, 6.0, 6.0, 16.0, 21.0), (*rendered, rendered[-1]))
+    records = rrs(6)
+    biased = WeightedOne(1, (1.0, 3.0, 6.0, 6.0, 16.0, 21.0), (*records, records[-1]))
     fair = dict(enumerate(WEIGHTS))
     # the biased sampler over-weights record 5 by 25%: 5/21 instead of 4/20
     rng = random.Random(9)
-    seen = Counter(tuple(records_of(biased.choose(rng))) for _ in range(DRAWS))
+    seen = Counter(tuple(records_of(biased.pick(rng))) for _ in range(DRAWS))
     total = sum(WEIGHTS)
     with pytest.raises(AssertionError):
         assert_fits(seen, {(i,): w / total for i, w in fair.items()}, DRAWS)
@@ -111,7 +110,7 @@ def test_check_catches_a_biased_sampler():
 
 def test_single_record_and_all_drained():
     one = build_answer(Policy.WEIGHTED_ONE, rrs(1), [5], k=8)
-    assert records_of(one.choose(random.Random(0))) == [0]
+    assert records_of(one.pick(random.Random(0))) == [0]
     drained = build_answer(Policy.WEIGHTED_MULTI, rrs(3), [0, 0, 0], k=8)
-    assert sorted(records_of(drained.choose(random.Random(0)))) == [0, 1, 2]
+    assert sorted(records_of(drained.pick(random.Random(0)))) == [0, 1, 2]
     assert build_answer(Policy.WEIGHTED_ONE, [], [], k=8) is None

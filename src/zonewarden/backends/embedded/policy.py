@@ -1,17 +1,19 @@
 """Answer policy: which records one query gets, prepared as wire bytes ahead of time.
 
-An `Answer` yields a `Rendered` (section counts and resource records, owner names
-compressed to the question at offset 12) for each query. Rules kept here:
+An `Answer` holds its section counts (without and with an OPT record) and `pick(rng)`
+returns the answer records for one query, owner names compressed to the question at
+offset 12. Rules kept here:
 - records of weight 0 are drained: never served while any record has weight > 0;
 - `weighted-one`: exactly one record, record i with probability w_i / W (Route 53
   weighted routing);
 - `weighted-multi`, n <= K records: every record is served (the set is exact); the first
   address, the one most clients use, is record i with probability w_i / W, and the rest
-  follow in canonical rotation; all n rotations are pre-built, so a query costs one rng
-  draw and a bisect;
+  follow in canonical rotation; an RRset's records all have one length (A: 16 octets,
+  AAAA: 28), so rotation i is one slice of the records written twice;
 - `weighted-multi`, n > K: K records sampled by weight without replacement (successive
   sampling, the same as drawing one by one by weight), built per query;
-- randomness comes only from the injected rng, so tests can check the distribution.
+- randomness comes only from the injected rng, so tests can check the distribution;
+- `pick` allocates at most the returned bytes: it runs once per query.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import bisect
 import heapq
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from itertools import accumulate
 from typing import Protocol
 
@@ -31,58 +34,76 @@ class Rng(Protocol):
     def random(self) -> float: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """Counts (QD..AR, without and with an OPT) and the records of one response."""
-
-    counts: bytes  # 8 bytes: QDCOUNT ANCOUNT NSCOUNT ARCOUNT=0
-    counts_edns: bytes  # same with ARCOUNT=1
-    records: bytes
-
-    @classmethod
-    def of(cls, answer: int, authority: int, records: bytes) -> Rendered:
-        base = struct.pack("!HHH", 1, answer, authority)
-        return cls(base + b"\x00\x00", base + b"\x00\x01", records)
-
-
-class Answer(Protocol):
-    def choose(self, rng: Rng) -> Rendered: ...
+@cache
+def section_counts(answer: int, authority: int, edns: bool) -> bytes:
+    """QDCOUNT..ARCOUNT of a response with one question."""
+    return struct.pack("!HHHH", 1, answer, authority, 1 if edns else 0)
 
 
 @dataclass(frozen=True, slots=True)
-class Fixed:
+class Answer:
+    """Base of every answer: counts for one RRset of `answers` records."""
+
+    answers: int
+    counts: bytes = field(init=False)
+    counts_edns: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts", section_counts(self.answers, 0, False))
+        object.__setattr__(self, "counts_edns", section_counts(self.answers, 0, True))
+
+    def pick(self, rng: Rng) -> bytes:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed(Answer):
     """The same records for every query (SOA, NS, single-record endpoints)."""
 
-    rendered: Rendered
+    records: bytes = b""
 
-    def choose(self, rng: Rng) -> Rendered:
-        return self.rendered
-
-
-@dataclass(frozen=True, slots=True)
-class WeightedChoice:
-    """One of several pre-rendered answers, answer i with probability weights[i] / total."""
-
-    cumulative: tuple[float, ...]
-    choices: tuple[Rendered, ...]  # one more than cumulative: float rounding of x to total
-
-    def choose(self, rng: Rng) -> Rendered:
-        x = rng.random() * self.cumulative[-1]
-        return self.choices[bisect.bisect_right(self.cumulative, x)]
+    def pick(self, rng: Rng) -> bytes:
+        return self.records
 
 
 @dataclass(frozen=True, slots=True)
-class WeightedSample:
+class WeightedOne(Answer):
+    """One record, record i with probability w_i / W."""
+
+    cumulative: tuple[float, ...] = ()
+    records: tuple[bytes, ...] = ()  # one more than cumulative: float rounding of x to W
+
+    def pick(self, rng: Rng) -> bytes:
+        return self.records[
+            bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1])
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedRotation(Answer):
+    """All n records, starting at record i with probability w_i / W."""
+
+    cumulative: tuple[float, ...] = ()
+    doubled: bytes = b""  # the records, twice
+    size: int = 0  # octets per record
+
+    def pick(self, rng: Rng) -> bytes:
+        i = bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1])
+        start = min(i, self.answers - 1) * self.size
+        return self.doubled[start : start + self.answers * self.size]
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedSample(Answer):
     """K of n records by weight without replacement (Efraimidis-Spirakis keys u**(1/w))."""
 
-    k: int
-    inverse_weights: tuple[float, ...]
-    records: tuple[bytes, ...]
+    inverse_weights: tuple[float, ...] = ()
+    records: tuple[bytes, ...] = ()
 
-    def choose(self, rng: Rng) -> Rendered:
+    def pick(self, rng: Rng) -> bytes:
         keys = [rng.random() ** iw for iw in self.inverse_weights]
-        picked = heapq.nlargest(self.k, range(len(keys)), keys.__getitem__)
-        return Rendered.of(self.k, 0, b"".join([self.records[i] for i in picked]))
+        picked = heapq.nlargest(self.answers, range(len(keys)), keys.__getitem__)
+        return b"".join([self.records[i] for i in picked])
 
 
 def build_answer(
@@ -95,18 +116,15 @@ def build_answer(
     if not live:
         return None
     records = [rr for rr, _ in live]
-    weight = [w for _, w in live]
     n = len(records)
     if n == 1:
-        return Fixed(Rendered.of(1, 0, records[0]))
-    cumulative = tuple(float(c) for c in accumulate(weight))
+        return Fixed(1, records[0])
+    cumulative = tuple(float(c) for c in accumulate(w for _, w in live))
     if policy is Policy.WEIGHTED_ONE:
-        return _choice(cumulative, [Rendered.of(1, 0, rr) for rr in records])
+        return WeightedOne(1, cumulative, (*records, records[-1]))
     if n <= k:
-        rotations = [Rendered.of(n, 0, b"".join(records[i:] + records[:i])) for i in range(n)]
-        return _choice(cumulative, rotations)
-    return WeightedSample(k, tuple(1.0 / w for w in weight), tuple(records))
-
-
-def _choice(cumulative: tuple[float, ...], choices: list[Rendered]) -> WeightedChoice:
-    return WeightedChoice(cumulative, (*choices, choices[-1]))
+        size = len(records[0])
+        if all(len(r) == size for r in records):
+            return WeightedRotation(n, cumulative, b"".join(records) * 2, size)
+        return Fixed(n, b"".join(records))  # mixed lengths cannot happen for A/AAAA
+    return WeightedSample(k, tuple(1.0 / w for _, w in live), tuple(records))

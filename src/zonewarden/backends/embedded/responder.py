@@ -85,14 +85,13 @@ class Responder:
                 if p + 5 == len(data) and data[p + 3 : p + 5] == CLASS_IN:
                     answer = self.snapshot.answers.get(data[12 : p + 3].lower())
                     if answer is not None:
-                        r = answer.choose(self.rng)
                         out = b"".join(
                             (
                                 data[:2],
                                 FLAGS_OK[data[2] & 1],
-                                r.counts,
+                                answer.counts,
                                 data[12:],
-                                r.records,
+                                answer.pick(self.rng),
                             )
                         )
                         if not udp or len(out) <= 512:
@@ -107,14 +106,13 @@ class Responder:
             ):
                 answer = self.snapshot.answers.get(data[12 : p + 3].lower())
                 if answer is not None:
-                    r = answer.choose(self.rng)
                     out = b"".join(
                         (
                             data[:2],
                             FLAGS_OK[data[2] & 1],
-                            r.counts_edns,
+                            answer.counts_edns,
                             data[12 : p + 5],
-                            r.records,
+                            answer.pick(self.rng),
                             self.opt[data[p + 12] >> 7],
                         )
                     )
@@ -148,9 +146,8 @@ class Responder:
         lname = q.qname.lower()
         answer = snap.answers.get(lname + struct.pack("!H", q.qtype)) if q.qclass == C_IN else None
         if answer is not None and q.qtype not in TRANSFERS:
-            r = answer.choose(self.rng)
-            counts = r.counts_edns if opt else r.counts
-            out = _compose(data, q, FLAGS_OK[flag_index], counts, r.records, opt)
+            counts = answer.counts_edns if opt else answer.counts
+            out = _compose(data, q, FLAGS_OK[flag_index], counts, answer.pick(self.rng), opt)
             return out if len(out) <= limit else _truncated(data, q, flag_index, opt)
         zone = snap.zone_of(lname) if q.qclass == C_IN and q.qtype not in TRANSFERS else None
         if zone is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from functools import cache
 
 from zonewarden.backends.embedded.wire import name_to_wire
 
@@ -49,7 +50,7 @@ class ZoneSettings:
 
     @property
     def apex_wire(self) -> bytes:
-        return name_to_wire(self.apex)
+        return _wire(self.apex)
 
     @property
     def negative_ttl(self) -> int:
@@ -88,6 +89,11 @@ class ServerSettings:
             raise ValueError(f"weighted-multi K must be >= 1, not {self.multi_k}")
         if self.processes < 1:
             raise ValueError(f"--processes must be >= 1, not {self.processes}")
+
+
+@cache
+def _wire(name: str) -> bytes:
+    return name_to_wire(name)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
