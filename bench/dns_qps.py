@@ -1,0 +1,191 @@
+"""Queries per second: ZoneWarden's embedded server vs NSD and Knot, side by side.
+
+All three serve the same synthetic zone (default 50,000 endpoints below bench.example.,
+~8 addresses each), ZoneWarden from a SQLite store via `zonewarden serve-dns` (one
+process), NSD and Knot from the zone file `zonewarden export zonefile` wrote from that
+store. Each server is pinned to one core and dnsperf to the other, with the same
+settings (`-T 1 -c 8 -q 200 -l 15` by default), `--rounds` times in turn; the medians
+are reported with the ratio to NSD. qps and loss come from a plain run; latency
+percentiles (p50, p99) from a separate, shorter `dnsperf -v` run at the same settings,
+since printing every answer slows dnsperf itself.
+
+    python bench/dns_qps.py [--endpoints 50000] [--seconds 15] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.dns.peer_servers import free_port, peer_server, wait_for_answer  # noqa: E402
+
+from zonewarden.backends.embedded.synthetic import load, synthetic_contents  # noqa: E402
+from zonewarden.stores.sqlite import SqliteStore  # noqa: E402
+
+ZONE = "bench.example."
+ZONEWARDEN = [str(Path(sys.executable).parent / "zonewarden")]
+
+
+def build(workdir: Path, endpoints: int, queries: int) -> tuple[Path, Path, Path]:
+    store_path = workdir / "region.db"
+    store = SqliteStore(store_path)
+    contents = synthetic_contents(endpoints, ZONE, seed=1)
+    load(store, contents)
+    store.close()
+    zonefile = workdir / "bench.zone"
+    subprocess.run(
+        [
+            *ZONEWARDEN,
+            "export",
+            "zonefile",
+            "--store",
+            store_path,
+            "--zone",
+            ZONE,
+            "--output",
+            zonefile,
+        ],
+        check=True,
+    )
+    names = sorted(contents)
+    import random
+
+    rng = random.Random(3)
+    qfile = workdir / "queries.txt"
+    with qfile.open("w") as f:
+        for _ in range(queries):
+            name = rng.choice(names)
+            types = sorted({str(r.rtype) for r in contents[name].records})
+            f.write(f"{name.rstrip('.')} {rng.choice(types)}\n")
+    return store_path, zonefile, qfile
+
+
+@contextmanager
+def zonewarden(store: Path, workdir: Path, cpu: int) -> Iterator[int]:
+    port = free_port()
+    log = (workdir / "zonewarden.out").open("wb")
+    argv = ["taskset", "-c", str(cpu), *ZONEWARDEN]
+    argv += ["serve-dns", "--store", str(store), "--zone", ZONE]
+    argv += ["--listen", f"127.0.0.1:{port}", "--processes", "1"]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_answer(port, ZONE, 120.0, proc)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def dnsperf(port: int, qfile: Path, args: argparse.Namespace, *, verbose: bool) -> str:
+    seconds = max(3, args.seconds // 3) if verbose else args.seconds
+    argv = ["taskset", "-c", str(args.client_cpu), "dnsperf", "-s", "127.0.0.1"]
+    argv += ["-p", str(port), "-d", str(qfile), "-T", "1", "-c", str(args.clients)]
+    argv += ["-q", str(args.outstanding), "-l", str(seconds)] + (["-v"] if verbose else [])
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    return out.stdout
+
+
+def parse_summary(text: str) -> dict[str, float]:
+    def grab(pattern: str) -> float:
+        m = re.search(pattern, text)
+        return float(m.group(1)) if m else float("nan")
+
+    return {
+        "qps": grab(r"Queries per second:\s+([\d.]+)"),
+        "sent": grab(r"Queries sent:\s+(\d+)"),
+        "lost": grab(r"Queries lost:\s+(\d+)"),
+        "avg_ms": grab(r"Average Latency \(s\):\s+([\d.]+)") * 1000,
+    }
+
+
+def parse_latencies(text: str) -> dict[str, float]:
+    lat, timeouts = [], 0
+    for line in text.splitlines():
+        if line[:2] == "> ":
+            try:
+                lat.append(float(line.rsplit(" ", 1)[1]))
+            except ValueError:
+                timeouts += 1  # "> T name type": no answer within dnsperf's timeout
+    lat.sort()
+    if not lat:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "verbose_timeouts": timeouts}
+    return {
+        "verbose_timeouts": timeouts,
+        "p50_ms": lat[len(lat) // 2] * 1000,
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+    }
+
+
+def server(
+    kind: str, store: Path, zonefile: Path, workdir: Path, cpu: int
+) -> AbstractContextManager[int]:
+    if kind == "zonewarden":
+        return zonewarden(store, workdir, cpu)
+    return peer_server(kind, ZONE, zonefile, workdir / kind, cpu=cpu)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--endpoints", type=int, default=50000)
+    p.add_argument("--queries", type=int, default=200000, help="lines in the dnsperf file")
+    p.add_argument("--seconds", type=int, default=15)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--outstanding", type=int, default=200)
+    p.add_argument("--server-cpu", type=int, default=1)
+    p.add_argument("--client-cpu", type=int, default=0)
+    p.add_argument("--servers", default="zonewarden,nsd,knot")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args()
+    kinds = args.servers.split(",")
+    results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    with tempfile.TemporaryDirectory(prefix="zw-bench-") as tmp:
+        workdir = Path(tmp)
+        t0 = time.monotonic()
+        store, zonefile, qfile = build(workdir, args.endpoints, args.queries)
+        print(f"built {args.endpoints} endpoints in {time.monotonic() - t0:.1f}s", flush=True)
+        for round_no in range(args.rounds):
+            for kind in kinds:
+                with server(kind, store, zonefile, workdir, args.server_cpu) as port:
+                    row = parse_summary(dnsperf(port, qfile, args, verbose=False))
+                    row |= parse_latencies(dnsperf(port, qfile, args, verbose=True))
+                results[kind].append(row)
+                print(f"round {round_no + 1} {kind}: {json.dumps(row)}", flush=True)
+    report(results, args)
+
+
+def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
+    med = {
+        k: {f: statistics.median(r[f] for r in rows) for f in rows[0]}
+        for k, rows in results.items()
+        if rows
+    }
+    base = med.get("nsd", {}).get("qps")
+    print("\n| server | qps (median) | vs NSD | loss | avg latency | p50 | p99 |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for kind, m in med.items():
+        loss = 100 * sum(r["lost"] for r in results[kind]) / sum(r["sent"] for r in results[kind])
+        ratio = f"{m['qps'] / base:.2f}" if base else "-"
+        print(
+            f"| {kind} | {m['qps']:,.0f} | {ratio} | {loss:.3f}% | {m['avg_ms']:.2f} ms "
+            f"| {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "median": med}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The query handler: bytes in, bytes (or nothing) out, from the current snapshot.
+
+Two paths, one behaviour:
+- the fast path handles the common query (opcode QUERY, one question, class IN, no
+  EDNS or an option-less EDNS 0 OPT) with a dict lookup of the lower-cased question
+  bytes and a few slices: the ID, the question (case preserved) and the pre-built
+  records are joined, nothing is parsed with a general library;
+- everything else, including every miss, goes through `wire.parse_query`, which checks
+  every length and pointer and turns bad input into FORMERR, NOTIMP or silence.
+Rules kept here: AA on every authoritative answer, RA never set, RD copied, CD, Z and
+AD cleared (as NSD and Knot do: no DNSSEC here); REFUSED outside the served zones; NXDOMAIN vs NODATA with the zone's SOA
+(negative TTL) in the authority section; BADVERS for EDNS versions above 0; over UDP a
+response never exceeds min(client payload, max_udp_payload), or 512 without EDNS: a
+larger one is replaced by an empty TC answer so the client retries over TCP.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from zonewarden.backends.embedded.policy import Rng
+from zonewarden.backends.embedded.snapshot import Snapshot
+from zonewarden.backends.embedded.wire import (
+    BADVERS,
+    C_IN,
+    FORMERR,
+    NOERROR,
+    NXDOMAIN,
+    REFUSED,
+    T_AXFR,
+    T_IXFR,
+    T_MAILA,
+    T_MAILB,
+    T_OPT,
+    T_TKEY,
+    T_TSIG,
+    Malformed,
+    Query,
+    parse_query,
+)
+
+ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00\x00\x00"
+ONE_QUESTION_OPT = b"\x00\x01\x00\x00\x00\x00\x00\x01"
+CLASS_IN = b"\x00\x01"
+BARE_OPT = b"\x00\x00\x29"  # root owner, type OPT
+TCP_LIMIT = 65535
+META_QTYPES = frozenset({T_OPT, T_TSIG, T_TKEY, T_MAILA, T_MAILB})
+TRANSFERS = frozenset({T_AXFR, T_IXFR})
+
+
+def flag_table(rcode: int, *, aa: bool = True, tc: bool = False) -> tuple[bytes, bytes]:
+    """Response flag bytes indexed by the query's RD bit (CD, AD and Z are not copied)."""
+    high = 0x80 | (0x04 if aa else 0) | (0x02 if tc else 0)
+    return bytes((high, rcode & 0xF)), bytes((high | 1, rcode & 0xF))
+
+
+FLAGS_OK = flag_table(NOERROR)
+FLAGS_NX = flag_table(NXDOMAIN)
+FLAGS_REFUSED = flag_table(REFUSED, aa=False)
+FLAGS_TC = flag_table(NOERROR, tc=True)
+FLAGS_BADVERS = flag_table(NOERROR, aa=False)  # as NSD and Knot: not an answer, no AA
+
+
+class Responder:
+    """Answers queries from `self.snapshot`, which the watcher replaces atomically."""
+
+    def __init__(self, snapshot: Snapshot, rng: Rng, *, max_udp_payload: int = 1232) -> None:
+        self.snapshot = snapshot
+        self.rng = rng
+        self.max_udp_payload = max_udp_payload
+        self.opt = (self._opt(0, False), self._opt(0, True))
+        self.opt_badvers = (self._opt(BADVERS, False), self._opt(BADVERS, True))
+
+    def _opt(self, rcode: int, do: bool) -> bytes:
+        ttl = ((rcode >> 4) << 24) | (0x8000 if do else 0)
+        return BARE_OPT + struct.pack("!HIH", self.max_udp_payload, ttl, 0)
+
+    # -- the fast path -------------------------------------------------------------------
+    def respond(self, data: bytes, udp: bool = True) -> bytes | None:
+        """The response to one query message, or None to stay silent."""
+        if len(data) > 16 and not data[2] & 0xF8:
+            counts = data[4:12]
+            p = data.find(0, 12)
+            if counts == ONE_QUESTION:
+                if p + 5 == len(data) and data[p + 3 : p + 5] == CLASS_IN:
+                    answer = self.snapshot.answers.get(data[12 : p + 3].lower())
+                    if answer is not None:
+                        out = b"".join(
+                            (
+                                data[:2],
+                                FLAGS_OK[data[2] & 1],
+                                answer.counts,
+                                data[12:],
+                                answer.pick(self.rng),
+                            )
+                        )
+                        if not udp or len(out) <= 512:
+                            return out
+            elif (
+                counts == ONE_QUESTION_OPT
+                and p + 16 == len(data)
+                and data[p + 3 : p + 5] == CLASS_IN
+                and data[p + 5 : p + 8] == BARE_OPT
+                and data[p + 11] == 0  # EDNS version 0
+                and data[p + 14 : p + 16] == b"\x00\x00"  # no options
+            ):
+                answer = self.snapshot.answers.get(data[12 : p + 3].lower())
+                if answer is not None:
+                    out = b"".join(
+                        (
+                            data[:2],
+                            FLAGS_OK[data[2] & 1],
+                            answer.counts_edns,
+                            data[12 : p + 5],
+                            answer.pick(self.rng),
+                            self.opt[data[p + 12] >> 7],
+                        )
+                    )
+                    if not udp or len(out) <= 512:
+                        return out  # larger ones: the slow path checks the client's payload
+        return self.respond_slowly(data, udp)
+
+    # -- the careful path ----------------------------------------------------------------
+    def respond_slowly(self, data: bytes, udp: bool = True) -> bytes | None:
+        query = parse_query(data)
+        if isinstance(query, Malformed):
+            return _error(query) if query.rcode is not None else None
+        limit = TCP_LIMIT
+        if udp:
+            payload = query.edns.payload if query.edns else 512
+            limit = min(payload, self.max_udp_payload)
+        return self._answer(data, query, limit)
+
+    def _answer(self, data: bytes, q: Query, limit: int) -> bytes:
+        flag_index = (q.flags >> 8) & 1
+        opt = b""
+        if q.edns is not None:
+            do = int(q.edns.do)
+            if q.edns.version != 0:
+                flags = FLAGS_BADVERS[flag_index]
+                return _compose(data, q, flags, _counts(0, 0, True), b"", self.opt_badvers[do])
+            opt = self.opt[do]
+        if q.qtype in META_QTYPES:
+            return _error(Malformed(FORMERR, q.ident, q.flags, "meta type as QTYPE"))
+        snap = self.snapshot
+        lname = q.qname.lower()
+        answer = snap.answers.get(lname + struct.pack("!H", q.qtype)) if q.qclass == C_IN else None
+        if answer is not None and q.qtype not in TRANSFERS:
+            counts = answer.counts_edns if opt else answer.counts
+            out = _compose(data, q, FLAGS_OK[flag_index], counts, answer.pick(self.rng), opt)
+            return out if len(out) <= limit else _truncated(data, q, flag_index, opt)
+        zone = snap.zone_of(lname) if q.qclass == C_IN and q.qtype not in TRANSFERS else None
+        if zone is None:
+            counts = _counts(0, 0, bool(opt))
+            return _compose(data, q, FLAGS_REFUSED[flag_index], counts, b"", opt)
+        owner = struct.pack("!H", 0xC000 | (12 + len(lname) - len(zone.apex)))
+        flags = (FLAGS_OK if lname in snap.nodes else FLAGS_NX)[flag_index]
+        soa = owner + zone.soa_negative
+        out = _compose(data, q, flags, _counts(0, 1, bool(opt)), soa, opt)
+        return out if len(out) <= limit else _truncated(data, q, flag_index, opt)
+
+
+def _counts(answers: int, authority: int, edns: bool) -> bytes:
+    return struct.pack("!HHHH", 1, answers, authority, 1 if edns else 0)
+
+
+def _compose(
+    data: bytes, q: Query, flags: bytes, counts: bytes, records: bytes, opt: bytes
+) -> bytes:
+    return b"".join((data[:2], flags, counts, data[12 : q.question_end], records, opt))
+
+
+def _truncated(data: bytes, q: Query, flag_index: int, opt: bytes) -> bytes:
+    counts = _counts(0, 0, bool(opt))
+    return _compose(data, q, FLAGS_TC[flag_index], counts, b"", opt)
+
+
+def _error(m: Malformed) -> bytes:
+    """Header-only FORMERR/NOTIMP: opcode and RD echoed, nothing else trusted."""
+    high = 0x80 | ((m.flags >> 8) & 0x79)  # QR, opcode, RD
+    return struct.pack("!HBBHHHH", m.ident, high, m.rcode or 0, 0, 0, 0, 0)

@@ -1,0 +1,148 @@
+"""One embedded DNS server process: snapshot, responder, watcher and listeners together.
+
+Rules kept here:
+- the first snapshot is built before any socket answers, so the server never serves
+  an empty zone because it started before reading the store;
+- every listen address gets a UDP and a TCP socket on the same port (port 0 picks one
+  free port for both, which tests use);
+- `run_server` installs uvloop's event loop when uvloop is importable (it is several
+  times cheaper per datagram than the default loop) and falls back silently otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+from collections.abc import Callable
+
+from zonewarden.backends.embedded.policy import Rng
+from zonewarden.backends.embedded.responder import Responder
+from zonewarden.backends.embedded.settings import ServerSettings, parse_listen
+from zonewarden.backends.embedded.snapshot import SnapshotBuilder
+from zonewarden.backends.embedded.transport import TcpConnection, UdpServer, bind
+from zonewarden.backends.embedded.udp_batch import BatchedUdpServer, batched_udp_available
+from zonewarden.backends.embedded.watcher import ServerMetrics, SnapshotWatcher, first_snapshot
+from zonewarden.ports import ZoneStore
+
+log = logging.getLogger("zonewarden.dns")
+
+
+class DnsServer:
+    """Serves the zones of `settings` from `store` until `close()`."""
+
+    def __init__(self, store: ZoneStore, settings: ServerSettings, rng: Rng | None = None) -> None:
+        self.settings = settings
+        self.metrics = ServerMetrics()
+        self.builder = SnapshotBuilder(settings.zones, settings.multi_k)
+        self.responder = Responder(
+            first_snapshot(store, self.builder),
+            rng or random.Random(),
+            max_udp_payload=settings.max_udp_payload,
+        )
+        self.watcher = SnapshotWatcher(
+            store, self.builder, self.responder, self.metrics, interval=settings.poll_interval
+        )
+        self.addresses: list[tuple[str, int]] = []
+        self._transports: list[asyncio.BaseTransport] = []
+        self._servers: list[asyncio.Server] = []
+        self._batched: list[BatchedUdpServer] = []
+        self._watch: asyncio.Task[None] | None = None
+
+    async def start(self) -> list[tuple[str, int]]:
+        loop = asyncio.get_running_loop()
+        reuse = self.settings.processes > 1
+        s = self.settings
+        for text in self.settings.listen:
+            host, port = parse_listen(text)
+            udp, tcp = _bind_pair(host, port, reuse)
+            if s.batched_udp and batched_udp_available():
+                batched = BatchedUdpServer(udp, self.responder, self.metrics)
+                batched.start(loop)
+                self._batched.append(batched)
+            else:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: UdpServer(self.responder, self.metrics), sock=udp
+                )
+                self._transports.append(transport)
+            server = await loop.create_server(
+                lambda: TcpConnection(
+                    self.responder, self.metrics, s.tcp_idle_timeout, s.tcp_max_connections
+                ),
+                sock=tcp,
+            )
+            self._servers.append(server)
+            self.addresses.append((host, udp.getsockname()[1]))
+        self._watch = asyncio.create_task(self.watcher.run())
+        return self.addresses
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        for t in self._transports:
+            t.close()
+        for b in self._batched:
+            b.close()
+        for s in self._servers:
+            s.close()
+            await s.wait_closed()
+
+
+def _bind_pair(host: str, port: int, reuse: bool) -> tuple[socket.socket, socket.socket]:
+    """UDP and TCP sockets on one port; with port 0, retry until both get the same one."""
+    for _ in range(20):
+        udp = bind(host, port, socket.SOCK_DGRAM, reuse_port=reuse)
+        try:
+            tcp = bind(host, udp.getsockname()[1], socket.SOCK_STREAM, reuse_port=reuse)
+        except OSError:
+            udp.close()
+            if port:
+                raise
+            continue
+        return udp, tcp
+    raise OSError(f"could not bind UDP and TCP to one free port on {host}")
+
+
+def install_uvloop() -> bool:
+    """Use uvloop's event loop policy when uvloop is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def run_server(
+    open_store: Callable[[], ZoneStore],
+    settings: ServerSettings,
+    *,
+    ready: Callable[[list[tuple[str, int]]], None] | None = None,
+) -> None:
+    """Run one server process until interrupted (the launcher's unit of work)."""
+    fast = install_uvloop()
+
+    async def main() -> None:
+        server = DnsServer(open_store(), settings)
+        addresses = await server.start()
+        log.warning(
+            "serving %s on %s (%s, snapshot version %d, %d endpoints)",
+            ", ".join(z.apex for z in settings.zones),
+            ", ".join(f"{h}:{p}" for h, p in addresses),
+            "uvloop" if fast else "asyncio",
+            server.responder.snapshot.version,
+            server.responder.snapshot.endpoints,
+        )
+        if ready is not None:
+            ready(addresses)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,148 @@
+"""Batched UDP for Linux: recvmmsg/sendmmsg through ctypes, driven by the event loop.
+
+Why: on the machines we measure, a system call costs more than answering a query, and
+one datagram per call (asyncio's or uvloop's DatagramProtocol) caps a Python server
+near 45-50k queries/s however fast its answers are prepared. Reading up to `BATCH`
+datagrams per call and sending all the answers in one call is what NSD and Knot do.
+
+Rules kept here:
+- every buffer, iovec and header is allocated once; the per-packet work is a copy in
+  and a copy out of fixed buffers (no ctypes objects are created per packet);
+- a datagram larger than the receive slot (flag MSG_TRUNC) is dropped, never answered
+  from a partial read; an answer larger than the send slot is dropped (cannot happen:
+  slots are sized to the UDP payload cap);
+- one socket is one address family, so the source address length the kernel writes on
+  the first read stays right for every later read and for the replies;
+- `batched_udp_available()` says whether the platform offers recvmmsg (Linux with
+  glibc or musl); elsewhere the server uses the plain DatagramProtocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import socket
+import sys
+from typing import Any
+
+from zonewarden.backends.embedded.responder import Responder
+from zonewarden.backends.embedded.transport import count_error
+from zonewarden.backends.embedded.watcher import ServerMetrics
+
+BATCH = 64
+RECV_SLOT = 4096  # larger queries are not DNS queries we answer
+NAME_SLOT = 128
+MMSG_SIZE = 64  # sizeof(struct mmsghdr) on 64-bit Linux
+IOV_SIZE = 16
+MSG_DONTWAIT = 0x40
+MSG_TRUNC = 0x20
+# uint32 word offsets inside one struct mmsghdr (64-bit Linux ABI)
+W_NAMELEN, W_FLAGS, W_LEN = 8 // 4, 48 // 4, 56 // 4
+MMSG_WORDS = MMSG_SIZE // 4
+
+
+def _libc() -> Any | None:
+    if not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_void_p) != 8:
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        recv, send = libc.recvmmsg, libc.sendmmsg
+    except (OSError, AttributeError):
+        return None
+    recv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p]
+    send.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
+    return libc
+
+
+LIBC = _libc()
+
+
+def batched_udp_available() -> bool:
+    return LIBC is not None
+
+
+class _Vector:
+    """BATCH message headers, iovecs, address slots and data slots, laid out once."""
+
+    def __init__(self, slot: int, names: ctypes.Array[ctypes.c_char]) -> None:
+        self.slot = slot
+        self.data = (ctypes.c_char * (slot * BATCH))()
+        self.iov = (ctypes.c_char * (IOV_SIZE * BATCH))()
+        self.msgs = (ctypes.c_char * (MMSG_SIZE * BATCH))()
+        q_iov = memoryview(self.iov).cast("B").cast("Q")
+        q_msg = memoryview(self.msgs).cast("B").cast("Q")
+        data, iov, name = (ctypes.addressof(x) for x in (self.data, self.iov, names))
+        for i in range(BATCH):
+            q_iov[2 * i] = data + i * slot  # iov_base
+            q_iov[2 * i + 1] = slot  # iov_len
+            m = i * MMSG_SIZE // 8
+            q_msg[m] = name + i * NAME_SLOT  # msg_name
+            q_msg[m + 1] = NAME_SLOT  # msg_namelen (upper half: padding)
+            q_msg[m + 2] = iov + i * IOV_SIZE  # msg_iov
+            q_msg[m + 3] = 1  # msg_iovlen
+        self.bytes = memoryview(self.data).cast("B")
+        self.words = memoryview(self.msgs).cast("B").cast("I")
+        self.iov_words = q_iov
+
+
+class BatchedUdpServer:
+    """Answers every datagram waiting on `sock` in batches, from the loop's reader."""
+
+    def __init__(self, sock: socket.socket, responder: Responder, metrics: ServerMetrics) -> None:
+        assert LIBC is not None, "batched UDP needs Linux recvmmsg (check batched_udp_available)"
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.responder = responder
+        self.metrics = metrics
+        self.names = (ctypes.c_char * (NAME_SLOT * BATCH))()
+        self.rx = _Vector(RECV_SLOT, self.names)
+        self.tx = _Vector(max(responder.max_udp_payload, 512), self.names)
+        self.rx_ptr = ctypes.addressof(self.rx.msgs)
+        self.tx_ptr = ctypes.addressof(self.tx.msgs)
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        loop.add_reader(self.fd, self.on_readable)
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.remove_reader(self.fd)
+        self.sock.close()
+
+    def on_readable(self) -> None:
+        recvmmsg, sendmmsg = LIBC.recvmmsg, LIBC.sendmmsg  # type: ignore[union-attr]
+        respond = self.responder.respond
+        rx_bytes, rx_words = self.rx.bytes, self.rx.words
+        tx_bytes, tx_words, tx_iov = self.tx.bytes, self.tx.words, self.tx.iov_words
+        rslot, tslot = RECV_SLOT, self.tx.slot
+        for _ in range(16):  # then yield to the loop, so TCP and the watcher get a turn
+            n = recvmmsg(self.fd, self.rx_ptr, BATCH, MSG_DONTWAIT, None)
+            if n <= 0:
+                return
+            m = 0
+            for i in range(n):
+                w = i * MMSG_WORDS
+                if rx_words[w + W_FLAGS] & MSG_TRUNC:
+                    continue
+                start = i * rslot
+                try:
+                    out = respond(bytes(rx_bytes[start : start + rx_words[w + W_LEN]]))
+                except Exception as exc:
+                    count_error(self.metrics, exc)
+                    continue
+                if out is None or len(out) > tslot:
+                    continue
+                # reply slot m goes to the sender of datagram i: point it at that address
+                tw = m * MMSG_WORDS
+                tx_words[tw] = rx_words[w]
+                tx_words[tw + 1] = rx_words[w + 1]
+                tx_words[tw + W_NAMELEN] = rx_words[w + W_NAMELEN]
+                tx_bytes[m * tslot : m * tslot + len(out)] = out
+                tx_iov[2 * m + 1] = len(out)
+                m += 1
+            if m:
+                sendmmsg(self.fd, self.tx_ptr, m, MSG_DONTWAIT)
+            if n < BATCH:
+                return
