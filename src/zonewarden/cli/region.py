@@ -173,7 +173,7 @@ def up(
     if with_dns:
         listen = config.dns.get("listen", ["127.0.0.1:5353"])[0]
         host, _, port = listen.rpartition(":")
-        name = next(iter(config.region.endpoints))
+        name = min(config.region.endpoints, key=len)
         console.print(f"try: dig @{host.strip('[]')} -p {port} {name}")
     console.print("Ctrl-C stops everything. Logs: " + str(supervisor.log_dir))
     deadline = time.monotonic() + duration if duration else None
