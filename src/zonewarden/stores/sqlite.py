@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS zone_records(
 # schema 1 kept the live zone in one wide table: split it, keeping every row
 MIGRATE_FROM_1 = [
     "ALTER TABLE zone RENAME TO zone_v1",
+    "DROP INDEX IF EXISTS plan_endpoints_digest",
     "DROP INDEX IF EXISTS zone_version",
     "DROP INDEX IF EXISTS zone_gen",
     *(s.strip() for s in ZONE_TABLES.split(";") if s.strip()),
@@ -79,7 +80,9 @@ MAX_TTL = 86400
 # has a secondary index: `changed_since` compares the `zone_version` counter first and
 # scans the narrow table only when something changed, and clean-up's reference check
 # scans it once per delete; an index on `gen` or `version` would instead be rewritten
-# for every endpoint on every plan.
+# for every endpoint on every plan. For the same reason `plan_endpoints` has no index
+# on `digest` (publishing 50,000 rows into one costs ~6x the rows themselves, in random
+# order); clean-up finds orphaned content with one transient index instead.
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS plans(
@@ -92,7 +95,6 @@ CREATE TABLE IF NOT EXISTS contents(
 CREATE TABLE IF NOT EXISTS plan_endpoints(
     gen INTEGER NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY(gen, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS plan_endpoints_digest ON plan_endpoints(digest);
 {ZONE_TABLES}
 CREATE TABLE IF NOT EXISTS rollback(name TEXT PRIMARY KEY, gen INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS locks(name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
@@ -263,47 +265,39 @@ class SqliteStore:
         self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
     ) -> Plan:
         unique = {c.digest: c for c in draft.endpoints.values()}
-        known = self._valid_digests(unique)
-        fresh = [c for digest, c in unique.items() if digest not in known]
-        # content already stored passed these gates when it was first published (and the
-        # store re-checks it in SQL above), so only new content is checked here; on any
-        # failure the whole draft is checked, for the same message MemoryStore gives
-        if not draft.endpoints or any(content_valid(ANY_NAME, c) for c in fresh):
-            require_valid(draft)
         names = json.dumps({name: c.digest for name, c in draft.endpoints.items()})
         with self._tx() as db:
-            present = self._stored_digests(db, unique)  # clean-up may have run meanwhile
-            rows = [_content_row(c) for digest, c in unique.items() if digest not in present]
+            stored = self._stored_digests(db, unique)
+            fresh = [c for digest, c in unique.items() if digest not in stored]
+            # stored content passed these gates when first published (and `VALID` re-checks
+            # it in SQL), so only new content is checked; on any failure the whole draft
+            # is checked, for exactly the message MemoryStore gives, and nothing is written
+            if not draft.endpoints or not all(stored.values()):
+                require_valid(draft)
+            if any(content_valid(ANY_NAME, c) for c in fresh):
+                require_valid(draft)
             g = Generation(max(int(self._meta(db, "next_gen")), min_generation))
             self._set_meta(db, "next_gen", g + 1)
             db.execute(
                 "INSERT INTO plans VALUES (?,?,?,?,?)",
                 (g, draft.digest, now, source, len(draft.endpoints)),
             )
-            db.executemany("INSERT INTO contents VALUES (?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT INTO contents VALUES (?,?,?,?,?,?,?)", map(_content_row, fresh))
             db.execute(
                 "INSERT INTO plan_endpoints SELECT ?, key, value FROM json_each(?)", (g, names)
             )
             self._audit(db, [(now, actor, "publish", "", g, f"{len(draft.endpoints)} endpoints")])
         return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
 
-    def _valid_digests(self, digests: Iterable[str]) -> set[str]:
-        """Digests already stored whose stored content passes the structural gates."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT c.digest FROM contents c WHERE c.digest IN "
-                f"(SELECT value FROM json_each(?)) AND {VALID}",
-                (json.dumps(list(digests)),),
-            ).fetchall()
-        return {r[0] for r in rows}
-
     @staticmethod
-    def _stored_digests(db: sqlite3.Connection, digests: Iterable[str]) -> set[str]:
+    def _stored_digests(db: sqlite3.Connection, digests: Iterable[str]) -> dict[str, bool]:
+        """Which of `digests` are stored, and whether each passes the structural gates."""
         rows = db.execute(
-            "SELECT digest FROM contents WHERE digest IN (SELECT value FROM json_each(?))",
+            f"SELECT c.digest, {VALID} FROM contents c "
+            "WHERE c.digest IN (SELECT value FROM json_each(?))",
             (json.dumps(list(digests)),),
         ).fetchall()
-        return {r[0] for r in rows}
+        return {digest: bool(ok) for digest, ok in rows}
 
     def newest(self) -> Generation:
         with self._lock:
@@ -411,11 +405,19 @@ class SqliteStore:
         if not gens:
             return
         arg = (json.dumps(list(gens)),)
+        used = db.execute(
+            "SELECT json_group_array(DISTINCT digest) FROM plan_endpoints "
+            "WHERE gen IN (SELECT value FROM json_each(?))",
+            arg,
+        ).fetchone()[0]
         db.execute("DELETE FROM plans WHERE gen IN (SELECT value FROM json_each(?))", arg)
         db.execute("DELETE FROM plan_endpoints WHERE gen IN (SELECT value FROM json_each(?))", arg)
+        # content the doomed plans used and no surviving plan uses; `NOT IN` builds one
+        # transient index over the surviving rows, here rather than on every publish
         db.execute(
-            "DELETE FROM contents WHERE NOT EXISTS "
-            "(SELECT 1 FROM plan_endpoints pe WHERE pe.digest = contents.digest)"
+            "DELETE FROM contents WHERE digest IN (SELECT value FROM json_each(?)) "
+            "AND digest NOT IN (SELECT digest FROM plan_endpoints)",
+            (used,),
         )
 
     # -- zone ----------------------------------------------------------------------------
