@@ -82,9 +82,18 @@ class Record:
         return cls(RecordType(str(rtype)), str(address), int(str(weight)), LbId(str(lb)))
 
 
+# one encoder for every digest: `json.dumps` with options builds a new one per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def _record_order(r: Record) -> tuple[str, str, int, str]:
+    """Record's own dataclass order as a sort key (one tuple per record, not per compare)."""
+    return (r.rtype, r.address, r.weight, r.lb)
+
+
 def canonical_json(value: object) -> str:
     """JSON with sorted keys and no whitespace: the input of every digest."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(value)
 
 
 def digest_of(value: object) -> str:
@@ -101,7 +110,7 @@ class Content:
     digest: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        records = tuple(sorted(self.records))
+        records = tuple(sorted(self.records, key=_record_order))
         object.__setattr__(self, "records", records)
         object.__setattr__(self, "digest", digest_of(self.as_json()))
 

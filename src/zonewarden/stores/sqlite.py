@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from zonewarden.core.gates import content_valid
 from zonewarden.core.model import (
     EMPTY_CONTENT,
     NO_GENERATION,
@@ -43,9 +44,45 @@ from zonewarden.errors import NotFound, StoreCorrupt, StoreUnavailable
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.memory import require_valid
 
-SCHEMA_VERSION = 1
+ZONE_TABLES = """
+CREATE TABLE IF NOT EXISTS zone(
+    name TEXT PRIMARY KEY, gen INTEGER NOT NULL, digest TEXT NOT NULL,
+    record_count INTEGER NOT NULL, version INTEGER NOT NULL, updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS zone_records(
+    name TEXT PRIMARY KEY, ttl INTEGER NOT NULL, policy TEXT NOT NULL, records TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+# schema 1 kept the live zone in one wide table: split it, keeping every row
+MIGRATE_FROM_1 = [
+    "ALTER TABLE zone RENAME TO zone_v1",
+    "DROP INDEX IF EXISTS plan_endpoints_digest",
+    "DROP INDEX IF EXISTS zone_version",
+    "DROP INDEX IF EXISTS zone_gen",
+    *(s.strip() for s in ZONE_TABLES.split(";") if s.strip()),
+    "INSERT INTO zone SELECT name, gen, digest, record_count, version, updated_at FROM zone_v1",
+    "INSERT INTO zone_records SELECT name, ttl, policy, records FROM zone_v1",
+    "DROP TABLE zone_v1",
+    "UPDATE meta SET value = '2' WHERE key = 'schema'",
+]
+LIVE = (
+    "SELECT z.name, z.gen, r.ttl, r.policy, r.records, z.digest "
+    "FROM zone z JOIN zone_records r ON r.name = z.name"
+)
+SCHEMA_VERSION = 2
 MAX_TTL = 86400
 
+# The live zone is two tables: `zone` holds each endpoint's fencing row (generation,
+# content digest, change version) and is narrow, so fast-forwarding 50,000 unchanged
+# endpoints to a new generation rewrites ~2 MB, not every endpoint's records; the
+# records themselves (`zone_records`) are written only when content changes. Neither
+# has a secondary index: `changed_since` compares the `zone_version` counter first and
+# scans the narrow table only when something changed, and clean-up's reference check
+# scans it once per delete; an index on `gen` or `version` would instead be rewritten
+# for every endpoint on every plan. For the same reason `plan_endpoints` has no index
+# on `digest` (publishing 50,000 rows into one costs ~6x the rows themselves, in random
+# order); clean-up finds orphaned content with one transient index instead.
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS plans(
@@ -58,13 +95,7 @@ CREATE TABLE IF NOT EXISTS contents(
 CREATE TABLE IF NOT EXISTS plan_endpoints(
     gen INTEGER NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY(gen, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS plan_endpoints_digest ON plan_endpoints(digest);
-CREATE TABLE IF NOT EXISTS zone(
-    name TEXT PRIMARY KEY, gen INTEGER NOT NULL, digest TEXT NOT NULL,
-    ttl INTEGER NOT NULL, policy TEXT NOT NULL, records TEXT NOT NULL,
-    record_count INTEGER NOT NULL, version INTEGER NOT NULL, updated_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS zone_version ON zone(version);
-CREATE INDEX IF NOT EXISTS zone_gen ON zone(gen);
+{ZONE_TABLES}
 CREATE TABLE IF NOT EXISTS rollback(name TEXT PRIMARY KEY, gen INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS locks(name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS pins(name TEXT PRIMARY KEY, gen INTEGER NOT NULL);
@@ -85,8 +116,25 @@ FENCE = "(zone.gen < excluded.gen OR (zone.gen = excluded.gen AND zone.digest !=
 VALID = f"c.record_count > 0 AND c.weight_sum > 0 AND c.min_weight >= 0 AND c.ttl BETWEEN 0 AND {MAX_TTL}"
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+ANY_NAME = EndpointName("-")  # gates only name the endpoint in their messages
+
+
 def _records_json(content: Content) -> str:
-    return json.dumps([r.as_json() for r in content.records], separators=(",", ":"))
+    return _COMPACT.encode([r.as_json() for r in content.records])
+
+
+def _content_row(c: Content) -> tuple[str, int, str, str, int, int, int]:
+    weights = [r.weight for r in c.records]
+    return (
+        c.digest,
+        c.ttl,
+        str(c.policy),
+        _records_json(c),
+        len(weights),
+        sum(weights),
+        min(weights, default=0),
+    )
 
 
 def _content(ttl: int, policy: str, records: str, digest: str) -> Content:
@@ -116,6 +164,9 @@ class SqliteStore:
             self._db.execute("PRAGMA busy_timeout = 10000")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            # one plan's rows (~4 MB per 50k endpoints) and the zone fit in the page cache,
+            # so a big transaction does not spill dirty pages to the WAL before COMMIT
+            self._db.execute("PRAGMA cache_size = -65536")
             self._check_schema(create)
         except sqlite3.DatabaseError as exc:
             raise StoreCorrupt(
@@ -131,12 +182,28 @@ class SqliteStore:
             raise StoreCorrupt(f"{self.path} is an SQLite file but not a ZoneWarden store")
         if not tables and not create:
             raise StoreCorrupt(f"{self.path} is empty, not a ZoneWarden store")
+        if "meta" in tables:
+            self._upgrade()
         self._db.executescript(SCHEMA)
-        version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
-        if int(version) != SCHEMA_VERSION:
+
+    def _upgrade(self) -> None:
+        """Check the schema version; migrate schema 1 in one transaction."""
+        version = int(self._meta(self._db, "schema"))
+        if version == SCHEMA_VERSION:
+            return
+        if version != 1:
             raise StoreCorrupt(
                 f"{self.path} has schema {version}, this ZoneWarden reads {SCHEMA_VERSION}"
             )
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if int(self._meta(self._db, "schema")) == 1:  # another process may have won
+                for statement in MIGRATE_FROM_1:
+                    self._db.execute(statement)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     @contextlib.contextmanager
     def _tx(self, write: bool = True) -> Iterator[sqlite3.Connection]:
@@ -197,33 +264,40 @@ class SqliteStore:
     def publish(
         self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
     ) -> Plan:
-        require_valid(draft)
-        rows = [
-            (
-                c.digest,
-                c.ttl,
-                str(c.policy),
-                _records_json(c),
-                len(c.records),
-                c.weight_sum,
-                min((r.weight for r in c.records), default=0),
-            )
-            for c in {c.digest: c for c in draft.endpoints.values()}.values()
-        ]
+        unique = {c.digest: c for c in draft.endpoints.values()}
+        names = json.dumps({name: c.digest for name, c in draft.endpoints.items()})
         with self._tx() as db:
+            stored = self._stored_digests(db, unique)
+            fresh = [c for digest, c in unique.items() if digest not in stored]
+            # stored content passed these gates when first published (and `VALID` re-checks
+            # it in SQL), so only new content is checked; on any failure the whole draft
+            # is checked, for exactly the message MemoryStore gives, and nothing is written
+            if not draft.endpoints or not all(stored.values()):
+                require_valid(draft)
+            if any(content_valid(ANY_NAME, c) for c in fresh):
+                require_valid(draft)
             g = Generation(max(int(self._meta(db, "next_gen")), min_generation))
             self._set_meta(db, "next_gen", g + 1)
             db.execute(
                 "INSERT INTO plans VALUES (?,?,?,?,?)",
                 (g, draft.digest, now, source, len(draft.endpoints)),
             )
-            db.executemany("INSERT OR IGNORE INTO contents VALUES (?,?,?,?,?,?,?)", rows)
-            db.executemany(
-                "INSERT INTO plan_endpoints VALUES (?,?,?)",
-                ((g, name, c.digest) for name, c in draft.endpoints.items()),
+            db.executemany("INSERT INTO contents VALUES (?,?,?,?,?,?,?)", map(_content_row, fresh))
+            db.execute(
+                "INSERT INTO plan_endpoints SELECT ?, key, value FROM json_each(?)", (g, names)
             )
             self._audit(db, [(now, actor, "publish", "", g, f"{len(draft.endpoints)} endpoints")])
         return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
+
+    @staticmethod
+    def _stored_digests(db: sqlite3.Connection, digests: Iterable[str]) -> dict[str, bool]:
+        """Which of `digests` are stored, and whether each passes the structural gates."""
+        rows = db.execute(
+            f"SELECT c.digest, {VALID} FROM contents c "
+            "WHERE c.digest IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(digests)),),
+        ).fetchall()
+        return {digest: bool(ok) for digest, ok in rows}
 
     def newest(self) -> Generation:
         with self._lock:
@@ -331,24 +405,32 @@ class SqliteStore:
         if not gens:
             return
         arg = (json.dumps(list(gens)),)
+        used = db.execute(
+            "SELECT json_group_array(DISTINCT digest) FROM plan_endpoints "
+            "WHERE gen IN (SELECT value FROM json_each(?))",
+            arg,
+        ).fetchone()[0]
         db.execute("DELETE FROM plans WHERE gen IN (SELECT value FROM json_each(?))", arg)
         db.execute("DELETE FROM plan_endpoints WHERE gen IN (SELECT value FROM json_each(?))", arg)
+        # content the doomed plans used and no surviving plan uses; `NOT IN` builds one
+        # transient index over the surviving rows, here rather than on every publish
         db.execute(
-            "DELETE FROM contents WHERE NOT EXISTS "
-            "(SELECT 1 FROM plan_endpoints pe WHERE pe.digest = contents.digest)"
+            "DELETE FROM contents WHERE digest IN (SELECT value FROM json_each(?)) "
+            "AND digest NOT IN (SELECT digest FROM plan_endpoints)",
+            (used,),
         )
 
     # -- zone ----------------------------------------------------------------------------
     def read_zone(
         self, names: Iterable[EndpointName] | None = None
     ) -> dict[EndpointName, ZoneEntry]:
-        sql = "SELECT name, gen, ttl, policy, records, digest FROM zone"
+        sql = LIVE
         args: tuple[object, ...] = ()
         if names is not None:
-            sql += " WHERE name IN (SELECT value FROM json_each(?))"
+            sql += " WHERE z.name IN (SELECT value FROM json_each(?))"
             args = (json.dumps(list(names)),)
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY name", args).fetchall()
+            rows = self._db.execute(sql + " ORDER BY z.name", args).fetchall()
         return {
             EndpointName(n): ZoneEntry(EndpointName(n), Generation(g), _content(t, p, r, d))
             for n, g, t, p, r, d in rows
@@ -357,7 +439,7 @@ class SqliteStore:
     def applied(self) -> dict[EndpointName, Generation]:
         with self._lock:
             rows = self._db.execute("SELECT name, gen FROM zone ORDER BY name").fetchall()
-        return {EndpointName(n): Generation(g) for n, g in rows}
+        return dict(rows)  # NewTypes are plain str and int at run time
 
     def changed_since(self, version: int) -> tuple[int, dict[EndpointName, ZoneEntry]]:
         with self._tx(write=False) as db:
@@ -365,7 +447,7 @@ class SqliteStore:
             if current <= version:
                 return current, {}
             rows = db.execute(
-                "SELECT name, gen, ttl, policy, records, digest FROM zone WHERE version > ? ORDER BY name",
+                LIVE + " WHERE z.version > ? ORDER BY z.name",
                 (version,),
             ).fetchall()
         return current, {
@@ -407,7 +489,7 @@ class SqliteStore:
                 "OR (z.gen = :g AND z.digest != pe.digest)) ORDER BY pe.name",
                 {"g": generation},
             ).fetchall()
-        return tuple(EndpointName(r[0]) for r in rows)
+        return tuple(r[0] for r in rows)
 
     @staticmethod
     def _has_plan(db: sqlite3.Connection, generation: int) -> bool:
@@ -450,16 +532,22 @@ class SqliteStore:
             to_write = [n for n, o in out.items() if o is Outcome.APPLIED]
             if to_write:
                 version = self._bump_version(db)
-                db.execute(
-                    "INSERT INTO zone(name, gen, digest, ttl, policy, records, record_count, version, updated_at) "
-                    "SELECT pe.name, pe.gen, pe.digest, c.ttl, c.policy, c.records, c.record_count, ?, ? "
+                fenced_in = db.execute(  # the fence again, in the write itself (rule 2)
+                    "INSERT INTO zone(name, gen, digest, record_count, version, updated_at) "
+                    "SELECT pe.name, pe.gen, pe.digest, c.record_count, ?, ? "
                     "FROM plan_endpoints pe JOIN contents c ON c.digest = pe.digest "
                     f"WHERE pe.gen = ? AND pe.name IN (SELECT value FROM json_each(?)) AND {VALID} "
                     "ON CONFLICT(name) DO UPDATE SET gen = excluded.gen, digest = excluded.digest, "
-                    "ttl = excluded.ttl, policy = excluded.policy, records = excluded.records, "
                     "record_count = excluded.record_count, version = excluded.version, "
-                    f"updated_at = excluded.updated_at WHERE {FENCE}",
+                    f"updated_at = excluded.updated_at WHERE {FENCE} RETURNING name",
                     (version, now, g, json.dumps(to_write)),
+                ).fetchall()
+                db.execute(
+                    "INSERT OR REPLACE INTO zone_records(name, ttl, policy, records) "
+                    "SELECT pe.name, c.ttl, c.policy, c.records "
+                    "FROM plan_endpoints pe JOIN contents c ON c.digest = pe.digest "
+                    "WHERE pe.gen = ? AND pe.name IN (SELECT value FROM json_each(?))",
+                    (g, json.dumps([r[0] for r in fenced_in])),
                 )
             self._audit(db, audit)
         return {n: out[n] for n in names}
@@ -486,8 +574,11 @@ class SqliteStore:
             version = self._bump_version(db)
             ttl, policy, records, count, digest = row
             db.execute(  # unconditional: no fence, exactly the 2025 bug
-                "INSERT OR REPLACE INTO zone VALUES (?,?,?,?,?,?,?,?,?)",
-                (name, generation, digest, ttl, policy, records, count, version, now),
+                "INSERT OR REPLACE INTO zone VALUES (?,?,?,?,?,?)",
+                (name, generation, digest, count, version, now),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO zone_records VALUES (?,?,?,?)", (name, ttl, policy, records)
             )
             self._audit(db, [(now, actor, "legacy-write", name, generation, "")])
         return Outcome.APPLIED
@@ -505,10 +596,15 @@ class SqliteStore:
             self._delete_plans(db, doomed)
             version = self._bump_version(db)
             e = EMPTY_CONTENT
-            db.execute(  # the plan's record tree goes with it: live endpoints go empty
-                "UPDATE zone SET records='[]', record_count=0, ttl=?, policy=?, digest=?, version=?, "
-                "updated_at=? WHERE gen IN (SELECT value FROM json_each(?))",
-                (e.ttl, str(e.policy), e.digest, version, now, json.dumps(doomed)),
+            emptied = db.execute(  # the plan's record tree goes with it: live endpoints go empty
+                "UPDATE zone SET record_count=0, digest=?, version=?, updated_at=? "
+                "WHERE gen IN (SELECT value FROM json_each(?)) RETURNING name",
+                (e.digest, version, now, json.dumps(doomed)),
+            ).fetchall()
+            db.execute(
+                "UPDATE zone_records SET records='[]', ttl=?, policy=? "
+                "WHERE name IN (SELECT value FROM json_each(?))",
+                (e.ttl, str(e.policy), json.dumps([r[0] for r in emptied])),
             )
             self._audit(db, [(now, actor, "legacy-cleanup", "", 0, f"deleted {doomed}")])
         return tuple(map(Generation, doomed))
