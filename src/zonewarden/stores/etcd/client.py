@@ -34,8 +34,8 @@ from zonewarden.errors import StoreCorrupt, StoreUnavailable
 
 Json = dict[str, Any]
 NO_LEADER_HINT = (
-    "no quorum: fewer than half of the members are reachable; restart the stopped members "
-    "(writes resume by themselves once a majority is back)"
+    "no quorum: a majority of the etcd members is down or cut off; restart the stopped "
+    "members (writes resume by themselves once a majority is back)"
 )
 
 
@@ -170,7 +170,14 @@ class EtcdClient:
                     f"({exc!r}); retrying re-reads and decides again"
                 ) from exc
             self._preferred = index
-            return self._decode(index, path, status, data)
+            try:
+                return self._decode(index, path, status, data)
+            except StoreUnavailable as exc:
+                if failures:  # say which members were unreachable too
+                    raise StoreUnavailable(
+                        f"{exc} ({'; '.join(failures)})", delay=exc.delay
+                    ) from exc
+                raise
         raise StoreUnavailable(
             f"no etcd member reachable at {self.describe()}: {'; '.join(failures)}; "
             "start the cluster or fix [store] endpoints"
