@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from zonewarden.errors import StoreUnavailable
-from zonewarden.stores.sqlite import SqliteStore
 
 WRITE_KINDS = ("write", "legacy-write")
 
 
 @dataclass
 class Observer:
-    store: SqliteStore
+    store: Any  # any RegionStore with consistent_read() (SQLite, etcd)
     last_gen: dict[str, int] = field(default_factory=dict)
     last_write: dict[str, int] = field(default_factory=dict)
     audit_seq: int = 0

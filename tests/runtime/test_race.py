@@ -14,7 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.runtime.observer import Observer
@@ -46,11 +48,21 @@ def spawn(*args: str) -> subprocess.Popen[bytes]:
 
 
 def run_race(
-    tmp: Path, protocol: str, seconds: float, *, seed: int
-) -> tuple[Observer, SqliteStore, list[subprocess.Popen[bytes]]]:
-    cfg = race_config(tmp, protocol)
-    store = SqliteStore(tmp / "region.db")
+    tmp: Path,
+    protocol: str,
+    seconds: float,
+    *,
+    seed: int,
+    store: Any = None,
+    cfg: Path | None = None,
+    on_tick: Callable[[float], None] | None = None,
+) -> tuple[Observer, Any, list[subprocess.Popen[bytes]]]:
+    """Run the race for `seconds`; `store`/`cfg` default to an SQLite region in `tmp`,
+    and `on_tick(elapsed)` runs after every observation (fault injection hooks in here)."""
+    cfg = cfg or race_config(tmp, protocol)
+    store = store if store is not None else SqliteStore(tmp / "region.db")
     observer = Observer(store)
+    started = time.monotonic()
     procs = [spawn("planner", "--config", str(cfg))]
     common = ("--protocol", protocol, "--config", str(cfg))
     # az1 is the 2025 victim: first to pick up each plan (it polls fastest), then slow
@@ -67,6 +79,8 @@ def run_race(
     try:
         while time.monotonic() < deadline:
             observer.check_once()
+            if on_tick is not None:
+                on_tick(time.monotonic() - started)
             if protocol == "legacy" and any(v.split()[1] == "I1:" for v in observer.violations):
                 break  # the 2025 outcome itself: an empty answer
             if protocol == "legacy" and observer.violations:

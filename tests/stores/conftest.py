@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.stores.etcd_cluster import fresh_prefix, shared_cluster
 
 from zonewarden.stores.memory import MemoryStore
 from zonewarden.stores.sqlite import SqliteStore
 
-STORE_KINDS = ["memory", "sqlite"]
+STORE_KINDS = ["memory", "sqlite", "etcd"]
 
 
 def make_store(kind: str, tmp_path):
@@ -15,6 +16,14 @@ def make_store(kind: str, tmp_path):
         return MemoryStore()
     if kind == "sqlite":
         return SqliteStore(tmp_path / "region.db")
+    if kind == "etcd":
+        from zonewarden.stores.etcd import EtcdStore
+
+        try:
+            cluster = shared_cluster()
+        except RuntimeError as exc:  # missing binary or a cluster that cannot start: FAIL
+            pytest.fail(str(exc), pytrace=False)
+        return EtcdStore(cluster.endpoints, prefix=fresh_prefix())
     raise ValueError(kind)
 
 

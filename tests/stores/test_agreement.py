@@ -1,4 +1,4 @@
-"""Hypothesis stateful test: the SQLite store agrees with the in-memory model.
+"""Hypothesis stateful test: every real store (SQLite, etcd) agrees with the in-memory model.
 
 Random sequences of publishes (valid and invalid), fenced writes, advances, clean-ups,
 freezes, locks and legacy operations run against both; every result and the whole
@@ -14,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from tests.helpers import content
+from tests.stores.etcd_cluster import fresh_prefix, shared_cluster
 
 from zonewarden.core.model import EMPTY_CONTENT, EndpointName, Generation, PlanDraft
 from zonewarden.errors import PlanRejected
@@ -27,11 +28,16 @@ offsets = st.integers(min_value=-3, max_value=1)  # generations near the newest 
 
 
 class StoresAgree(RuleBasedStateMachine):
+    kind = "sqlite"
+
+    def open_real(self, tmp: Path):
+        return SqliteStore(tmp / "agree.db")
+
     def __init__(self) -> None:
         super().__init__()
         self.tmp = tempfile.TemporaryDirectory()
         self.model = MemoryStore()
-        self.real = SqliteStore(Path(self.tmp.name) / "agree.db")
+        self.real = self.open_real(Path(self.tmp.name))
         self.now = 0.0
 
     def teardown(self) -> None:
@@ -49,7 +55,7 @@ class StoresAgree(RuleBasedStateMachine):
                 outs.append(("ok", getattr(store, method)(*args, **kwargs)))
             except PlanRejected as exc:
                 outs.append(("rejected", str(exc)))
-        assert outs[0] == outs[1], f"{method}{args}: model {outs[0]} != sqlite {outs[1]}"
+        assert outs[0] == outs[1], f"{method}{args}: model {outs[0]} != {self.kind} {outs[1]}"
         return outs[0][1]
 
     # contents index len(CONTENTS) means "empty": the store must reject that plan
@@ -105,5 +111,19 @@ class StoresAgree(RuleBasedStateMachine):
         assert self.model.frozen() == self.real.frozen()
 
 
+class EtcdAgrees(StoresAgree):
+    """The same machine against etcd; each example gets its own key prefix."""
+
+    kind = "etcd"
+
+    def open_real(self, tmp: Path):
+        from zonewarden.stores.etcd import EtcdStore
+
+        return EtcdStore(shared_cluster().endpoints, prefix=fresh_prefix())
+
+
 StoresAgree.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
 TestStoresAgree = StoresAgree.TestCase
+# fewer, shorter examples: every step is several network round trips to a 3-member cluster
+EtcdAgrees.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+TestEtcdAgrees = EtcdAgrees.TestCase

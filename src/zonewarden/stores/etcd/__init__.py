@@ -1,0 +1,24 @@
+"""The etcd v3 region store (issue 5): for regions whose enactors run on several hosts.
+
+`open_from_config(config)` is what `zonewarden.runtime.openers.open_store` calls for
+`[store] kind = "etcd"`. The client is etcd's own v3 JSON gateway over HTTP with the
+standard library (see `client.py` for why), so this store needs no pip extra.
+"""
+
+from __future__ import annotations
+
+from zonewarden.config import Config
+from zonewarden.errors import ConfigError
+from zonewarden.stores.etcd.store import EtcdStore
+
+__all__ = ["EtcdStore", "open_from_config"]
+
+
+def open_from_config(config: Config) -> EtcdStore:
+    settings = config.store
+    if not settings.endpoints:
+        raise ConfigError(
+            '[store] kind = "etcd" needs endpoints = ["http://host:2379", ...] '
+            "(the client URLs of the etcd members)"
+        )
+    return EtcdStore(settings.endpoints, prefix=settings.prefix)

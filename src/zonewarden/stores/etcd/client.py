@@ -1,0 +1,298 @@
+"""A small synchronous client for etcd v3's JSON gateway (HTTP/1.1, stdlib only).
+
+Why the gateway and `http.client`: the gateway is part of every etcd 3.4 server (no
+extra port, no protobuf), `etcd3` 0.12 does not import with current protobuf, `aetcd`
+is asyncio-only while the stores are synchronous, and one keep-alive `http.client`
+connection per thread costs less per request than httpx. So the etcd store needs no
+optional dependency at all.
+
+Rules kept here:
+- this module is the store's edge: every foreign failure becomes StoreUnavailable
+  (retryable: refused, reset, timeout, "no leader") or StoreCorrupt (the answer is not
+  what etcd sends), once, with the endpoints named and "no quorum" said when that is
+  the cause;
+- every request carries `Grpc-Metadata-hasleader: true`, so a member cut off from its
+  quorum answers "no leader" at once instead of hanging until its request timeout;
+- a request is retried on the next endpoint only when it surely never reached a server
+  (connection refused); an ambiguous failure (reset, timeout) is reported, because only
+  the caller's compare can tell whether a write landed;
+- one connection per thread; the endpoint that last answered is tried first.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zonewarden.errors import StoreCorrupt, StoreUnavailable
+
+Json = dict[str, Any]
+NO_LEADER_HINT = (
+    "no quorum: a majority of the etcd members is down or cut off; restart the stopped "
+    "members (writes resume by themselves once a majority is back)"
+)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The range_end that makes [prefix, end) every key starting with `prefix`."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+@dataclass(frozen=True, slots=True)
+class KV:
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+
+
+# -- request builders (the JSON forms of etcdserverpb messages) ----------------------------
+def compare_mod(key: bytes, mod_revision: int) -> Json:
+    """True when `key` was last modified at `mod_revision` (0: the key does not exist)."""
+    return {"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(mod_revision)}
+
+
+def compare_unchanged_since(prefix: bytes, revision: int) -> Json:
+    """True when no key under `prefix` was created or modified after `revision`."""
+    return {
+        "key": b64(prefix),
+        "range_end": b64(prefix_end(prefix)),
+        "target": "MOD",
+        "result": "LESS",
+        "mod_revision": str(revision + 1),
+    }
+
+
+def put(key: bytes, value: bytes) -> Json:
+    return {"request_put": {"key": b64(key), "value": b64(value)}}
+
+
+def delete(key: bytes, *, prefix: bool = False) -> Json:
+    body = {"key": b64(key)}
+    if prefix:
+        body["range_end"] = b64(prefix_end(key))
+    return {"request_delete_range": body}
+
+
+def get(
+    key: bytes, *, prefix: bool = False, keys_only: bool = False, serializable: bool = False
+) -> Json:
+    body: Json = {"key": b64(key)}
+    if prefix:
+        body["range_end"] = b64(prefix_end(key))
+    if keys_only:
+        body["keys_only"] = True
+    if serializable:
+        body["serializable"] = True
+    return {"request_range": body}
+
+
+@dataclass(frozen=True, slots=True)
+class TxnResult:
+    succeeded: bool
+    revision: int
+    ranges: list[list[KV]]  # the kvs of each range op, in order (empty list for other ops)
+
+
+class EtcdClient:
+    """Range, Txn and Watch over the JSON gateway of one etcd cluster."""
+
+    def __init__(self, endpoints: Sequence[str], *, timeout: float = 3.0) -> None:
+        if not endpoints:
+            raise StoreUnavailable("no etcd endpoints configured: set [store] endpoints")
+        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.timeout = timeout
+        self._preferred = 0
+        self._local = threading.local()
+
+    def describe(self) -> str:
+        return ", ".join(self.endpoints)
+
+    # -- transport -----------------------------------------------------------------------
+    def _connection(self, index: int, timeout: float) -> http.client.HTTPConnection:
+        conns: dict[int, http.client.HTTPConnection] = self._local.__dict__.setdefault("c", {})
+        conn = conns.get(index)
+        if conn is None:
+            url = urllib.parse.urlsplit(self.endpoints[index])
+            conn = http.client.HTTPConnection(
+                url.hostname or "127.0.0.1", url.port, timeout=timeout
+            )
+            conns[index] = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
+
+    def _drop(self, index: int) -> None:
+        conns = self._local.__dict__.get("c", {})
+        conn = conns.pop(index, None)
+        if conn is not None:
+            conn.close()
+
+    def call(self, path: str, body: Json, *, timeout: float | None = None) -> Json:
+        """POST `body` to `path` on the first endpoint that accepts a connection."""
+        payload = json.dumps(body).encode()
+        failures: list[str] = []
+        n = len(self.endpoints)
+        for step in range(n):
+            index = (self._preferred + step) % n
+            try:
+                status, data = self._post(index, path, payload, timeout or self.timeout)
+            except ConnectionRefusedError:
+                self._drop(index)
+                failures.append(f"{self.endpoints[index]} refused the connection")
+                continue
+            except TimeoutError as exc:
+                self._drop(index)
+                raise StoreUnavailable(
+                    f"etcd {self.endpoints[index]} did not answer {path} within "
+                    f"{timeout or self.timeout}s (the write may or may not have landed; "
+                    f"the next attempt re-reads): {exc}"
+                ) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(index)
+                raise StoreUnavailable(
+                    f"etcd {self.endpoints[index]} dropped the connection during {path} "
+                    f"({exc!r}); retrying re-reads and decides again"
+                ) from exc
+            self._preferred = index
+            try:
+                return self._decode(index, path, status, data)
+            except StoreUnavailable as exc:
+                if failures:  # say which members were unreachable too
+                    raise StoreUnavailable(
+                        f"{exc} ({'; '.join(failures)})", delay=exc.delay
+                    ) from exc
+                raise
+        raise StoreUnavailable(
+            f"no etcd member reachable at {self.describe()}: {'; '.join(failures)}; "
+            "start the cluster or fix [store] endpoints"
+        )
+
+    def _post(self, index: int, path: str, payload: bytes, timeout: float) -> tuple[int, bytes]:
+        conn = self._connection(index, timeout)
+        headers = {"Content-Type": "application/json", "Grpc-Metadata-hasleader": "true"}
+        try:
+            conn.request("POST", path, payload, headers)
+        except (BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest):
+            # a stale keep-alive connection: nothing was sent, so one reconnect is safe
+            self._drop(index)
+            conn = self._connection(index, timeout)
+            conn.request("POST", path, payload, headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+
+    def _decode(self, index: int, path: str, status: int, data: bytes) -> Json:
+        try:
+            out = json.loads(data)
+        except ValueError as exc:
+            raise StoreCorrupt(
+                f"etcd {self.endpoints[index]} answered {path} with non-JSON (HTTP {status}); "
+                "is [store] endpoints pointing at an etcd v3 client URL?"
+            ) from exc
+        if status == 200 and isinstance(out, dict) and "error" not in out:
+            return out
+        message = (
+            str(out.get("message") or out.get("error") or out)
+            if isinstance(out, dict)
+            else str(out)
+        )
+        if "no leader" in message or "leader changed" in message or "timed out" in message:
+            raise StoreUnavailable(
+                f"etcd at {self.describe()} cannot commit: {message}; {NO_LEADER_HINT}", delay=1.0
+            )
+        if status in (502, 503, 504) or "unavailable" in message.lower():
+            raise StoreUnavailable(f"etcd {self.endpoints[index]} unavailable: {message}")
+        raise StoreCorrupt(
+            f"etcd {self.endpoints[index]} rejected {path}: {message} (HTTP {status})"
+        )
+
+    # -- operations ----------------------------------------------------------------------
+    def txn(
+        self, compare: list[Json], success: list[Json], failure: list[Json] | None = None
+    ) -> TxnResult:
+        out = self.call(
+            "/v3/kv/txn", {"compare": compare, "success": success, "failure": failure or []}
+        )
+        try:
+            ranges = [
+                [_kv(kv) for kv in r.get("response_range", {}).get("kvs", [])]
+                for r in out.get("responses", [])
+            ]
+            return TxnResult(bool(out.get("succeeded")), int(out["header"]["revision"]), ranges)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StoreCorrupt(
+                f"etcd at {self.describe()} sent a malformed txn answer: {exc}"
+            ) from exc
+
+    def read(self, ops: list[Json], *, revision: int = 0) -> TxnResult:
+        """Several ranges at one revision (a read-only Txn; `revision` pins an old one)."""
+        if revision:
+            ops = [
+                {"request_range": {**op["request_range"], "revision": str(revision)}} for op in ops
+            ]
+        return self.txn([], ops)
+
+    def watch(self, key: bytes, start_revision: int, timeout: float) -> int:
+        """Block until `key` changes at or after `start_revision`, or `timeout` passes;
+        return the revision seen (0 on timeout). One short-lived stream per call."""
+        body = {"create_request": {"key": b64(key), "start_revision": str(start_revision)}}
+        url = urllib.parse.urlsplit(self.endpoints[self._preferred])
+        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=timeout)
+        try:
+            conn.request(
+                "POST", "/v3/watch", json.dumps(body).encode(), {"Grpc-Metadata-hasleader": "true"}
+            )
+            resp = conn.getresponse()
+            for message in _json_stream(resp):
+                events = message.get("result", {}).get("events", [])
+                if events:
+                    return max(int(e["kv"]["mod_revision"]) for e in events)
+        except TimeoutError:
+            return 0
+        except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
+            raise StoreUnavailable(f"etcd watch on {self.describe()} failed: {exc!r}") from exc
+        finally:
+            conn.close()
+        return 0
+
+    def close(self) -> None:
+        for index in list(self._local.__dict__.get("c", {})):
+            self._drop(index)
+
+
+def _kv(raw: Json) -> KV:
+    return KV(
+        unb64(raw["key"]),
+        unb64(raw.get("value", "")),
+        int(raw.get("create_revision", 0)),
+        int(raw.get("mod_revision", 0)),
+    )
+
+
+def _json_stream(resp: http.client.HTTPResponse) -> Iterator[Json]:
+    """The gateway streams one JSON object per chunk/line."""
+    buffer = b""
+    while True:
+        chunk = resp.read1(65536)
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield json.loads(line)

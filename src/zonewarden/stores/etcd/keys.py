@@ -1,0 +1,173 @@
+"""The etcd store's key layout and value codecs.
+
+Layout under the configured prefix P (generations zero-padded so key order is
+generation order; every value is compact JSON):
+
+    P/meta/schema            "1"
+    P/meta/next_gen          the next generation to assign (publish compares its mod_revision)
+    P/meta/frozen            "1" or "0"
+    P/meta/zone_version      touched by every zone write: its mod_revision is the zone version
+    P/plan/<gen>             header: digest, created_at, source, endpoint_count
+    P/pe/<gen>/<name>        one endpoint's content in plan <gen>
+    P/zone/<name>            the live entry: generation, digest, ttl, policy, records
+    P/rollback/<name>        legacy mode's rollback pointer
+    P/lock/<name>            legacy mode's lock: owner, expires
+    P/pin/<name>, P/beat/<actor>, P/audit/<revision-ordered unique id>
+
+Rules kept here: decoding failures raise StoreCorrupt naming the key, never KeyError.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from zonewarden.core.model import (
+    EMPTY_CONTENT,
+    Content,
+    EndpointName,
+    Generation,
+    LbId,
+    Policy,
+    Record,
+    RecordType,
+    ZoneEntry,
+)
+from zonewarden.errors import StoreCorrupt
+
+SCHEMA_VERSION = "1"
+GEN_WIDTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Every key of one region, built from its prefix."""
+
+    prefix: str
+
+    def _k(self, *parts: str) -> bytes:
+        return "/".join((self.prefix.rstrip("/"), *parts)).encode()
+
+    @property
+    def schema(self) -> bytes:
+        return self._k("meta", "schema")
+
+    @property
+    def next_gen(self) -> bytes:
+        return self._k("meta", "next_gen")
+
+    @property
+    def frozen(self) -> bytes:
+        return self._k("meta", "frozen")
+
+    @property
+    def zone_version(self) -> bytes:
+        return self._k("meta", "zone_version")
+
+    def plan(self, g: int) -> bytes:
+        return self._k("plan", f"{g:0{GEN_WIDTH}d}")
+
+    @property
+    def plans(self) -> bytes:
+        return self._k("plan", "")
+
+    def plan_endpoints(self, g: int) -> bytes:
+        return self._k("pe", f"{g:0{GEN_WIDTH}d}", "")
+
+    def plan_endpoint(self, g: int, name: str) -> bytes:
+        return self._k("pe", f"{g:0{GEN_WIDTH}d}", name)
+
+    def zone(self, name: str) -> bytes:
+        return self._k("zone", name)
+
+    @property
+    def zones(self) -> bytes:
+        return self._k("zone", "")
+
+    def rollback(self, name: str) -> bytes:
+        return self._k("rollback", name)
+
+    def lock(self, name: str) -> bytes:
+        return self._k("lock", name)
+
+    def pin(self, name: str) -> bytes:
+        return self._k("pin", name)
+
+    @property
+    def pins(self) -> bytes:
+        return self._k("pin", "")
+
+    def beat(self, actor: str) -> bytes:
+        return self._k("beat", actor)
+
+    @property
+    def beats(self) -> bytes:
+        return self._k("beat", "")
+
+    def audit(self, unique: str) -> bytes:
+        return self._k("audit", unique)
+
+    @property
+    def audits(self) -> bytes:
+        return self._k("audit", "")
+
+    def tail(self, key: bytes, collection: bytes) -> str:
+        """The name part of a key inside `collection` (e.g. the endpoint of a zone key)."""
+        return key[len(collection) :].decode()
+
+    def generation_of(self, key: bytes, collection: bytes) -> Generation:
+        try:
+            return Generation(int(self.tail(key, collection).split("/")[0]))
+        except ValueError as exc:
+            raise StoreCorrupt(f"etcd key {key!r} does not end in a generation") from exc
+
+
+def dumps(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def loads(raw: bytes, key: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise StoreCorrupt(
+            f"etcd key {key.decode(errors='replace')} holds no ZoneWarden JSON; "
+            "another program writes under this [store] prefix: choose another prefix"
+        ) from exc
+
+
+def encode_content(content: Content, **extra: object) -> bytes:
+    return dumps(
+        {
+            "d": content.digest,
+            "ttl": content.ttl,
+            "p": str(content.policy),
+            "r": [r.as_json() for r in content.records],
+            **extra,
+        }
+    )
+
+
+def decode_content(raw: bytes, key: bytes) -> tuple[Content, dict[str, Any]]:
+    body = loads(raw, key)
+    try:
+        rows = tuple(Record(RecordType(t), a, int(w), LbId(lb)) for t, a, w, lb in body["r"])
+        ttl, digest = int(body["ttl"]), str(body["d"])
+        if not rows and ttl == 0:
+            return EMPTY_CONTENT, body
+        return Content.restore(ttl, Policy(body["p"]), rows, digest), body
+    except (KeyError, ValueError, TypeError) as exc:
+        raise StoreCorrupt(f"etcd key {key.decode(errors='replace')}: bad content ({exc})") from exc
+
+
+def encode_zone(g: int, content: Content) -> bytes:
+    return encode_content(content, g=g)
+
+
+def decode_zone(name: str, raw: bytes, key: bytes) -> ZoneEntry:
+    content, body = decode_content(raw, key)
+    try:
+        return ZoneEntry(EndpointName(name), Generation(int(body["g"])), content)
+    except (KeyError, ValueError) as exc:
+        raise StoreCorrupt(f"etcd key {key.decode(errors='replace')}: no generation") from exc
