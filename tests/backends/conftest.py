@@ -1,0 +1,71 @@
+"""Fixtures: real DNS servers (one per session and kind) and backends over them.
+
+Servers are shared across a session to keep the suite fast; every test writes its own
+endpoint names (`names` fixture), so tests never see each other's records.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, Running
+from zonewarden.backends.memory import MemoryBackend
+from zonewarden.backends.rfc2136 import Rfc2136Backend
+from zonewarden.core.model import EndpointName
+
+DNS_KINDS = ["bind", "knot", "pdns"]
+BACKEND_KINDS = ["memory", *DNS_KINDS]
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory) -> Iterator[dict[str, Running]]:
+    running: dict[str, Running] = {}
+    yield running
+    for run in running.values():
+        run.stop()
+
+
+def server_of(servers: dict[str, Running], kind: str, tmp_path_factory) -> Running:
+    if kind not in servers or servers[kind].proc.poll() is not None:
+        servers[kind] = STARTERS[kind](tmp_path_factory.mktemp(kind))
+    return servers[kind]
+
+
+def rfc2136(run: Running, **kw) -> Rfc2136Backend:
+    kw.setdefault("tsig_name", KEY_NAME)
+    kw.setdefault("tsig_secret", KEY_SECRET)
+    kw.setdefault("timeout", 2.0)
+    return Rfc2136Backend(run.server, ZONE, port=run.port, **kw)
+
+
+@pytest.fixture(params=BACKEND_KINDS)
+def backend(request, servers, tmp_path_factory):
+    if request.param == "memory":
+        b = MemoryBackend(ZONE)
+        yield b
+        return
+    run = server_of(servers, request.param, tmp_path_factory)
+    b = rfc2136(run)
+    yield b
+    b.close()
+
+
+@pytest.fixture(params=DNS_KINDS)
+def dns_server(request, servers, tmp_path_factory) -> Running:
+    return server_of(servers, request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def bind_server(servers, tmp_path_factory) -> Running:
+    return server_of(servers, "bind", tmp_path_factory)
+
+
+@pytest.fixture
+def names() -> Callable[[str], EndpointName]:
+    """Unique endpoint names for this test: names('kv') -> kv-t17.example."""
+    test = next(_counter)
+    return lambda short: EndpointName(f"{short}-t{test}.{ZONE}")
