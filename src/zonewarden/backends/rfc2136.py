@@ -128,12 +128,16 @@ class Rfc2136Backend(FencedBackend):
 
     def _down(self, exc: BaseException) -> BackendUnavailable:
         self.close()
-        cause = type(exc).__name__ if not str(exc) else str(exc)
-        if isinstance(exc, dns.exception.Timeout):
-            cause = f"no answer within {self.timeout:g}s"
+        if isinstance(exc, TimeoutError | dns.exception.Timeout):
+            return BackendUnavailable(
+                f"{self.description}: no answer within {self.timeout:g}s (server paused or "
+                "overloaded?); an UPDATE in flight is all or nothing, and the retry's "
+                "prerequisite makes resending it safe; ZoneWarden retries"
+            )
+        cause = str(exc) or type(exc).__name__
         return BackendUnavailable(
             f"{self.description} is unreachable ({cause}); is it running and listening on "
-            "TCP? ZoneWarden retries; nothing was applied by this attempt"
+            "TCP? nothing was applied by this attempt; ZoneWarden retries"
         )
 
     def _exchange_update(self, update: wire.UpdateBuilder) -> dns.message.Message:
@@ -157,11 +161,20 @@ class Rfc2136Backend(FencedBackend):
                 raise self._bad_key(exc) from exc
             except dns.exception.DNSException as exc:
                 self.close()
-                unsigned = _unsigned_error(data)
-                if unsigned is not None:  # PowerDNS answers a bad key unsigned, REFUSED/NOTAUTH
-                    raise self._bad_key(RuntimeError(f"{unsigned} without a TSIG")) from exc
-                raise BackendUnavailable(
-                    f"{self.description} sent an unreadable answer to an UPDATE ({exc})"
+                unsigned = _unsigned(data)
+                if unsigned is None:
+                    raise BackendUnavailable(
+                        f"{self.description} sent an unreadable answer to an UPDATE ({exc})"
+                    ) from exc
+                if unsigned.rcode() in (dns.rcode.REFUSED, dns.rcode.NOTAUTH):
+                    # PowerDNS answers an unknown or wrong key this way, unsigned
+                    rcode = dns.rcode.to_text(unsigned.rcode())
+                    raise self._bad_key(RuntimeError(f"{rcode}, answer unsigned")) from exc
+                if unsigned.rcode() != dns.rcode.NOERROR:
+                    return unsigned  # SERVFAIL and friends: mapped by the caller
+                raise BackendRejected(
+                    f"{self.description} accepted a signed UPDATE but did not sign its answer; "
+                    "check the TSIG configuration of the server"
                 ) from exc
         raise AssertionError("unreachable")
 
@@ -169,7 +182,8 @@ class Rfc2136Backend(FencedBackend):
         return BackendRejected(
             f"{self.description} rejected TSIG key {self.keyname} ({type(exc).__name__}: "
             f"{exc or 'bad key or signature'}); make [backend] tsig_key_name, tsig_secret "
-            "and tsig_algorithm match the key in the server's config, and check both clocks"
+            "and tsig_algorithm match the key in the server's config (and its update "
+            "policy grant this key the zone), and check both clocks"
         )
 
     # -- hooks ---------------------------------------------------------------------------
@@ -295,15 +309,12 @@ class Rfc2136Backend(FencedBackend):
         )
 
 
-def _unsigned_error(data: bytes) -> str | None:
-    """The rcode of an unsigned error answer to a signed request, else None."""
+def _unsigned(data: bytes) -> dns.message.Message | None:
+    """The answer parsed without TSIG checks, or None if it is not DNS at all."""
     try:
-        answer = dns.message.from_wire(data)
+        return dns.message.from_wire(data)
     except dns.exception.DNSException:
         return None
-    if answer.had_tsig or answer.rcode() == dns.rcode.NOERROR:
-        return None
-    return dns.rcode.to_text(answer.rcode())
 
 
 def _add_change(update: wire.UpdateBuilder, c: Change, *, fenced: bool) -> None:
