@@ -104,7 +104,9 @@ def wait_dns(run: Running, timeout: float = 20.0) -> Running:
             pass
         time.sleep(0.1)
     run.stop()
-    raise RuntimeError(f"{run.kind} did not start on port {run.port}: {run.log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"{run.kind} did not start on port {run.port}: {run.log.read_text()[-3000:]}"
+    )
 
 
 def _spawn(kind: str, cmd: list[str], workdir: Path, port: int, **extra: str) -> Running:

@@ -50,7 +50,9 @@ def _clear(backend):
 def publish(region, gen_ip: str):
     return region.publish(
         draft(kv=content(gen_ip), db=content(gen_ip, "10.9.9.9")),
-        source="test", actor="t", now=0.0,
+        source="test",
+        actor="t",
+        now=0.0,
     )
 
 

@@ -76,7 +76,10 @@ def test_tsig_is_required_by_default():
 
 def test_a_zone_the_server_does_not_serve_is_reported(bind_server):
     backend = Rfc2136Backend(
-        bind_server.server, "other.", port=bind_server.port, tsig_name="zw-key",
+        bind_server.server,
+        "other.",
+        port=bind_server.port,
+        tsig_name="zw-key",
         tsig_secret=KEY_SECRET,
     )
     with pytest.raises(BackendUnavailable, match=r"answered REFUSED.*zone loaded"):
