@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, Running
+from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, Running, start_moto
 from zonewarden.backends.memory import MemoryBackend
 from zonewarden.backends.rfc2136 import Rfc2136Backend
+from zonewarden.backends.route53 import Route53Backend
 from zonewarden.core.model import EndpointName
 
 DNS_KINDS = ["bind", "knot", "pdns"]
-BACKEND_KINDS = ["memory", *DNS_KINDS]
+BACKEND_KINDS = ["memory", *DNS_KINDS, "route53"]
 _counter = itertools.count(1)
 
 
@@ -31,8 +32,24 @@ def servers(tmp_path_factory) -> Iterator[dict[str, Running]]:
 
 def server_of(servers: dict[str, Running], kind: str, tmp_path_factory) -> Running:
     if kind not in servers or servers[kind].proc.poll() is not None:
-        servers[kind] = STARTERS[kind](tmp_path_factory.mktemp(kind))
+        start = start_moto if kind == "moto" else STARTERS[kind]
+        servers[kind] = start(tmp_path_factory.mktemp(kind))
     return servers[kind]
+
+
+def route53(run: Running, **kw) -> Route53Backend:
+    """A Route 53 backend on a fresh hosted zone of the moto_server `run`."""
+    import boto3
+
+    client = boto3.client(
+        "route53",
+        endpoint_url=f"http://127.0.0.1:{run.port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    zone = client.create_hosted_zone(Name=ZONE, CallerReference=str(next(_counter)))
+    return Route53Backend(zone["HostedZone"]["Id"], ZONE, client=client, **kw)
 
 
 def rfc2136(run: Running, **kw) -> Rfc2136Backend:
@@ -45,8 +62,10 @@ def rfc2136(run: Running, **kw) -> Rfc2136Backend:
 @pytest.fixture(params=BACKEND_KINDS)
 def backend(request, servers, tmp_path_factory):
     if request.param == "memory":
-        b = MemoryBackend(ZONE)
-        yield b
+        yield MemoryBackend(ZONE)
+        return
+    if request.param == "route53":
+        yield route53(server_of(servers, "moto", tmp_path_factory))
         return
     run = server_of(servers, request.param, tmp_path_factory)
     b = rfc2136(run)
