@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dns.message
-import dns.query
 import dns.rcode
+
+import dns.query
 
 ZONE = "example."
 KEY_NAME = "zw-key"
 KEY_SECRET = base64.b64encode(b"zonewarden-test-key-32-bytes-long").decode()
-INSTALL = "scripts/install-deps.sh (Debian packages listed in scripts/apt/backends.txt)"
+INSTALL = "scripts/install-test-deps.sh (Debian packages in scripts/apt/backends.txt)"
 ZONE_FILE = f"""$TTL 60
 @ IN SOA ns.{ZONE} hostmaster.{ZONE} 1 3600 600 86400 60
 @ IN NS ns.{ZONE}

@@ -38,7 +38,6 @@ from collections.abc import Sequence
 import dns.exception
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
@@ -46,6 +45,7 @@ import dns.rdtypes.ANY.TSIG
 import dns.tsig
 import dns.tsigkeyring
 
+import dns.query
 from zonewarden.backends import wire
 from zonewarden.backends.base import Change, FencedBackend, addresses_of
 from zonewarden.core.model import EndpointName, RecordType
