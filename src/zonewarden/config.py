@@ -28,6 +28,7 @@ DEMO_CONFIG = DEFAULT_STATE_DIR / "demo.toml"
 PROTOCOLS = ("safe", "legacy")
 STORE_KINDS = ("sqlite", "etcd")
 HEALTH_SOURCES = ("static", "demo")
+BACKEND_KINDS = ("embedded", "rfc2136", "route53")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,12 @@ def _choice(*options: str) -> Callable[[Any], str]:
     return check
 
 
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
 def _strs(v: Any) -> tuple[str, ...]:
     if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
         raise ValueError(f"expected a list of strings, got {v!r}")
@@ -195,8 +202,29 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "tcp_idle_timeout": _num(0.1, 3600),
         "tcp_max_connections": _int(1, 100_000),
     },
-    "backend": {"kind": _choice("embedded", "rfc2136", "route53")},
+    "backend": {
+        "kind": _choice(*BACKEND_KINDS),
+        "server": _str,
+        "port": _int(1, 65535),
+        "zone": _str,
+        "tsig_key_name": _str,
+        "tsig_secret": _str,
+        "tsig_secret_file": _str,
+        "tsig_algorithm": _choice(
+            "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1"
+        ),
+        "require_tsig": _bool,
+        "timeout": _num(0.05, 600),
+        "batch_size": _int(1, 250),
+        "verify": _bool,
+        "hosted_zone_id": _str,
+        "endpoint_url": _str,
+        "aws_region": _str,
+        "wait_insync": _bool,
+        "insync_timeout": _num(0, 3600),
+    },
 }
+BACKEND_REQUIRED = {"rfc2136": ("server",), "route53": ("hosted_zone_id",)}
 LB_KEYS: dict[str, Callable[[Any], Any]] = {
     "id": _str,
     "az": _str,
@@ -305,7 +333,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         enactors=_enactors(src, sections["enactors"]),
         reconciler=ReconcilerSettings(**sections["reconciler"]),
         dns=sections["dns"],
-        backend=sections["backend"],
+        backend=_backend(src, sections["backend"], base),
     )
 
 
@@ -376,6 +404,28 @@ def _store(s: Mapping[str, Any], base: Path) -> StoreSettings:
         prefix=s.get("prefix", "/zonewarden"),
         synchronous=s.get("synchronous", "NORMAL"),
     )
+
+
+def _backend(src: _Source, b: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """Check the keys a backend kind needs; read the TSIG secret file if one is named."""
+    kind = b.get("kind", "embedded")
+    out = dict(b)
+    for key in BACKEND_REQUIRED.get(kind, ()):
+        if key not in b:
+            raise src.error(f"[backend] kind = {kind!r} needs {key!r}", "backend", None, "kind")
+    if "tsig_secret_file" in b:
+        path = Path(b["tsig_secret_file"])
+        path = path if path.is_absolute() else base / path
+        try:
+            out["tsig_secret"] = path.read_text().strip()
+        except OSError as exc:
+            raise src.error(
+                f"[backend] tsig_secret_file {path}: {exc.strerror}",
+                "backend",
+                None,
+                "tsig_secret_file",
+            ) from None
+    return out
 
 
 def _planner(src: _Source, s: Mapping[str, Any]) -> PlannerSettings:

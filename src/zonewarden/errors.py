@@ -9,7 +9,8 @@ Foreign exceptions are translated once, at the adapter edge, into these::
     │   ├── StoreCorrupt          the store file/cluster is not a ZoneWarden store
     │   ├── StoreBusy             another `up` already owns this store
     │   ├── NotFound              asked for a plan, endpoint or enactor that does not exist
-    │   └── MissingExtra          an optional dependency is not installed
+    │   ├── MissingExtra          an optional dependency is not installed
+    │   └── BackendRejected       a DNS backend refuses us for good (TSIG key, zone, verify)
     └── RetryableError            try again after `delay` seconds
         ├── StoreUnavailable      store unreachable, locked or without quorum
         ├── BackendUnavailable    a DNS backend did not answer or refused for now
@@ -81,6 +82,11 @@ class MissingExtra(PermanentError):
             f"{feature} needs an optional dependency: pip install 'zonewarden[{extra}]'"
         )
         self.extra = extra
+
+
+class BackendRejected(PermanentError):
+    """A DNS backend rejected the request in a way retrying cannot fix (wrong TSIG key,
+    server not authoritative for the zone, read-back verification failed)."""
 
 
 class StoreUnavailable(RetryableError):

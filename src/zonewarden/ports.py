@@ -30,6 +30,7 @@ from zonewarden.core.model import (
     Plan,
     PlanDraft,
     PlanHeader,
+    RecordType,
     ZoneEntry,
 )
 from zonewarden.core.outcomes import SUCCESS, CleanupResult, Outcome, PlanIndex
@@ -175,3 +176,82 @@ class HealthSource(Protocol):
     """Where the planner learns load-balancer health; raises HealthUnavailable when blind."""
 
     def observe(self, now: float) -> Mapping[LbId, Observation]: ...
+
+
+# -- external DNS backends ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """An endpoint's generation marker as kept at an external DNS server.
+
+    It is the backend's fencing token: every fenced write requires the marker to hold
+    exactly the value read before, and replaces it with (generation, content digest)."""
+
+    generation: Generation
+    digest: str
+
+    PREFIX = "zw1"
+
+    def text(self) -> str:
+        return f"{self.PREFIX} g={int(self.generation)} d={self.digest}"
+
+    @classmethod
+    def parse(cls, text: str) -> Marker | None:
+        """The marker in a TXT string, or None if it is not one of ours."""
+        parts = text.split()
+        if len(parts) != 3 or parts[0] != cls.PREFIX:
+            return None
+        if not parts[1].startswith("g=") or not parts[2].startswith("d="):
+            return None
+        try:
+            return cls(Generation(int(parts[1][2:])), parts[2][2:])
+        except ValueError:
+            return None
+
+
+Served = frozenset[tuple[RecordType, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEndpoint:
+    """What an external server holds for one endpoint: its marker and served addresses."""
+
+    name: EndpointName
+    marker: Marker | None
+    addresses: Served = frozenset()
+    ttl: int | None = None
+    weights: tuple[tuple[RecordType, str, int], ...] = ()  # only where the server keeps them
+
+    @property
+    def empty(self) -> bool:
+        return not self.addresses
+
+
+@runtime_checkable
+class DnsBackend(Protocol):
+    """An external authoritative DNS service (RFC 2136 server, Route 53, in-memory model).
+
+    - `apply_fenced(g, contents)`: for each endpoint, write `contents[name]` and marker
+      (g, digest) in one conditional operation at the server, only where the live marker
+      is older than g (or equal to g with another digest); the server itself rejects the
+      write if the marker changed since it was read. Outcomes: APPLIED, CURRENT,
+      FENCED_OUT, REFUSED (content fails a gate). Verified by reading back.
+    - `write_unfenced` / `remove_records`: the unsafe 2025 protocol (legacy mode only).
+    """
+
+    description: str
+
+    def read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]: ...
+
+    def apply_fenced(
+        self, generation: Generation, contents: Mapping[EndpointName, Content]
+    ) -> dict[EndpointName, Outcome]: ...
+
+    def write_unfenced(
+        self, generation: Generation, name: EndpointName, content: Content
+    ) -> None: ...
+
+    def remove_records(self, name: EndpointName) -> None: ...
+
+    def close(self) -> None: ...

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from zonewarden.errors import ZoneWardenError
 
@@ -35,7 +36,10 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ZoneWardenError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escape: messages name config tables like [backend], not rich markup
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             sys.exit(1 if exc.__class__.__name__.endswith("Unavailable") else 2)
 
     return wrapper  # type: ignore[return-value]

@@ -11,6 +11,22 @@ from zonewarden.ports import HealthSource, RegionStore
 
 
 def open_store(config: Config, *, create: bool = False) -> RegionStore:
+    """The region store; with an external DNS backend, wrapped so writes reach it too."""
+    store = _open_plain_store(config, create=create)
+    if config.backend.get("kind", "embedded") == "embedded":
+        return store
+    from zonewarden.backends.external import ExternalZoneRegion
+    from zonewarden.backends.factory import open_backend
+
+    try:
+        backend = open_backend(config.backend, default_zone=config.region.zone)
+    except BaseException:
+        store.close()
+        raise
+    return ExternalZoneRegion(store, backend)
+
+
+def _open_plain_store(config: Config, *, create: bool = False) -> RegionStore:
     kind = config.store.kind
     if kind == "sqlite":
         from zonewarden.stores.sqlite import SqliteStore

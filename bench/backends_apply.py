@@ -1,0 +1,195 @@
+"""Record sets per second applied through each DNS backend, fenced, against the raw
+rate of the same server driven directly, in the same run (issue 5).
+
+For BIND 9, Knot and PowerDNS: `nsupdate -v` (TCP, TSIG) with 100 rrsets per UPDATE
+and with 1 per UPDATE, versus ZoneWarden's RFC 2136 backend with the same batch sizes
+(every endpoint: marker read, prerequisite + marker + records in the UPDATE, read-back),
+both alone and through ExternalZoneRegion with an SQLite ledger (what enactors use).
+Every rrset holds 8 A records and replaces an existing one. For Route 53 (moto_server):
+raw boto3 UPSERT batches versus the fenced backend. Medians of --reps runs.
+
+    python bench/backends_apply.py [--rrsets 2000] [--single 200] [--reps 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, start_moto  # noqa: E402
+from zonewarden.backends.external import ExternalZoneRegion  # noqa: E402
+from zonewarden.backends.rfc2136 import Rfc2136Backend  # noqa: E402
+from zonewarden.core.model import (  # noqa: E402
+    Content,
+    EndpointName,
+    Generation,
+    LbId,
+    PlanDraft,
+    Policy,
+    Record,
+    RecordType,
+)
+from zonewarden.stores.sqlite import SqliteStore  # noqa: E402
+
+
+def contents(prefix: str, count: int, gen: int) -> dict[EndpointName, Content]:
+    out = {}
+    for i in range(count):
+        recs = tuple(
+            Record(RecordType.A, f"10.{gen % 200}.{i // 250}.{(i % 250) * 0 + j + 1}", 10, LbId(f"lb{j}"))
+            for j in range(8)
+        )
+        out[EndpointName(f"{prefix}{i}.{ZONE}")] = Content(60, Policy.WEIGHTED_MULTI, recs)
+    return out
+
+
+def nsupdate(port: int, data: dict[EndpointName, Content], batch: int) -> float:
+    lines = [f"server 127.0.0.1 {port}", f"zone {ZONE}"]
+    for k, (name, c) in enumerate(data.items(), 1):
+        lines.append(f"update delete {name} A")
+        lines += [f"update add {name} {c.ttl} A {r.address}" for r in c.records]
+        if k % batch == 0 or k == len(data):
+            lines.append("send")
+    script = "\n".join(lines) + "\n"
+    key = f"hmac-sha256:{KEY_NAME}:{KEY_SECRET}"
+    t = time.perf_counter()
+    subprocess.run(["nsupdate", "-v", "-y", key], input=script.encode(), check=True)
+    return len(data) / (time.perf_counter() - t)
+
+
+def fenced(backend: Rfc2136Backend, data: dict[EndpointName, Content], gen: int) -> float:
+    t = time.perf_counter()
+    out = backend.apply_fenced(Generation(gen), data)
+    rate = len(data) / (time.perf_counter() - t)
+    assert set(out.values()) == {"applied"}, set(out.values())
+    return rate
+
+
+def via_region(region: ExternalZoneRegion, data: dict[EndpointName, Content], batch: int) -> float:
+    plan = region.publish(PlanDraft(data), source="bench", actor="bench", now=0.0)
+    names = list(data)
+    t = time.perf_counter()
+    for i in range(0, len(names), batch):
+        out = region.apply_if_newer(plan.generation, names[i : i + batch], actor="b", now=0.0)
+        assert set(out.values()) == {"applied"}, set(out.values())
+    return len(data) / (time.perf_counter() - t)
+
+
+def bench_server(kind: str, args: argparse.Namespace, workdir: Path) -> list[dict[str, object]]:
+    run = STARTERS[kind](workdir / kind)
+    rows = []
+    try:
+        backend = Rfc2136Backend(
+            run.server, ZONE, port=run.port, tsig_name=KEY_NAME, tsig_secret=KEY_SECRET,
+            timeout=30.0,
+        )
+        region = ExternalZoneRegion(SqliteStore(workdir / f"{kind}.db"), backend)
+        for batch, count in ((100, args.rrsets), (1, args.single)):
+            backend.batch_size = batch
+            raw, alone, ledger = [], [], []
+            # names written once first, so every measured write replaces live rrsets
+            for prefix in ("r", "f", "l"):
+                backend.apply_fenced(Generation(1), contents(f"{prefix}{batch}-", count, 1))
+            for rep in range(args.reps):
+                gen = 2 + rep
+                raw.append(nsupdate(run.port, contents(f"r{batch}-", count, gen), batch))
+                alone.append(fenced(backend, contents(f"f{batch}-", count, gen), gen))
+                ledger.append(via_region(region, contents(f"l{batch}-", count, gen), batch))
+            med = statistics.median
+            rows.append(
+                {
+                    "server": kind, "batch": batch, "rrsets": count,
+                    "raw": round(med(raw)), "fenced": round(med(alone)),
+                    "region": round(med(ledger)),
+                    "ratio": round(med(alone) / med(raw), 2),
+                    "region_ratio": round(med(ledger) / med(raw), 2),
+                }
+            )
+            print(rows[-1], file=sys.stderr)
+        region.close()
+    finally:
+        run.stop()
+    return rows
+
+
+def bench_route53(args: argparse.Namespace, workdir: Path) -> list[dict[str, object]]:
+    import boto3
+
+    from zonewarden.backends.route53 import Route53Backend
+
+    run = start_moto(workdir / "moto")
+    rows = []
+    try:
+        client = boto3.client(
+            "route53", endpoint_url=f"http://127.0.0.1:{run.port}", region_name="us-east-1",
+            aws_access_key_id="bench", aws_secret_access_key="bench",
+        )
+        zone_id = client.create_hosted_zone(Name=ZONE, CallerReference="bench")["HostedZone"]["Id"]
+        backend = Route53Backend(zone_id, ZONE, client=client, batch_size=40)
+        count = args.route53
+        raw_data = contents("m", count, 1)
+        t = time.perf_counter()
+        changes = [
+            {"Action": "UPSERT", "ResourceRecordSet": {
+                "Name": n, "Type": "A", "SetIdentifier": f"{r.lb}/{r.address}", "Weight": 10,
+                "TTL": 60, "ResourceRecords": [{"Value": r.address}]}}
+            for n, c in raw_data.items() for r in c.records
+        ]
+        for i in range(0, len(changes), 320):
+            client.change_resource_record_sets(
+                HostedZoneId=zone_id, ChangeBatch={"Changes": changes[i : i + 320]}
+            )
+        raw = count / (time.perf_counter() - t)
+        rate = fenced_r53(backend, contents("n", count, 1))
+        rows.append({"server": "route53 (moto)", "batch": 40, "rrsets": count, "raw": round(raw),
+                     "fenced": round(rate), "region": None, "ratio": round(rate / raw, 2),
+                     "region_ratio": None})
+        print(rows[-1], file=sys.stderr)
+    finally:
+        run.stop()
+    return rows
+
+
+def fenced_r53(backend: object, data: dict[EndpointName, Content]) -> float:
+    t = time.perf_counter()
+    backend.apply_fenced(Generation(1), data)  # type: ignore[attr-defined]
+    return len(data) / (time.perf_counter() - t)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rrsets", type=int, default=2000, help="rrsets per run, 100/message")
+    parser.add_argument("--single", type=int, default=200, help="rrsets per run, 1/message")
+    parser.add_argument("--route53", type=int, default=200, help="rrsets for moto (0: skip)")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--servers", default="bind,knot,pdns")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.servers.split(","):
+            rows += bench_server(kind, args, Path(tmp))
+        if args.route53:
+            rows += bench_route53(args, Path(tmp))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print("| server | rrsets/msg | raw rrsets/s | fenced backend | ratio | via region (SQLite ledger) | ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(
+            f"| {r['server']} | {r['batch']} | {r['raw']:,} | {r['fenced']:,} | {r['ratio']}x | "
+            + (f"{r['region']:,} | {r['region_ratio']}x |" if r["region"] is not None else "- | - |")
+        )
+
+
+if __name__ == "__main__":
+    main()

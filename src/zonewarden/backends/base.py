@@ -1,0 +1,222 @@
+"""The fenced-write template every external DNS backend shares (octoDNS provider style).
+
+`FencedBackend` owns the rules; an adapter implements three small hooks:
+
+- `_read(names)`   -> the live marker and served addresses of each name (one chunk);
+- `_apply(changes, fenced=...)` -> send one atomic batch; return False, with nothing
+  applied, when the server rejected it because a marker prerequisite failed; raise
+  `BackendUnavailable` (retryable) or `BackendRejected` (permanent) otherwise;
+- `_remove(name)`  -> delete the address records of a name (legacy clean-up only).
+
+Rules kept here, for every backend:
+- content failing a gate (never empty, weights) is REFUSED before anything is sent;
+- the decision "newer than live?" is made against the marker read just before, and the
+  batch carries that exact marker as its prerequisite, so a write whose read went stale
+  fails at the server (compare-and-set; a one-time check before starting is not a check);
+- batches of up to `batch_size` endpoints; a rejected batch is re-read and its endpoints
+  retried one at a time, so one contended endpoint never blocks the others;
+- after writing, every endpoint is read back; a marker that is ours with other records,
+  or that is missing, is a `BackendRejected` naming the server (never silently ignored).
+- Only records with weight > 0 are served: a plain DNS server has no weights, so the
+  weights live in the marker's digest (and natively where the server has them).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from zonewarden.core.gates import content_valid
+from zonewarden.core.model import Content, EndpointName, Generation, RecordType
+from zonewarden.core.outcomes import Outcome
+from zonewarden.errors import BackendRejected, BackendUnavailable
+from zonewarden.ports import LiveEndpoint, Marker, Served
+
+MAX_RETRIES = 8
+
+
+def served(content: Content) -> Served:
+    """The (type, address) pairs a plain DNS server should hold for `content`."""
+    return frozenset((r.rtype, r.address) for r in content.records if r.weight > 0)
+
+
+def addresses_of(content: Content, rtype: RecordType) -> list[str]:
+    return sorted({r.address for r in content.records if r.rtype is rtype and r.weight > 0})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One endpoint's write: new content and marker, conditional on `expected`."""
+
+    name: EndpointName
+    generation: Generation
+    content: Content
+    expected: Marker | None  # the marker read before; None: the marker must not exist
+    previous: LiveEndpoint | None = None  # what was live (some backends delete it exactly)
+
+    @property
+    def marker(self) -> Marker:
+        return Marker(self.generation, self.content.digest)
+
+
+def decide(live: LiveEndpoint | None, generation: Generation, content: Content) -> Outcome | None:
+    """FENCED_OUT / CURRENT from the live marker, or None when a write is needed."""
+    marker = live.marker if live is not None else None
+    if marker is None or marker.generation < generation:
+        return None
+    if marker.generation > generation:
+        return Outcome.FENCED_OUT
+    if marker.digest == content.digest and live is not None and live.addresses == served(content):
+        return Outcome.CURRENT
+    return None  # same generation, other content: self-repair
+
+
+def chunks(items: Sequence[EndpointName], size: int) -> Iterator[Sequence[EndpointName]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class FencedBackend(ABC):
+    """Validation, batching, retry-on-contention and verification over adapter hooks."""
+
+    description = "dns backend"
+
+    def __init__(self, zone: str, *, batch_size: int = 100, verify: bool = True) -> None:
+        self.zone = zone if zone.endswith(".") else zone + "."
+        self.batch_size = max(1, batch_size)
+        self.verify = verify
+        self.lock = threading.Lock()  # one batch at a time per backend object
+
+    # -- hooks ---------------------------------------------------------------------------
+    @abstractmethod
+    def _read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]: ...
+
+    @abstractmethod
+    def _apply(self, changes: Sequence[Change], *, fenced: bool) -> bool: ...
+
+    @abstractmethod
+    def _remove(self, name: EndpointName) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - a hook with a sensible default
+        """Release connections; the default holds none."""
+
+    # -- the checked API -----------------------------------------------------------------
+    def in_zone(self, name: EndpointName) -> None:
+        if not (name == self.zone or name.endswith("." + self.zone)):
+            raise BackendRejected(
+                f"{name} is not inside zone {self.zone} served by {self.description}; "
+                "set [backend] zone to the zone that holds the endpoints"
+            )
+
+    def read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]:
+        out: dict[EndpointName, LiveEndpoint] = {}
+        for name in names:
+            self.in_zone(name)
+        for part in chunks(list(names), max(self.batch_size, 100)):
+            out.update(self._read(part))
+        return out
+
+    def apply_fenced(
+        self, generation: Generation, contents: Mapping[EndpointName, Content]
+    ) -> dict[EndpointName, Outcome]:
+        out: dict[EndpointName, Outcome] = {}
+        wanted: dict[EndpointName, Content] = {}
+        for name, content in contents.items():
+            self.in_zone(name)
+            if content_valid(name, content) or not served(content):
+                out[name] = Outcome.REFUSED
+            else:
+                wanted[name] = content
+        live = self.read(list(wanted))
+        changes = self._changes(generation, wanted, live, out)
+        applied: list[Change] = []
+        for i in range(0, len(changes), self.batch_size):
+            batch = changes[i : i + self.batch_size]
+            if self._send(batch, fenced=True):
+                applied += batch
+            else:
+                applied += self._one_by_one(generation, batch, out)
+        for change in applied:
+            out[change.name] = Outcome.APPLIED
+        if self.verify and applied:
+            self._verify(applied)
+        return out
+
+    def write_unfenced(self, generation: Generation, name: EndpointName, content: Content) -> None:
+        """Legacy: write without any prerequisite (last writer wins, as in 2025)."""
+        self.in_zone(name)
+        previous = self.read([name]).get(name)
+        change = Change(name, generation, content, None, previous)
+        self._send([change], fenced=False)
+
+    def remove_records(self, name: EndpointName) -> None:
+        """Legacy clean-up: the plan's records go, the name is left answering nothing."""
+        self.in_zone(name)
+        with self.lock:
+            self._remove(name)
+
+    # -- leaves --------------------------------------------------------------------------
+    def _send(self, batch: Sequence[Change], *, fenced: bool) -> bool:
+        with self.lock:
+            return self._apply(batch, fenced=fenced)
+
+    def _changes(
+        self,
+        generation: Generation,
+        wanted: Mapping[EndpointName, Content],
+        live: Mapping[EndpointName, LiveEndpoint],
+        out: dict[EndpointName, Outcome],
+    ) -> list[Change]:
+        changes = []
+        for name, content in wanted.items():
+            current = live.get(name)
+            verdict = decide(current, generation, content)
+            if verdict is not None:
+                out[name] = verdict
+                continue
+            expected = current.marker if current is not None else None
+            changes.append(Change(name, generation, content, expected, current))
+        return changes
+
+    def _one_by_one(
+        self, generation: Generation, batch: Sequence[Change], out: dict[EndpointName, Outcome]
+    ) -> list[Change]:
+        """A batch failed its prerequisites: re-read and retry each endpoint alone."""
+        applied = []
+        for change in batch:
+            for _ in range(MAX_RETRIES):
+                fresh = self.read([change.name])
+                retry = self._changes(generation, {change.name: change.content}, fresh, out)
+                if not retry:
+                    break  # someone else got there: FENCED_OUT or CURRENT
+                if self._send(retry, fenced=True):
+                    applied.append(retry[0])
+                    break
+            else:
+                raise BackendUnavailable(
+                    f"{self.description}: {change.name} changed under every one of "
+                    f"{MAX_RETRIES} attempts; another writer is very busy, retry later"
+                )
+        return applied
+
+    def _verify(self, applied: Sequence[Change]) -> None:
+        back = self.read([c.name for c in applied])
+        for change in applied:
+            live = back.get(change.name)
+            marker = live.marker if live is not None else None
+            if marker is not None and marker.generation > change.generation:
+                continue  # overtaken by a newer writer after ours: fine
+            if live is None or marker != change.marker:
+                raise BackendRejected(
+                    f"{self.description}: read-back of {change.name} shows marker "
+                    f"{marker.text() if marker else 'none'} after writing "
+                    f"{change.marker.text()}; the server did not keep the update"
+                )
+            if live.addresses != served(change.content):
+                raise BackendRejected(
+                    f"{self.description}: read-back of {change.name} at generation "
+                    f"{change.generation} serves {len(live.addresses)} addresses, expected "
+                    f"{len(served(change.content))}; something else edits this name"
+                )

@@ -1,0 +1,334 @@
+"""RFC 2136 dynamic update backend for BIND 9, Knot and PowerDNS (TSIG, TCP only).
+
+Where the fencing token lives: a TXT record at `_zw.<endpoint>` holding
+`"zw1 g=<generation> d=<content digest>"`. Beside the name, not at it, because
+- the endpoint's own TXT rrset belongs to its owners (SPF, site verification); a
+  marker there would be replaced or matched by every prerequisite;
+- `dig TXT <endpoint>` answers stay free of control data, and `dig TXT _zw.<endpoint>`
+  shows an operator which generation is live;
+- an UPDATE is atomic over the whole message at every name of the zone (RFC 2136
+  3.2-3.4), so the marker needs no shared owner name to be written together.
+
+Every fenced endpoint write is, inside one UPDATE message:
+  prerequisite  `_zw.<name> TXT` equals exactly the marker read before
+                (value-dependent RRset exists, 2.4.2), or does not exist (2.4.3);
+  update        replace the marker; replace (or delete) the A and AAAA rrsets.
+Many endpoints share a message (default 100 endpoints; 300 rrsets of 8 records come
+near the 64 KB message limit, so the batch size is capped at 250). If any prerequisite
+fails the server rejects the whole message (NXRRSET / YXRRSET) and applies nothing; the
+base class re-reads and retries the endpoints one by one.
+
+Errors, translated here once: timeouts, refused connections, SERVFAIL, REFUSED and
+NOTAUTH without a TSIG error are `BackendUnavailable` (retry); a TSIG error (unknown key,
+bad signature, clock skew), NOTZONE and FORMERR are `BackendRejected` naming the server.
+UPDATEs are sent only over TCP, so a lost answer can be retried on a new connection: a
+fenced retry of an UPDATE that did land fails its prerequisite and reads back CURRENT.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+import socket
+import struct
+import time
+from collections.abc import Sequence
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
+import dns.tsig
+import dns.tsigkeyring
+
+import dns.query
+from zonewarden.backends import wire
+from zonewarden.backends.base import Change, FencedBackend, addresses_of
+from zonewarden.core.model import EndpointName, RecordType
+from zonewarden.errors import BackendRejected, BackendUnavailable, ConfigError
+from zonewarden.ports import LiveEndpoint, Marker
+
+MARKER_LABEL = "_zw"
+MAX_BATCH = 250
+MARKER_TTL = 60
+TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
+PREREQ_FAILED = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN}
+RETRYABLE = {dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTAUTH}
+ADDRESS_TYPES = (RecordType.A, RecordType.AAAA)
+RDTYPE = {RecordType.A: wire.A, RecordType.AAAA: wire.AAAA}
+
+
+def marker_name(name: str) -> str:
+    return f"{MARKER_LABEL}.{name}"
+
+
+class Rfc2136Backend(FencedBackend):
+    """Fenced writes to one primary server over TCP, signed with a TSIG key."""
+
+    def __init__(
+        self,
+        server: str,
+        zone: str,
+        *,
+        port: int = 53,
+        tsig_name: str | None = None,
+        tsig_secret: str | None = None,
+        tsig_algorithm: str = "hmac-sha256",
+        require_tsig: bool = True,
+        timeout: float = 3.0,
+        batch_size: int = 100,
+        verify: bool = True,
+    ) -> None:
+        super().__init__(zone, batch_size=min(batch_size, MAX_BATCH), verify=verify)
+        self.server, self.port, self.timeout = server, port, timeout
+        self.description = f"DNS server {server}:{port} (zone {self.zone})"
+        self.keyring: dict[dns.name.Name, dns.tsig.Key] | None = None
+        self.keyname: dns.name.Name | None = None
+        self.algorithm = tsig_algorithm
+        if tsig_name and tsig_secret:
+            self._set_key(tsig_name, tsig_secret, tsig_algorithm)
+        elif require_tsig:
+            raise ConfigError(
+                f"RFC 2136 backend for {self.description} needs a TSIG key: set [backend] "
+                "tsig_key_name and tsig_secret (HMAC-SHA256), or require_tsig = false to "
+                "send unsigned updates (only for servers that allow them by address)"
+            )
+        self.sock: socket.socket | None = None
+
+    def _set_key(self, name: str, secret: str, algorithm: str) -> None:
+        if algorithm not in TSIG_ALGORITHMS:
+            raise ConfigError(
+                f"TSIG algorithm {algorithm!r} unknown (known: {', '.join(TSIG_ALGORITHMS)})"
+            )
+        try:
+            base64.b64decode(secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"TSIG secret of key {name!r} is not base64") from None
+        self.keyname = dns.name.from_text(name)
+        self.keyring = dns.tsigkeyring.from_text({name: (algorithm, secret)})
+
+    # -- connection ----------------------------------------------------------------------
+    def _connect(self) -> socket.socket:
+        if self.sock is None:
+            try:
+                self.sock = socket.create_connection((self.server, self.port), self.timeout)
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as exc:
+                raise self._down(exc) from exc
+        return self.sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def _down(self, exc: BaseException) -> BackendUnavailable:
+        self.close()
+        if isinstance(exc, TimeoutError | dns.exception.Timeout):
+            return BackendUnavailable(
+                f"{self.description}: no answer within {self.timeout:g}s (server paused or "
+                "overloaded?); an UPDATE in flight is all or nothing, and the retry's "
+                "prerequisite makes resending it safe; ZoneWarden retries"
+            )
+        cause = str(exc) or type(exc).__name__
+        return BackendUnavailable(
+            f"{self.description} is unreachable ({cause}); is it running and listening on "
+            "TCP? nothing was applied by this attempt; ZoneWarden retries"
+        )
+
+    def _exchange_update(self, update: wire.UpdateBuilder) -> dns.message.Message:
+        """Send one UPDATE over TCP and return the verified answer; one reconnect."""
+        for attempt in (1, 2):
+            message, mac = self._signed(update)
+            try:
+                sock = self._connect()
+                sock.settimeout(self.timeout)
+                sock.sendall(len(message).to_bytes(2, "big") + message)
+                data = wire.FrameReader(sock).next()
+            except (OSError, EOFError) as exc:
+                self.close()
+                if attempt == 2 or isinstance(exc, TimeoutError):
+                    raise self._down(exc) from exc
+                continue
+            try:
+                return dns.message.from_wire(data, keyring=self.keyring, request_mac=mac)
+            except (dns.tsig.PeerError, dns.message.UnknownTSIGKey, dns.tsig.BadSignature) as exc:
+                self.close()
+                raise self._bad_key(exc) from exc
+            except dns.exception.DNSException as exc:
+                self.close()
+                unsigned = _unsigned(data)
+                if unsigned is None:
+                    raise BackendUnavailable(
+                        f"{self.description} sent an unreadable answer to an UPDATE ({exc})"
+                    ) from exc
+                if unsigned.rcode() in (dns.rcode.REFUSED, dns.rcode.NOTAUTH):
+                    # PowerDNS answers an unknown or wrong key this way, unsigned
+                    rcode = dns.rcode.to_text(unsigned.rcode())
+                    raise self._bad_key(RuntimeError(f"{rcode}, answer unsigned")) from exc
+                if unsigned.rcode() != dns.rcode.NOERROR:
+                    return unsigned  # SERVFAIL and friends: mapped by the caller
+                raise BackendRejected(
+                    f"{self.description} accepted a signed UPDATE but did not sign its answer; "
+                    "check the TSIG configuration of the server"
+                ) from exc
+        raise AssertionError("unreachable")
+
+    def _bad_key(self, exc: BaseException) -> BackendRejected:
+        return BackendRejected(
+            f"{self.description} rejected TSIG key {self.keyname} ({type(exc).__name__}: "
+            f"{exc or 'bad key or signature'}); make [backend] tsig_key_name, tsig_secret "
+            "and tsig_algorithm match the key in the server's config (and its update "
+            "policy grant this key the zone), and check both clocks"
+        )
+
+    # -- hooks ---------------------------------------------------------------------------
+    def _read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]:
+        queries = []
+        for n in names:
+            queries += [
+                wire.query(marker_name(n), wire.TXT),
+                wire.query(n, wire.A),
+                wire.query(n, wire.AAAA),
+            ]
+        answers = self._exchange_raw(queries)
+        out = {}
+        for i, n in enumerate(names):
+            txt, a, aaaa = (self._answer(answers[3 * i + k]) for k in range(3))
+            marker = next(filter(None, (Marker.parse(t) for t in txt[1])), None)
+            addresses = {(RecordType.A, x) for x in a[1]} | {(RecordType.AAAA, x) for x in aaaa[1]}
+            ttl = a[0] if a[1] else aaaa[0] if aaaa[1] else None
+            out[n] = LiveEndpoint(n, marker, frozenset(addresses), ttl)
+        return out
+
+    def _answer(self, data: bytes) -> tuple[int | None, list[str]]:
+        try:
+            rcode, ttl, values = wire.parse_answer(data)
+        except ValueError as exc:
+            raise BackendUnavailable(f"{self.description} sent a malformed answer: {exc}") from exc
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            raise BackendUnavailable(
+                f"{self.description} answered {dns.rcode.to_text(rcode)} to a read; "
+                "is the zone loaded? ZoneWarden retries"
+            )
+        return ttl, values
+
+    def _exchange_raw(self, queries: Sequence[bytes]) -> list[bytes]:
+        """Pipelined unsigned reads on the persistent TCP connection, answers in order."""
+        for attempt in (1, 2):
+            try:
+                return self._pipelined_raw(queries)
+            except (OSError, EOFError) as exc:
+                self.close()
+                if attempt == 2 or isinstance(exc, TimeoutError):
+                    raise self._down(exc) from exc
+        raise AssertionError("unreachable")
+
+    def _pipelined_raw(self, queries: Sequence[bytes]) -> list[bytes]:
+        sock = self._connect()
+        sock.settimeout(self.timeout)
+        out: list[bytes] = []
+        for start in range(0, len(queries), 60000):
+            part = queries[start : start + 60000]
+            sock.sendall(b"".join(wire.frame(q, i) for i, q in enumerate(part)))
+            answers: list[bytes | None] = [None] * len(part)
+            reader = wire.FrameReader(sock)
+            for _ in part:
+                data = reader.next()
+                answers[int.from_bytes(data[:2], "big")] = data
+            if any(a is None for a in answers):
+                raise EOFError("answers missing")
+            out += [a for a in answers if a is not None]
+        return out
+
+    def _apply(self, changes: Sequence[Change], *, fenced: bool) -> bool:
+        update = wire.UpdateBuilder(self.zone)
+        for c in changes:
+            _add_change(update, c, fenced=fenced)
+        return self._send_update(update, f"{len(changes)} endpoint(s)")
+
+    def _remove(self, name: EndpointName) -> None:
+        update = wire.UpdateBuilder(self.zone)
+        for t in ADDRESS_TYPES:
+            update.delete_rrset(name, RDTYPE[t])
+        self._send_update(update, f"removal of {name}")
+
+    def _signed(self, update: wire.UpdateBuilder) -> tuple[bytes, bytes]:
+        """The message on the wire, TSIG-signed when a key is set, and its MAC."""
+        raw = update.wire(random.getrandbits(16))
+        if self.keyring is None or self.keyname is None:
+            return raw, b""
+        key = self.keyring[self.keyname]
+        message_id = int.from_bytes(raw[:2], "big")
+        blank = dns.rdtypes.ANY.TSIG.TSIG(
+            dns.rdataclass.ANY,
+            dns.rdatatype.TSIG,
+            key.algorithm,
+            0,
+            300,
+            b"",
+            message_id,
+            0,
+            b"",
+        )
+        tsig, _ = dns.tsig.sign(raw, key, blank, int(time.time()), b"")
+        rdata = tsig.to_wire()
+        rr = self.keyname.to_wire() + struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata
+        signed = raw[:10] + (1).to_bytes(2, "big") + raw[12:] + rr
+        return signed, tsig.mac
+
+    def _send_update(self, update: wire.UpdateBuilder, what: str) -> bool:
+        answer = self._exchange_update(update)
+        rcode = answer.rcode()
+        if rcode == dns.rcode.NOTAUTH and self.keyring is not None and not answer.had_tsig:
+            raise self._bad_key(RuntimeError("NOTAUTH to a signed UPDATE, answer unsigned"))
+        if rcode == dns.rcode.NOERROR:
+            return True
+        if rcode in PREREQ_FAILED:
+            return False
+        name = dns.rcode.to_text(rcode)
+        if rcode in RETRYABLE:
+            hint = {
+                dns.rcode.SERVFAIL: "the server failed internally",
+                dns.rcode.REFUSED: "the server refused it (update policy or ACL does not "
+                "allow this key, or the zone is not loaded yet)",
+                dns.rcode.NOTAUTH: "the server is not authoritative for the zone now "
+                "(zone not loaded, or a secondary)",
+            }[rcode]
+            raise BackendUnavailable(
+                f"{self.description} answered {name} to an UPDATE of {what}: {hint}; "
+                "nothing was applied; ZoneWarden retries, fix the server if it persists"
+            )
+        raise BackendRejected(
+            f"{self.description} answered {name} to an UPDATE of {what}; nothing was "
+            f"applied; check that the zone is {self.zone} and the server supports RFC 2136"
+        )
+
+
+def _unsigned(data: bytes) -> dns.message.Message | None:
+    """The answer parsed without TSIG checks, or None if it is not DNS at all."""
+    try:
+        return dns.message.from_wire(data)
+    except dns.exception.DNSException:
+        return None
+
+
+def _add_change(update: wire.UpdateBuilder, c: Change, *, fenced: bool) -> None:
+    mname = marker_name(c.name)
+    if fenced:
+        if c.expected is None:
+            update.require_absent(mname, wire.TXT)
+        else:
+            update.require_exactly(mname, wire.TXT, [wire.txt_rdata(c.expected.text())])
+    update.replace(mname, wire.TXT, MARKER_TTL, [wire.txt_rdata(c.marker.text())])
+    for t in ADDRESS_TYPES:
+        addresses = addresses_of(c.content, t)
+        if addresses:
+            rdatas = [wire.address_rdata(RDTYPE[t], x) for x in addresses]
+            update.replace(c.name, RDTYPE[t], c.content.ttl, rdatas)
+        else:
+            update.delete_rrset(c.name, RDTYPE[t])

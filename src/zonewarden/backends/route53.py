@@ -1,0 +1,366 @@
+"""Route 53 backend (boto3, extra `route53`): weighted record sets fenced by a marker.
+
+Layout per endpoint N:
+- one weighted record set per served record: Name N, Type A/AAAA,
+  SetIdentifier "<lb>/<address>", Weight = the plan's weight, one value;
+- the marker: a plain TXT record set at `_zw.N` holding "zw1 g=<gen> d=<digest>".
+
+The fence. A change batch is atomic in Route 53. Every fenced batch DELETEs the exact
+marker value read before and CREATEs the new one (or only CREATEs it for a new
+endpoint, which Route 53 rejects if it exists). A stale enactor's batch names a marker
+that is gone, so Route 53 rejects the whole batch (InvalidChangeBatch): FENCED_OUT
+after the base class re-reads.
+
+Large endpoints. A batch holds at most MAX_CHANGES changes, so several endpoints share
+one batch only while they fit, and one endpoint larger than a batch is split into steps
+that are each safe alone: additions before removals (never the last answer), and the
+marker moves in every step (exact DELETE + CREATE), through intermediate markers of the
+same generation with a step digest, so a stale writer is fenced at every step and a
+crash mid-way is repaired by the next write (same generation, other digest).
+
+Fail-open. Route 53 answers every record of a weighted set equally when all weights are
+0, and treats a set whose targets are all unhealthy as all healthy. ZoneWarden's gates
+already refuse total weight 0; `fail_open_warnings` names the remaining cases for the
+planner and `backend check`.
+
+What holds against moto_server (tested): the exact-value DELETE is enforced and a
+failing batch applies nothing, so updates of existing endpoints are fenced; moto does
+NOT reject a CREATE of an existing record set, so the first write of a new endpoint is
+last-writer-wins there (`probe()` reports which guarantee a given endpoint gives).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from zonewarden.backends.base import MAX_RETRIES, Change, FencedBackend
+from zonewarden.core.model import Content, EndpointName, Generation, RecordType
+from zonewarden.core.outcomes import Outcome
+from zonewarden.errors import BackendRejected, BackendUnavailable, MissingExtra
+from zonewarden.ports import LiveEndpoint, Marker
+
+log = logging.getLogger("zonewarden.backends.route53")
+MAX_CHANGES = 500  # Route 53 allows 1000 values per batch; stay well under
+MARKER_TTL = 60
+RETRYABLE_CODES = {"Throttling", "PriorRequestNotComplete", "ServiceUnavailable", "RequestExpired"}
+RRSet = dict[str, Any]
+
+
+def marker_name(name: str) -> str:
+    return f"_zw.{name}"
+
+
+def fail_open_warnings(name: str, content: Content) -> list[str]:
+    """Cases where Route 53 would serve something the plan did not mean."""
+    out = []
+    weighted = [r for r in content.records if r.weight > 0]
+    if content.records and not weighted:
+        out.append(f"{name}: all weights are 0; Route 53 then answers every record equally")
+    if len(weighted) == 1:
+        out.append(f"{name}: one weighted record; if it fails there is nothing to shift to")
+    return out
+
+
+class Route53Backend(FencedBackend):
+    """Fenced change batches to one hosted zone."""
+
+    def __init__(
+        self,
+        hosted_zone_id: str,
+        zone: str,
+        *,
+        endpoint_url: str | None = None,
+        region_name: str = "us-east-1",
+        batch_size: int = 40,
+        verify: bool = True,
+        wait_insync: bool = True,
+        insync_timeout: float = 300.0,
+        client: Any = None,
+    ) -> None:
+        super().__init__(zone, batch_size=batch_size, verify=verify)
+        self.hosted_zone_id = hosted_zone_id.removeprefix("/hostedzone/")
+        self.description = f"Route 53 hosted zone {self.hosted_zone_id} ({self.zone})"
+        if endpoint_url:
+            self.description += f" at {endpoint_url}"
+        self.wait_insync, self.insync_timeout = wait_insync, insync_timeout
+        self.client = client or _client(endpoint_url, region_name)
+        self._raw: dict[str, dict[tuple[str, str], RRSet]] = {}
+        self.fenced_at_server: bool | None = None  # unknown until probe()
+        self._probe_first = endpoint_url is not None  # not AWS itself: find out, and say so
+
+    def apply_fenced(
+        self, generation: Generation, contents: Mapping[EndpointName, Content]
+    ) -> dict[EndpointName, Outcome]:
+        if self._probe_first:
+            self._probe_first = False
+            facts = self.probe()
+            if not self.fenced_at_server:
+                log.warning("%s: %s", self.description, "; ".join(facts))
+        return super().apply_fenced(generation, contents)
+
+    # -- hooks ---------------------------------------------------------------------------
+    def _read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]:
+        wanted = set(names) | {marker_name(n) for n in names}
+        raw: dict[str, dict[tuple[str, str], RRSet]] = {}
+        for rrset in self._list():
+            owner = rrset["Name"].lower()
+            if owner in wanted and rrset["Type"] in ("A", "AAAA", "TXT"):
+                key = (rrset["Type"], rrset.get("SetIdentifier", ""))
+                raw.setdefault(owner, {})[key] = rrset
+        out = {}
+        for n in names:
+            self._raw[n] = raw.get(n, {})
+            self._raw[marker_name(n)] = raw.get(marker_name(n), {})
+            out[n] = _live(n, raw.get(n, {}), raw.get(marker_name(n), {}))
+        return out
+
+    def _apply(self, changes: Sequence[Change], *, fenced: bool) -> bool:
+        steps = [self._steps(c, fenced=fenced) for c in changes]
+        if len(changes) == 1 and len(steps[0]) > 1:
+            return self._apply_steps(steps[0])
+        if any(len(s) > 1 for s in steps) or sum(len(s[0]) for s in steps) > MAX_CHANGES:
+            return False  # too large to share a batch: the base retries each one alone
+        return self._submit([change for s in steps for change in s[0]])
+
+    def _remove(self, name: EndpointName) -> None:
+        self.read([name])
+        deletes = [
+            {"Action": "DELETE", "ResourceRecordSet": s}
+            for (t, _), s in self._raw.get(name, {}).items()
+            if t in ("A", "AAAA")
+        ]
+        if deletes:
+            self._submit(deletes)
+
+    # -- batches -------------------------------------------------------------------------
+    def _steps(self, c: Change, *, fenced: bool) -> list[list[RRSet]]:
+        old = {k: v for k, v in self._raw.get(c.name, {}).items() if k[0] in ("A", "AAAA")}
+        new = _desired(c.name, c.content)
+        adds = [
+            {"Action": "UPSERT", "ResourceRecordSet": s} for k, s in new.items() if old.get(k) != s
+        ]
+        removes = [
+            {"Action": "DELETE", "ResourceRecordSet": s} for k, s in old.items() if k not in new
+        ]
+        room = MAX_CHANGES - 2
+        if len(adds) + len(removes) <= room:
+            chunks = [adds + removes]  # one atomic batch: order inside it does not matter
+        else:  # each step alone must be safe: every addition before any removal
+            chunks = [adds[i : i + room] for i in range(0, len(adds), room)]
+            chunks += [removes[i : i + room] for i in range(0, len(removes), room)]
+        markers = [Marker(c.generation, f"{c.content.digest}~{i}") for i in range(len(chunks))]
+        markers[-1] = c.marker
+        previous = self._marker_set(c.name) if fenced else None
+        if (
+            fenced
+            and c.expected is not None
+            and (previous is None or Marker.parse(_txt_value(previous)) != c.expected)
+        ):
+            previous = _marker_set(c.name, c.expected, MARKER_TTL)
+        steps = []
+        for marker, chunk in zip(markers, chunks, strict=True):
+            head = self._marker_changes(c.name, previous, marker, fenced=fenced)
+            steps.append(head + chunk)
+            previous = _marker_set(c.name, marker, MARKER_TTL)
+        return steps
+
+    def _marker_changes(
+        self, name: str, previous: RRSet | None, marker: Marker, *, fenced: bool
+    ) -> list[RRSet]:
+        new = _marker_set(name, marker, MARKER_TTL)
+        if not fenced:
+            return [{"Action": "UPSERT", "ResourceRecordSet": new}]
+        if previous is None:
+            return [{"Action": "CREATE", "ResourceRecordSet": new}]
+        return [
+            {"Action": "DELETE", "ResourceRecordSet": previous},
+            {"Action": "CREATE", "ResourceRecordSet": new},
+        ]
+
+    def _marker_set(self, name: str) -> RRSet | None:
+        return self._raw.get(marker_name(name), {}).get(("TXT", ""))
+
+    def _apply_steps(self, steps: list[list[RRSet]]) -> bool:
+        if not self._submit(steps[0]):
+            return False
+        for step in steps[1:]:
+            for _ in range(MAX_RETRIES):
+                if self._submit(step):
+                    break
+            else:
+                raise BackendUnavailable(
+                    f"{self.description}: a split write stopped part-way (records valid, "
+                    "marker at an intermediate step); the next write repairs it"
+                )
+        return True
+
+    def _submit(self, changes: list[RRSet]) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = self.client.change_resource_record_sets(
+                HostedZoneId=self.hosted_zone_id,
+                ChangeBatch={"Comment": "zonewarden", "Changes": changes},
+            )
+        except ClientError as exc:
+            return self._client_error(exc)
+        except BotoCoreError as exc:
+            raise BackendUnavailable(
+                f"{self.description} is unreachable ({exc}); ZoneWarden retries"
+            ) from exc
+        if self.wait_insync:
+            self._wait(answer["ChangeInfo"])
+        return True
+
+    def _client_error(self, exc: Any) -> bool:
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code == "InvalidChangeBatch" or (
+            code == "InvalidInput" and "Action=DELETE" in message  # moto's wording
+        ):
+            return False  # a marker or record changed since read: the fence held
+        if code in RETRYABLE_CODES:
+            raise BackendUnavailable(f"{self.description}: {code} ({message}); retrying") from exc
+        raise BackendRejected(
+            f"{self.description} rejected the change batch: {code}: {message}; check the "
+            "hosted zone id, the zone name and the credentials' route53 permissions"
+        ) from exc
+
+    def _wait(self, info: RRSet) -> None:
+        deadline = time.monotonic() + self.insync_timeout
+        status, delay = info.get("Status"), 0.5
+        while status != "INSYNC":
+            if time.monotonic() > deadline:
+                raise BackendUnavailable(
+                    f"{self.description}: change {info['Id']} not INSYNC after "
+                    f"{self.insync_timeout:g}s; it stays applied, ZoneWarden re-checks"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            status = self.client.get_change(Id=info["Id"])["ChangeInfo"]["Status"]
+
+    def _list(self) -> list[RRSet]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._pages(300)
+        except ClientError as exc:
+            self._client_error(exc)
+            raise
+        except BotoCoreError as exc:
+            raise BackendUnavailable(
+                f"{self.description} is unreachable ({exc}); ZoneWarden retries"
+            ) from exc
+
+    def _pages(self, size: int) -> list[RRSet]:
+        """Every record set, page by page. moto 5 loses the SetIdentifier of the next
+        page's start inside weighted sets (the same token comes back): then read again
+        with pages large enough to need no token there."""
+        out: list[RRSet] = []
+        start: dict[str, str] = {}
+        while True:
+            page = self.client.list_resource_record_sets(
+                HostedZoneId=self.hosted_zone_id, MaxItems=str(size), **start
+            )
+            out += page["ResourceRecordSets"]
+            if not page.get("IsTruncated"):
+                return out
+            token = {"StartRecordName": page["NextRecordName"]}
+            token["StartRecordType"] = page["NextRecordType"]
+            if page.get("NextRecordIdentifier"):
+                token["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+            elif out and out[-1].get("SetIdentifier") and size < 100_000:
+                return self._pages(size * 10)
+            start = token
+
+    # -- operator checks -----------------------------------------------------------------
+    def probe(self) -> list[str]:
+        """Which guarantees this endpoint enforces, found by trying on a scratch name.
+
+        Route 53 rejects a DELETE whose values differ from the live record set and a
+        CREATE of an existing one. moto 5 checks a DELETE against every value the
+        name ever had (its change journal), not the live one, and accepts a CREATE
+        over an existing set: there, a stale enactor's batch is NOT rejected."""
+        scratch = f"probe-{uuid.uuid4().hex[:8]}.{self.zone}"
+        a, b, c = (_marker_set(scratch, Marker(Generation(0), d), MARKER_TTL) for d in "abc")
+        self._submit([{"Action": "CREATE", "ResourceRecordSet": a}])
+        dup = self._submit([{"Action": "CREATE", "ResourceRecordSet": c}])
+        self._submit([{"Action": "UPSERT", "ResourceRecordSet": b}])
+        stale = self._submit([{"Action": "DELETE", "ResourceRecordSet": a}])
+        for s in (a, b, c):
+            self._submit([{"Action": "DELETE", "ResourceRecordSet": s}])
+        self.fenced_at_server = not dup and not stale
+        return [
+            "CREATE over an existing record set: "
+            + ("ACCEPTED (a new endpoint's first write is not fenced)" if dup else "rejected"),
+            "DELETE of a value that is no longer live: "
+            + ("ACCEPTED (a stale batch is NOT rejected)" if stale else "rejected"),
+            "guarantee: "
+            + (
+                "every write is fenced at Route 53 (exact marker DELETE + CREATE)"
+                if self.fenced_at_server
+                else "writes are fenced by the region store's ledger and a marker read just "
+                "before each batch; a stale batch sent inside that read-to-write window "
+                "would reach this endpoint (real Route 53 rejects it)"
+            ),
+        ]
+
+
+def _client(endpoint_url: str | None, region_name: str) -> Any:
+    try:
+        import boto3
+    except ModuleNotFoundError as exc:
+        raise MissingExtra("the Route 53 backend", "route53") from exc
+    return boto3.client("route53", endpoint_url=endpoint_url, region_name=region_name)
+
+
+def _desired(name: str, content: Content) -> dict[tuple[str, str], RRSet]:
+    out = {}
+    for r in content.records:
+        if r.weight <= 0:
+            continue
+        ident = f"{r.lb}/{r.address}"
+        out[(str(r.rtype), ident)] = {
+            "Name": name,
+            "Type": str(r.rtype),
+            "SetIdentifier": ident,
+            "Weight": r.weight,
+            "TTL": content.ttl,
+            "ResourceRecords": [{"Value": r.address}],
+        }
+    return out
+
+
+def _marker_set(name: str, marker: Marker, ttl: int) -> RRSet:
+    return {
+        "Name": marker_name(name),
+        "Type": "TXT",
+        "TTL": ttl,
+        "ResourceRecords": [{"Value": f'"{marker.text()}"'}],
+    }
+
+
+def _txt_value(rrset: RRSet) -> str:
+    return str(rrset["ResourceRecords"][0]["Value"]).strip('"')
+
+
+def _live(
+    name: EndpointName, sets: dict[tuple[str, str], RRSet], markers: dict[Any, RRSet]
+) -> LiveEndpoint:
+    marker = None
+    txt = markers.get(("TXT", ""))
+    if txt is not None:
+        marker = Marker.parse(_txt_value(txt))
+    addresses, weights, ttl = set(), [], None
+    for (rtype, _), s in sets.items():
+        for value in s.get("ResourceRecords", []):
+            weight = int(s.get("Weight", 1))
+            weights.append((RecordType(rtype), value["Value"], weight))
+            if weight > 0:
+                addresses.add((RecordType(rtype), value["Value"]))
+            ttl = s.get("TTL", ttl)
+    return LiveEndpoint(name, marker, frozenset(addresses), ttl, tuple(sorted(weights)))

@@ -1,0 +1,90 @@
+"""Fixtures: real DNS servers (one per session and kind) and backends over them.
+
+Servers are shared across a session to keep the suite fast; every test writes its own
+endpoint names (`names` fixture), so tests never see each other's records.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, Running, start_moto
+from zonewarden.backends.memory import MemoryBackend
+from zonewarden.backends.rfc2136 import Rfc2136Backend
+from zonewarden.backends.route53 import Route53Backend
+from zonewarden.core.model import EndpointName
+
+DNS_KINDS = ["bind", "knot", "pdns"]
+BACKEND_KINDS = ["memory", *DNS_KINDS, "route53"]
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory) -> Iterator[dict[str, Running]]:
+    running: dict[str, Running] = {}
+    yield running
+    for run in running.values():
+        run.stop()
+
+
+def server_of(servers: dict[str, Running], kind: str, tmp_path_factory) -> Running:
+    if kind not in servers or servers[kind].proc.poll() is not None:
+        start = start_moto if kind == "moto" else STARTERS[kind]
+        servers[kind] = start(tmp_path_factory.mktemp(kind))
+    return servers[kind]
+
+
+def route53(run: Running, **kw) -> Route53Backend:
+    """A Route 53 backend on a fresh hosted zone of the moto_server `run`."""
+    import boto3
+
+    client = boto3.client(
+        "route53",
+        endpoint_url=f"http://127.0.0.1:{run.port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    zone = client.create_hosted_zone(Name=ZONE, CallerReference=str(next(_counter)))
+    return Route53Backend(zone["HostedZone"]["Id"], ZONE, client=client, **kw)
+
+
+def rfc2136(run: Running, **kw) -> Rfc2136Backend:
+    kw.setdefault("tsig_name", KEY_NAME)
+    kw.setdefault("tsig_secret", KEY_SECRET)
+    kw.setdefault("timeout", 2.0)
+    return Rfc2136Backend(run.server, ZONE, port=run.port, **kw)
+
+
+@pytest.fixture(params=BACKEND_KINDS)
+def backend(request, servers, tmp_path_factory):
+    if request.param == "memory":
+        yield MemoryBackend(ZONE)
+        return
+    if request.param == "route53":
+        yield route53(server_of(servers, "moto", tmp_path_factory))
+        return
+    run = server_of(servers, request.param, tmp_path_factory)
+    b = rfc2136(run)
+    yield b
+    b.close()
+
+
+@pytest.fixture(params=DNS_KINDS)
+def dns_server(request, servers, tmp_path_factory) -> Running:
+    return server_of(servers, request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def bind_server(servers, tmp_path_factory) -> Running:
+    return server_of(servers, "bind", tmp_path_factory)
+
+
+@pytest.fixture
+def names() -> Callable[[str], EndpointName]:
+    """Unique endpoint names for this test: names('kv') -> kv-t17.example."""
+    test = next(_counter)
+    return lambda short: EndpointName(f"{short}-t{test}.{ZONE}")

@@ -1,0 +1,47 @@
+"""`zonewarden backend check` against a real BIND, and its errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.backends.servers import KEY_NAME, KEY_SECRET
+from zonewarden.config import demo_toml
+
+
+def check(tmp_path, backend_toml: str) -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "region.toml"
+    cfg.write_text(demo_toml() + "\n[backend]\n" + backend_toml)
+    return subprocess.run(
+        [sys.executable, "-m", "zonewarden", "backend", "check", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def rfc2136_toml(port: int, secret: str = KEY_SECRET) -> str:
+    return (
+        f'kind = "rfc2136"\nserver = "127.0.0.1"\nport = {port}\n'
+        f'tsig_key_name = "{KEY_NAME}"\ntsig_secret = "{secret}"\n'
+    )
+
+
+def test_check_proves_the_key_and_lists_endpoints(tmp_path, bind_server):
+    out = check(tmp_path, rfc2136_toml(bind_server.port))
+    assert out.returncode == 0, out.stderr
+    assert "fenced write to zonewarden-check.example.: applied" in out.stdout
+    assert "kv.us-east-1.example." in out.stdout
+
+
+def test_check_with_a_wrong_key_names_server_and_what_to_fix(tmp_path, bind_server):
+    out = check(tmp_path, rfc2136_toml(bind_server.port, "AAAA" + KEY_SECRET[4:]))
+    assert out.returncode == 2
+    assert f"127.0.0.1:{bind_server.port}" in out.stderr
+    assert "[backend] tsig_key_name" in out.stderr
+
+
+def test_missing_server_is_a_config_error_with_its_line(tmp_path):
+    out = check(tmp_path, 'kind = "rfc2136"\n')
+    assert out.returncode == 2
+    assert "line" in out.stderr and "needs 'server'" in out.stderr

@@ -1,0 +1,94 @@
+"""Route 53 against a local moto_server: what moto enforces, what it does not, and the
+split of large endpoints into steps that are each safe alone."""
+
+from __future__ import annotations
+
+from tests.backends.conftest import route53, server_of
+from tests.helpers import content
+from zonewarden.backends.base import Change
+from zonewarden.backends.route53 import fail_open_warnings
+from zonewarden.core.model import Content, Generation, LbId, Policy, Record, RecordType
+from zonewarden.core.outcomes import Outcome
+from zonewarden.ports import Marker
+
+G = Generation
+
+
+def test_moto_accepts_a_stale_batch_that_route53_rejects(servers, tmp_path_factory, names):
+    """moto checks a DELETE against every value the name ever had, not the live one."""
+    backend = route53(server_of(servers, "moto", tmp_path_factory))
+    n = names("kv")
+    c1, c3 = content("10.0.0.1"), content("10.0.0.3")
+    backend.apply_fenced(G(1), {n: c1})
+    backend.apply_fenced(G(3), {n: c3})  # enactor B
+    # enactor A read marker g1 before B wrote, and now sends its plan 2
+    stale = Change(n, G(2), content("10.0.0.2"), Marker(G(1), c1.digest))
+    backend.read([n])
+    assert backend._apply([stale], fenced=True) is True, "moto now enforces it: update docs"
+    assert backend.read([n])[n].marker.generation == 2  # the regression reached moto
+    facts = backend.probe()
+    assert backend.fenced_at_server is False
+    assert any("NOT rejected" in f for f in facts) and any("ledger" in f for f in facts)
+
+
+def test_moto_rejects_a_marker_it_never_had_and_applies_nothing(servers, tmp_path_factory, names):
+    backend = route53(server_of(servers, "moto", tmp_path_factory))
+    a, b = names("a"), names("b")
+    backend.apply_fenced(G(1), {a: content("10.0.0.1"), b: content("10.0.0.1")})
+    backend.read([a, b])
+    good = Change(a, G(2), content("10.0.0.2"), Marker(G(1), content("10.0.0.1").digest))
+    bad = Change(b, G(2), content("10.0.0.2"), Marker(G(7), "never-written"))
+    assert backend._apply([good, bad], fenced=True) is False
+    assert backend.read([a])[a].marker.generation == 1  # the whole batch failed
+
+
+def test_an_endpoint_larger_than_a_batch_goes_in_safe_steps(servers, tmp_path_factory, names):
+    backend = route53(server_of(servers, "moto", tmp_path_factory))
+    n = names("big")
+    old = _many("10.1", 600)
+    new = _many("10.2", 600)
+    backend.apply_fenced(G(1), {n: old})
+    batches = []
+    real = backend._submit
+    backend._submit = lambda changes: batches.append(changes) or real(changes)
+    assert backend.apply_fenced(G(2), {n: new}) == {n: Outcome.APPLIED}
+    backend._submit = real
+    assert len(batches) >= 3
+    removed_yet = False
+    for batch in batches:
+        actions = [c["Action"] for c in batch]
+        assert actions[:2] == ["DELETE", "CREATE"]  # the marker moves in every step
+        assert batch[0]["ResourceRecordSet"]["Type"] == "TXT"
+        if "DELETE" in actions[2:]:
+            removed_yet = True
+        else:
+            assert not removed_yet, "an addition came after a removal"
+    live = backend.read([n])[n]
+    assert live.marker == Marker(G(2), new.digest)
+    assert len(live.addresses) == 600 and all(a.startswith("10.2.") for _, a in live.addresses)
+
+
+def test_weights_are_native_in_route53(servers, tmp_path_factory, names):
+    backend = route53(server_of(servers, "moto", tmp_path_factory))
+    n = names("kv")
+    recs = (
+        Record(RecordType.A, "10.0.0.1", 200, LbId("a")),
+        Record(RecordType.A, "10.0.0.2", 55, LbId("b")),
+    )
+    backend.apply_fenced(G(1), {n: Content(60, Policy.WEIGHTED_ONE, recs)})
+    weights = {(a, w) for _, a, w in backend.read([n])[n].weights}
+    assert weights == {("10.0.0.1", 200), ("10.0.0.2", 55)}
+
+
+def test_fail_open_cases_are_named():
+    zero = content("10.0.0.1", "10.0.0.2", weight=0)
+    assert "all weights are 0" in fail_open_warnings("kv.example.", zero)[0]
+    assert fail_open_warnings("kv.example.", content("10.0.0.1", "10.0.0.2")) == []
+
+
+def _many(prefix: str, count: int) -> Content:
+    recs = tuple(
+        Record(RecordType.A, f"{prefix}.{i // 250}.{i % 250 + 1}", 1, LbId(f"lb{i}"))
+        for i in range(count)
+    )
+    return Content(60, Policy.WEIGHTED_MULTI, recs)
