@@ -105,6 +105,7 @@ def test_one_member_of_three_dies_mid_race_safe_holds_and_progresses(cluster, re
     assert observer.violations == []
     assert set(store.applied().values()) == {newest}, f"not converged: {store.applied()}"
     fenced = [e for e in store.audit_log(limit=1_000_000) if e.kind == "fenced"]
+    assert any(e.actor == "az1" for e in fenced), "the slow victim must have been fenced out"
     print(
         f"etcd 1/3 down: killed m{seen['killed']} (leader) at generation "
         f"{seen['newest_at_kill']}, reached {newest}; {observer.reads} reads, "

@@ -39,11 +39,13 @@ def race_config(tmp: Path, protocol: str) -> Path:
     return path
 
 
-def spawn(*args: str) -> subprocess.Popen[bytes]:
+def spawn(*args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start one role; its stderr goes to `log` (a pipe nobody reads would fill up and
+    freeze a process that logs every retry, e.g. during a store outage)."""
     return subprocess.Popen(
         [sys.executable, "-m", "zonewarden", *args],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("ab") if log is not None else subprocess.DEVNULL,
     )
 
 
@@ -63,14 +65,17 @@ def run_race(
     store = store if store is not None else SqliteStore(tmp / "region.db")
     observer = Observer(store)
     started = time.monotonic()
-    procs = [spawn("planner", "--config", str(cfg))]
+    procs = [spawn("planner", "--config", str(cfg), log=tmp / "planner.log")]
     common = ("--protocol", protocol, "--config", str(cfg))
     # az1 is the 2025 victim: first to pick up each plan (it polls fastest), then slow
     # (a delay before every write) and paused at random, so it holds old plans
     victim_knobs = ("--write-delay", "0.15", "--poll-interval", "0.003")
-    procs.append(spawn("enactor", "--id", "az1", *common, *victim_knobs))
+    procs.append(spawn("enactor", "--id", "az1", *common, *victim_knobs, log=tmp / "az1.log"))
     procs += [
-        spawn("enactor", "--id", f"az{i}", *common, "--poll-interval", "0.04") for i in (2, 3)
+        spawn(
+            "enactor", "--id", f"az{i}", *common, "--poll-interval", "0.04", log=tmp / f"az{i}.log"
+        )
+        for i in (2, 3)
     ]
     victim = procs[1]
     rng = random.Random(seed)

@@ -143,8 +143,11 @@ class EtcdClient:
         if conn is not None:
             conn.close()
 
-    def call(self, path: str, body: Json, *, timeout: float | None = None) -> Json:
-        """POST `body` to `path` on the first endpoint that accepts a connection."""
+    def call(
+        self, path: str, body: Json, *, timeout: float | None = None, idempotent: bool = False
+    ) -> Json:
+        """POST `body` to `path` on the first endpoint that accepts a connection; an
+        `idempotent` request (a read) also moves on after a reset or a timeout."""
         payload = json.dumps(body).encode()
         failures: list[str] = []
         n = len(self.endpoints)
@@ -156,19 +159,12 @@ class EtcdClient:
                 self._drop(index)
                 failures.append(f"{self.endpoints[index]} refused the connection")
                 continue
-            except TimeoutError as exc:
+            except (TimeoutError, OSError, http.client.HTTPException) as exc:
+                if not idempotent:
+                    raise self._ambiguous(index, path, exc, timeout) from exc
                 self._drop(index)
-                raise StoreUnavailable(
-                    f"etcd {self.endpoints[index]} did not answer {path} within "
-                    f"{timeout or self.timeout}s (the write may or may not have landed; "
-                    f"the next attempt re-reads): {exc}"
-                ) from exc
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop(index)
-                raise StoreUnavailable(
-                    f"etcd {self.endpoints[index]} dropped the connection during {path} "
-                    f"({exc!r}); retrying re-reads and decides again"
-                ) from exc
+                failures.append(f"{self.endpoints[index]} failed: {exc!r}")
+                continue
             self._preferred = index
             try:
                 return self._decode(index, path, status, data)
@@ -181,6 +177,22 @@ class EtcdClient:
         raise StoreUnavailable(
             f"no etcd member reachable at {self.describe()}: {'; '.join(failures)}; "
             "start the cluster or fix [store] endpoints"
+        )
+
+    def _ambiguous(
+        self, index: int, path: str, exc: Exception, timeout: float | None
+    ) -> StoreUnavailable:
+        """A write whose fate is unknown: report it; the caller's next compare decides."""
+        self._drop(index)
+        if isinstance(exc, TimeoutError):
+            return StoreUnavailable(
+                f"etcd {self.endpoints[index]} did not answer {path} within "
+                f"{timeout or self.timeout}s (the write may or may not have landed; "
+                f"the next attempt re-reads): {exc}"
+            )
+        return StoreUnavailable(
+            f"etcd {self.endpoints[index]} dropped the connection during {path} "
+            f"({exc!r}); retrying re-reads and decides again"
         )
 
     def _post(self, index: int, path: str, payload: bytes, timeout: float) -> tuple[int, bytes]:
@@ -223,11 +235,15 @@ class EtcdClient:
 
     # -- operations ----------------------------------------------------------------------
     def txn(
-        self, compare: list[Json], success: list[Json], failure: list[Json] | None = None
+        self,
+        compare: list[Json],
+        success: list[Json],
+        failure: list[Json] | None = None,
+        *,
+        idempotent: bool = False,
     ) -> TxnResult:
-        out = self.call(
-            "/v3/kv/txn", {"compare": compare, "success": success, "failure": failure or []}
-        )
+        body = {"compare": compare, "success": success, "failure": failure or []}
+        out = self.call("/v3/kv/txn", body, idempotent=idempotent)
         try:
             ranges = [
                 [_kv(kv) for kv in r.get("response_range", {}).get("kvs", [])]
@@ -245,7 +261,7 @@ class EtcdClient:
             ops = [
                 {"request_range": {**op["request_range"], "revision": str(revision)}} for op in ops
             ]
-        return self.txn([], ops)
+        return self.txn([], ops, idempotent=True)
 
     def watch(self, key: bytes, start_revision: int, timeout: float) -> int:
         """Block until `key` changes at or after `start_revision`, or `timeout` passes;

@@ -82,18 +82,30 @@ class EtcdStore:
         prefix: str = "/zonewarden",
         timeout: float = 3.0,
         max_txn_ops: int = 128,
+        open_timeout: float = 10.0,
     ) -> None:
         self.client = EtcdClient(endpoints, timeout=timeout)
         self.keys = Keys(prefix)
         self.max_txn_ops = max_txn_ops
         self.batch = max(1, (max_txn_ops - 3) // 2)  # endpoints per Txn: 2 ops each + fixed
         self._pinned = threading.local()
-        self._check_schema()
+        deadline = time.monotonic() + open_timeout
+        while True:  # a process may start while the cluster elects a leader: wait a little
+            try:
+                self._check_schema()
+                break
+            except StoreUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
 
     def _check_schema(self) -> None:
         k = self.keys.schema
-        res = self.client.txn(
-            [ec.compare_mod(k, 0)], [ec.put(k, SCHEMA_VERSION.encode())], [ec.get(k)]
+        res = self.client.txn(  # create-if-absent: safe to resend, so idempotent
+            [ec.compare_mod(k, 0)],
+            [ec.put(k, SCHEMA_VERSION.encode())],
+            [ec.get(k)],
+            idempotent=True,
         )
         if not res.succeeded:
             found = res.ranges[0][0].value.decode(errors="replace") if res.ranges[0] else "?"
