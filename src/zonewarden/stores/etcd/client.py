@@ -77,6 +77,16 @@ def compare_unchanged_since(prefix: bytes, revision: int) -> Json:
     }
 
 
+def compare_value(key: bytes, result: str, value: bytes) -> Json:
+    """Byte-wise VALUE compare (`result`: EQUAL, LESS, ...); always false if `key` is absent."""
+    return {"key": b64(key), "target": "VALUE", "result": result, "value": b64(value)}
+
+
+def compare_created(key: bytes) -> Json:
+    """True when `key` exists."""
+    return {"key": b64(key), "target": "CREATE", "result": "GREATER", "create_revision": "0"}
+
+
 def put(key: bytes, value: bytes) -> Json:
     return {"request_put": {"key": b64(key), "value": b64(value)}}
 

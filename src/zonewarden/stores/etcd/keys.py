@@ -9,7 +9,8 @@ generation order; every value is compact JSON):
     P/meta/zone_version      touched by every zone write: its mod_revision is the zone version
     P/plan/<gen>             header: digest, created_at, source, endpoint_count
     P/pe/<gen>/<name>        one endpoint's content in plan <gen>
-    P/zone/<name>            the live entry: generation, digest, ttl, policy, records
+    P/zone/<name>            the live entry: "<zero-padded gen>|" + JSON (gen, digest, ttl,
+                             policy, records); the prefix makes VALUE LESS the fence
     P/rollback/<name>        legacy mode's rollback pointer
     P/lock/<name>            legacy mode's lock: owner, expires
     P/pin/<name>, P/beat/<actor>, P/audit/<revision-ordered unique id>
@@ -161,12 +162,17 @@ def decode_content(raw: bytes, key: bytes) -> tuple[Content, dict[str, Any]]:
         raise StoreCorrupt(f"etcd key {key.decode(errors='replace')}: bad content ({exc})") from exc
 
 
+def generation_prefix(g: int) -> bytes:
+    """A zone value starts with this, so byte order of values is generation order."""
+    return f"{g:0{GEN_WIDTH}d}".encode()
+
+
 def encode_zone(g: int, content: Content) -> bytes:
-    return encode_content(content, g=g)
+    return generation_prefix(g) + b"|" + encode_content(content, g=g)
 
 
 def decode_zone(name: str, raw: bytes, key: bytes) -> ZoneEntry:
-    content, body = decode_content(raw, key)
+    content, body = decode_content(raw.partition(b"|")[2], key)
     try:
         return ZoneEntry(EndpointName(name), Generation(int(body["g"])), content)
     except (KeyError, ValueError) as exc:

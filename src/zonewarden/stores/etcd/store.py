@@ -44,7 +44,7 @@ from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
 from zonewarden.errors import ConfigError, NotFound, StoreCorrupt, StoreUnavailable
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.etcd import client as ec
-from zonewarden.stores.etcd.client import KV, EtcdClient
+from zonewarden.stores.etcd.client import KV, EtcdClient, Json
 from zonewarden.stores.etcd.keys import (
     SCHEMA_VERSION,
     Keys,
@@ -53,12 +53,14 @@ from zonewarden.stores.etcd.keys import (
     dumps,
     encode_content,
     encode_zone,
+    generation_prefix,
     loads,
 )
 from zonewarden.stores.memory import require_valid
 
 T = TypeVar("T")
 AUDIT_SLOTS = 10_000
+PLAN_CACHE = 16  # plans kept in memory per process (immutable, so never stale)
 MAX_ATTEMPTS = 200
 Audit = tuple[str, str, int, str]  # kind, endpoint, generation, detail
 
@@ -89,6 +91,7 @@ class EtcdStore:
         self.max_txn_ops = max_txn_ops
         self.batch = max(1, (max_txn_ops - 3) // 2)  # endpoints per Txn: 2 ops each + fixed
         self._pinned = threading.local()
+        self._plans: dict[Generation, dict[EndpointName, Content]] = {}
         deadline = time.monotonic() + open_timeout
         while True:  # a process may start while the cluster elects a leader: wait a little
             try:
@@ -103,7 +106,7 @@ class EtcdStore:
         k = self.keys.schema
         res = self.client.txn(  # create-if-absent: safe to resend, so idempotent
             [ec.compare_mod(k, 0)],
-            [ec.put(k, SCHEMA_VERSION.encode())],
+            [ec.put(k, SCHEMA_VERSION.encode()), ec.put(self.keys.frozen, b"0")],
             [ec.get(k)],
             idempotent=True,
         )
@@ -434,20 +437,80 @@ class EtcdStore:
     ) -> dict[EndpointName, Outcome]:
         out: dict[EndpointName, Outcome] = {}
         for chunk in _chunks(list(dict.fromkeys(names)), self.batch):
+            first = self._apply_blind(generation, chunk, actor, now)
+            if isinstance(first, dict):
+                out.update(first)
+                continue
+            snapshot = [first]  # the failed Txn's own atomic read: decide from it first
             out.update(
                 self._retrying(
-                    "apply", lambda c=chunk: self._apply_chunk(generation, c, actor, now)
+                    "apply",
+                    lambda c=chunk, s=snapshot: self._apply_chunk(
+                        generation, c, actor, now, s.pop() if s else None
+                    ),
                 )
             )
         return {n: out[n] for n in names}
 
-    def _apply_chunk(
+    def _plan_cached(self, g: Generation) -> dict[EndpointName, Content] | None:
+        """Plan g's contents; plans are immutable and generations never reused, so a
+        process may keep them (every write still compares that the plan exists)."""
+        cached = self._plans.get(g)
+        if cached is None:
+            _, (head, pes) = self._read(
+                [ec.get(self.keys.plan(g)), ec.get(self.keys.plan_endpoints(g), prefix=True)]
+            )
+            if not head:
+                return None
+            cached = self._plans[g] = self._plan_contents(g, pes)
+            while len(self._plans) > PLAN_CACHE:
+                del self._plans[min(self._plans)]
+        return cached
+
+    def _apply_ops(self, k: Keys, g: Generation, names: Sequence[EndpointName]) -> list[Json]:
+        """The reads a decision needs, in a fixed order: freeze, plan, contents, live."""
+        ops = [ec.get(k.frozen), ec.get(k.plan(g))]
+        return (
+            ops
+            + [ec.get(k.plan_endpoint(g, n)) for n in names]
+            + [ec.get(k.zone(n)) for n in names]
+        )
+
+    def _apply_blind(
         self, g: Generation, names: Sequence[EndpointName], actor: str, now: float
+    ) -> dict[EndpointName, Outcome] | list[list[KV]]:
+        """The common case in one round trip, without a read: "not frozen, plan g exists,
+        every live generation < g" is the compare (a zone value starts with its zero-padded
+        generation, so a byte-wise VALUE LESS compare is the numeric fence). If it fails,
+        the Txn's failure branch returns the snapshot to decide from."""
+        k = self.keys
+        contents = self._plan_cached(g)
+        if contents is None or any(
+            n not in contents or content_valid(n, contents[n]) for n in names
+        ):
+            return self._read(self._apply_ops(k, g, names))[1]
+        compares = [ec.compare_value(k.frozen, "EQUAL", b"0"), ec.compare_created(k.plan(g))]
+        compares += [ec.compare_value(k.zone(n), "LESS", generation_prefix(g)) for n in names]
+        audit = [("write", n, g, f"{len(contents[n].records)} records") for n in names]
+        writes = [self._zone_put(g, n, contents[n]) for n in names] + [self._bump_zone()]
+        res = self.client.txn(
+            compares, writes + self._audit_op(actor, now, audit), self._apply_ops(k, g, names)
+        )
+        if res.succeeded:
+            return dict.fromkeys(names, Outcome.APPLIED)
+        return res.ranges
+
+    def _apply_chunk(
+        self,
+        g: Generation,
+        names: Sequence[EndpointName],
+        actor: str,
+        now: float,
+        ranges: list[list[KV]] | None = None,
     ) -> dict[EndpointName, Outcome]:
         k = self.keys
-        ops = [ec.get(k.frozen), ec.get(k.plan(g))]
-        ops += [ec.get(k.plan_endpoint(g, n)) for n in names] + [ec.get(k.zone(n)) for n in names]
-        _, ranges = self._read(ops)
+        if ranges is None:
+            ranges = self._read(self._apply_ops(k, g, names))[1]
         frozen, head = self._one(ranges[0]), self._one(ranges[1])
         pes, zones = ranges[2 : 2 + len(names)], ranges[2 + len(names) :]
         out: dict[EndpointName, Outcome] = {}
@@ -488,7 +551,8 @@ class EtcdStore:
                 audit.append(("write", name, g, f"{len(content.records)} records"))
         if writes:
             writes.append(self._bump_zone())
-        self._commit(compares, writes + self._audit_op(actor, now, audit))
+        if writes or audit:  # all CURRENT: the (linearizable) read decided; nothing to commit
+            self._commit(compares, writes + self._audit_op(actor, now, audit))
         return out
 
     # -- legacy (unsafe) -----------------------------------------------------------------
