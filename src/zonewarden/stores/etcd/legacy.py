@@ -1,0 +1,126 @@
+"""The unsafe 2025 protocol on etcd, for `legacy` mode only: unfenced writes behind a
+lock, age-only clean-up that empties live endpoints. Each call is still one Txn (the
+store stays consistent); what is missing on purpose is the generation check."""
+
+from __future__ import annotations
+
+from zonewarden.core.model import (
+    EMPTY_CONTENT,
+    EndpointName,
+    Generation,
+)
+from zonewarden.core.outcomes import Outcome
+from zonewarden.stores.etcd import client as ec
+from zonewarden.stores.etcd.base import Conflict, EtcdBase
+from zonewarden.stores.etcd.keys import (
+    decode_content,
+    decode_zone,
+    dumps,
+    loads,
+)
+
+
+class LegacyOps(EtcdBase):
+    # -- legacy (unsafe) -----------------------------------------------------------------
+    def legacy_write(
+        self, generation: Generation, name: EndpointName, *, actor: str, now: float
+    ) -> Outcome:
+        k, g = self.keys, generation
+
+        def attempt() -> Outcome:
+            rev, ranges = self._read(
+                [ec.get(k.frozen), ec.get(k.zone(name)), ec.get(k.plan_endpoint(g, name))]
+            )
+            frozen, live_kv, pe = (self._one(r) for r in ranges)
+            if self._is_frozen(frozen):
+                return Outcome.FROZEN
+            compares = [
+                ec.compare_mod(k.frozen, self._mod(frozen)),
+                ec.compare_mod(k.zone(name), self._mod(live_kv)),
+            ]
+            ops = []
+            if live_kv is not None:
+                live = decode_zone(name, live_kv.value, live_kv.key)
+                live_plan = self._one(
+                    self._read([ec.get(k.plan(live.generation))], revision=rev)[1][0]
+                )
+                if live_plan is None:
+                    return Outcome.DANGLING
+                compares.append(ec.compare_mod(k.plan(live.generation), live_plan.mod_revision))
+                ops.append(ec.put(k.rollback(name), str(live.generation).encode()))
+            if pe is None:
+                return Outcome.MISSING_PLAN
+            compares.append(ec.compare_mod(pe.key, pe.mod_revision))
+            content = decode_content(pe.value, pe.key)[0]
+            ops += [self._zone_put(g, name, content), self._bump_zone()]  # no fence: the 2025 bug
+            self._commit(
+                compares, ops + self._audit_op(actor, now, [("legacy-write", name, g, "")])
+            )
+            return Outcome.APPLIED
+
+        return self._retrying("legacy write", attempt)
+
+    def legacy_delete_older(
+        self, below: Generation, *, actor: str, now: float
+    ) -> tuple[Generation, ...]:
+        k = self.keys
+        deleted: list[Generation] = []
+
+        def attempt() -> tuple[Generation, ...]:
+            rev, (plans, zone_kvs) = self._read(
+                [ec.get(k.plans, prefix=True, keys_only=True), ec.get(k.zones, prefix=True)]
+            )
+            doomed = sorted(g for g in self._generations(plans) if g < below)
+            chunk = doomed[: self.batch // 2]
+            if not chunk:
+                return tuple(deleted)
+            emptied = [
+                self._zone_put(e.generation, n, EMPTY_CONTENT)
+                for n, (e, _) in self._zone_of(zone_kvs).items()
+                if e.generation in chunk
+            ]
+            ops = [
+                op
+                for g in chunk
+                for op in (ec.delete(k.plan(g)), ec.delete(k.plan_endpoints(g), prefix=True))
+            ]
+            ops += emptied + ([self._bump_zone()] if emptied else [])
+            if len(chunk) == len(doomed):
+                audit = [("legacy-cleanup", "", 0, f"deleted {[*deleted, *chunk]}")]
+                ops += self._audit_op(actor, now, audit)
+            compares = [
+                ec.compare_unchanged_since(k.zones, rev),
+                ec.compare_unchanged_since(k.plans, rev),
+            ]
+            self._commit(compares, ops)
+            deleted.extend(chunk)
+            raise Conflict()  # take the next chunk (or finish) from a fresh snapshot
+
+        return self._retrying("legacy clean-up", attempt)
+
+    def try_lock(self, name: EndpointName, owner: str, *, now: float, ttl: float) -> bool:
+        key = self.keys.lock(name)
+
+        def attempt() -> bool:
+            kv = self._one(self._read([ec.get(key)])[1][0])
+            if kv is not None:
+                holder = loads(kv.value, key)
+                if holder["owner"] != owner and holder["expires"] > now:
+                    return False
+            self._commit(
+                [ec.compare_mod(key, self._mod(kv))],
+                [ec.put(key, dumps({"owner": owner, "expires": now + ttl}))],
+            )
+            return True
+
+        return self._retrying("lock", attempt)
+
+    def unlock(self, name: EndpointName, owner: str) -> None:
+        key = self.keys.lock(name)
+
+        def attempt() -> None:
+            kv = self._one(self._read([ec.get(key)])[1][0])
+            if kv is not None and loads(kv.value, key)["owner"] == owner:
+                self._commit([ec.compare_mod(key, kv.mod_revision)], [ec.delete(key)])
+
+        self._retrying("unlock", attempt)

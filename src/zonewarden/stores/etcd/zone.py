@@ -1,0 +1,243 @@
+"""The etcd store's zone: reads, `changed_since`/watches, and the fenced writes
+(`apply_if_newer`, `advance_unchanged`). Each write is one Txn whose compare holds the
+generation check; see `store.py` for the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from zonewarden.core.gates import content_valid
+from zonewarden.core.model import (
+    Content,
+    EndpointName,
+    Generation,
+    ZoneEntry,
+)
+from zonewarden.core.outcomes import Outcome
+from zonewarden.stores.etcd import client as ec
+from zonewarden.stores.etcd.base import PLAN_CACHE, Audit, EtcdBase, _chunks
+from zonewarden.stores.etcd.client import KV, Json
+from zonewarden.stores.etcd.keys import (
+    Keys,
+    decode_content,
+    decode_zone,
+    generation_prefix,
+)
+
+
+class ZoneOps(EtcdBase):
+    # -- zone ----------------------------------------------------------------------------
+    def read_zone(
+        self, names: Iterable[EndpointName] | None = None
+    ) -> dict[EndpointName, ZoneEntry]:
+        wanted = None if names is None else list(names)
+        if wanted is None or len(wanted) > self.batch:
+            kvs = self._read([ec.get(self.keys.zones, prefix=True)])[1][0]
+        else:
+            kvs = [
+                kv for r in self._read([ec.get(self.keys.zone(n)) for n in wanted])[1] for kv in r
+            ]
+        zone = {n: e for n, (e, _) in self._zone_of(kvs).items()}
+        if wanted is None:
+            return zone
+        return {n: zone[n] for n in wanted if n in zone}
+
+    def applied(self) -> dict[EndpointName, Generation]:
+        return {n: e.generation for n, e in self.read_zone().items()}
+
+    def changed_since(self, version: int) -> tuple[int, dict[EndpointName, ZoneEntry]]:
+        rev, (marker,) = self._read([ec.get(self.keys.zone_version)])
+        current = self._mod(self._one(marker))
+        if current <= version:
+            return current, {}
+        op = ec.get(self.keys.zones, prefix=True)
+        op["request_range"]["min_mod_revision"] = str(version + 1)
+        kvs = self._read([op], revision=rev)[1][0]
+        return current, {n: e for n, (e, _) in self._zone_of(kvs).items()}
+
+    def watch_zone(self, version: int, timeout: float) -> int:
+        """Block until the zone changes after `version` (or `timeout`); the new version or 0."""
+        return self.client.watch(self.keys.zone_version, version + 1, timeout)
+
+    def watch_plans(self, after_revision: int, timeout: float) -> int:
+        """Block until a plan is published after etcd revision `after_revision`, or `timeout`."""
+        return self.client.watch(self.keys.next_gen, after_revision + 1, timeout)
+
+    def advance_unchanged(
+        self, generation: Generation, *, actor: str, now: float
+    ) -> tuple[EndpointName, ...]:
+        k, g = self.keys, generation
+
+        def attempt() -> tuple[EndpointName, ...]:
+            _, (frozen, head, pes, zone_kvs) = self._read(
+                [
+                    ec.get(k.frozen),
+                    ec.get(k.plan(g)),
+                    ec.get(k.plan_endpoints(g), prefix=True),
+                    ec.get(k.zones, prefix=True),
+                ]
+            )
+            if self._is_frozen(self._one(frozen)) or not head:
+                return ()
+            zone = self._zone_of(zone_kvs)
+            behind, advance = [], []
+            for name, content in self._plan_contents(g, pes).items():
+                live = zone.get(name)
+                entry = live[0] if live else None
+                if entry is not None and entry.generation >= g:
+                    if entry.generation == g and entry.content.digest != content.digest:
+                        behind.append(name)
+                    continue
+                if (
+                    entry is not None
+                    and entry.content.digest == content.digest
+                    and entry.content.records
+                ):
+                    advance.append((name, entry, live[1] if live else None))
+                else:
+                    behind.append(name)
+            for chunk in _chunks(advance, self.batch):
+                compares = [
+                    ec.compare_mod(k.frozen, self._mod(self._one(frozen))),
+                    ec.compare_mod(k.plan(g), head[0].mod_revision),
+                ]
+                compares += [ec.compare_mod(k.zone(n), self._mod(kv)) for n, _, kv in chunk]
+                ops = [self._zone_put(g, n, e.content) for n, e, _ in chunk] + [self._bump_zone()]
+                ops += self._audit_op(
+                    actor, now, [("advance", "", g, f"{len(chunk)} unchanged endpoints")]
+                )
+                self._commit(compares, ops)
+            return tuple(behind)
+
+        return self._retrying("advance", attempt)
+
+    def apply_if_newer(
+        self, generation: Generation, names: Sequence[EndpointName], *, actor: str, now: float
+    ) -> dict[EndpointName, Outcome]:
+        out: dict[EndpointName, Outcome] = {}
+        for chunk in _chunks(list(dict.fromkeys(names)), self.batch):
+            first = self._apply_blind(generation, chunk, actor, now)
+            if isinstance(first, dict):
+                out.update(first)
+                continue
+            out.update(self._apply_from(generation, chunk, actor, now, first))
+        return {n: out[n] for n in names}
+
+    def _apply_from(
+        self,
+        g: Generation,
+        names: Sequence[EndpointName],
+        actor: str,
+        now: float,
+        first: list[list[KV]],
+    ) -> dict[EndpointName, Outcome]:
+        """Decide from the failed blind Txn's own atomic read first, then from fresh reads."""
+        snapshots = [first]
+
+        def attempt() -> dict[EndpointName, Outcome]:
+            return self._apply_chunk(g, names, actor, now, snapshots.pop() if snapshots else None)
+
+        return self._retrying("apply", attempt)
+
+    def _plan_cached(self, g: Generation) -> dict[EndpointName, Content] | None:
+        """Plan g's contents; plans are immutable and generations never reused, so a
+        process may keep them (every write still compares that the plan exists)."""
+        cached = self._plans.get(g)
+        if cached is None:
+            _, (head, pes) = self._read(
+                [ec.get(self.keys.plan(g)), ec.get(self.keys.plan_endpoints(g), prefix=True)]
+            )
+            if not head:
+                return None
+            cached = self._plans[g] = self._plan_contents(g, pes)
+            while len(self._plans) > PLAN_CACHE:
+                del self._plans[min(self._plans)]
+        return cached
+
+    def _apply_ops(self, k: Keys, g: Generation, names: Sequence[EndpointName]) -> list[Json]:
+        """The reads a decision needs, in a fixed order: freeze, plan, contents, live."""
+        ops = [ec.get(k.frozen), ec.get(k.plan(g))]
+        return (
+            ops
+            + [ec.get(k.plan_endpoint(g, n)) for n in names]
+            + [ec.get(k.zone(n)) for n in names]
+        )
+
+    def _apply_blind(
+        self, g: Generation, names: Sequence[EndpointName], actor: str, now: float
+    ) -> dict[EndpointName, Outcome] | list[list[KV]]:
+        """The common case in one round trip, without a read: "not frozen, plan g exists,
+        every live generation < g" is the compare (a zone value starts with its zero-padded
+        generation, so a byte-wise VALUE LESS compare is the numeric fence). If it fails,
+        the Txn's failure branch returns the snapshot to decide from."""
+        k = self.keys
+        contents = self._plan_cached(g)
+        if contents is None or any(
+            n not in contents or content_valid(n, contents[n]) for n in names
+        ):
+            return self._read(self._apply_ops(k, g, names))[1]
+        compares = [ec.compare_value(k.frozen, "EQUAL", b"0"), ec.compare_created(k.plan(g))]
+        compares += [ec.compare_value(k.zone(n), "LESS", generation_prefix(g)) for n in names]
+        audit = [("write", n, g, f"{len(contents[n].records)} records") for n in names]
+        writes = [self._zone_put(g, n, contents[n]) for n in names] + [self._bump_zone()]
+        res = self.client.txn(
+            compares, writes + self._audit_op(actor, now, audit), self._apply_ops(k, g, names)
+        )
+        if res.succeeded:
+            return dict.fromkeys(names, Outcome.APPLIED)
+        return res.ranges
+
+    def _apply_chunk(
+        self,
+        g: Generation,
+        names: Sequence[EndpointName],
+        actor: str,
+        now: float,
+        ranges: list[list[KV]] | None = None,
+    ) -> dict[EndpointName, Outcome]:
+        k = self.keys
+        if ranges is None:
+            ranges = self._read(self._apply_ops(k, g, names))[1]
+        frozen, head = self._one(ranges[0]), self._one(ranges[1])
+        pes, zones = ranges[2 : 2 + len(names)], ranges[2 + len(names) :]
+        out: dict[EndpointName, Outcome] = {}
+        audit: list[Audit] = []
+        writes = []
+        compares = [
+            ec.compare_mod(k.frozen, self._mod(frozen)),
+            ec.compare_mod(k.plan(g), self._mod(head)),
+        ]
+        for name, pe, zone in zip(names, pes, zones, strict=True):
+            live_kv = self._one(zone)
+            compares.append(ec.compare_mod(k.zone(name), self._mod(live_kv)))
+            if self._is_frozen(frozen):
+                out[name] = Outcome.FROZEN
+                audit.append(("frozen", name, g, ""))
+                continue
+            if head is None or not pe:
+                out[name] = Outcome.MISSING_PLAN
+                audit.append(("missing-plan", name, g, "plan or endpoint not in the store"))
+                continue
+            content = decode_content(pe[0].value, pe[0].key)[0]
+            problems = content_valid(name, content)
+            if problems:
+                out[name] = Outcome.REFUSED
+                audit.append(("refused", name, g, str(problems[0])))
+                continue
+            live = decode_zone(name, live_kv.value, live_kv.key) if live_kv else None
+            if live is not None and live.generation > g:
+                out[name] = Outcome.FENCED_OUT
+                audit.append(("fenced", name, g, f"live {live.generation}"))
+            elif (
+                live is not None and live.generation == g and live.content.digest == content.digest
+            ):
+                out[name] = Outcome.CURRENT
+            else:
+                out[name] = Outcome.APPLIED
+                writes.append(self._zone_put(g, name, content))
+                audit.append(("write", name, g, f"{len(content.records)} records"))
+        if writes:
+            writes.append(self._bump_zone())
+        if writes or audit:  # all CURRENT: the (linearizable) read decided; nothing to commit
+            self._commit(compares, writes + self._audit_op(actor, now, audit))
+        return out
