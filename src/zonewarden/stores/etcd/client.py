@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zonewarden.errors import StoreCorrupt, StoreUnavailable
+from zonewarden.errors import ConfigError, StoreCorrupt, StoreUnavailable
 
 Json = dict[str, Any]
 NO_LEADER_HINT = (
@@ -236,6 +236,12 @@ class EtcdClient:
         if "no leader" in message or "leader changed" in message or "timed out" in message:
             raise StoreUnavailable(
                 f"etcd at {self.describe()} cannot commit: {message}; {NO_LEADER_HINT}", delay=1.0
+            )
+        if "too many operations" in message or "too large" in message:
+            raise ConfigError(
+                f"etcd {self.endpoints[index]} refused a Txn: {message}; the store's "
+                "max_txn_ops must not exceed the cluster's --max-txn-ops (and a request must "
+                "fit --max-request-bytes): lower the one or raise the other"
             )
         if status in (502, 503, 504) or "unavailable" in message.lower():
             raise StoreUnavailable(f"etcd {self.endpoints[index]} unavailable: {message}")

@@ -1,0 +1,130 @@
+"""What only the etcd store has: watches, its error edge, Txn-size splitting, the config
+path. The shared semantics are in test_contract.py and test_agreement.py."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from tests.helpers import content, draft
+from tests.stores.etcd_cluster import fresh_prefix, shared_cluster
+
+from zonewarden.config import demo_toml, load
+from zonewarden.core.model import EndpointName, PlanDraft
+from zonewarden.core.outcomes import Outcome
+from zonewarden.errors import ConfigError, StoreCorrupt, StoreUnavailable
+from zonewarden.runtime.openers import open_store
+from zonewarden.stores.etcd import EtcdStore
+from zonewarden.stores.etcd import client as ec
+
+
+@pytest.fixture
+def etcd():
+    try:
+        cluster = shared_cluster()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    store = EtcdStore(cluster.endpoints, prefix=fresh_prefix())
+    yield store
+    store.close()
+
+
+def names(n: int) -> list[EndpointName]:
+    return [EndpointName(f"e{i:03d}.example.") for i in range(n)]
+
+
+def test_watch_zone_wakes_on_a_write(etcd):
+    g = etcd.publish(draft(a=content("10.0.0.1")), source="t", actor="t", now=0).generation
+    version, _ = etcd.changed_since(0)
+    woke: list[int] = []
+    watcher = threading.Thread(target=lambda: woke.append(etcd.watch_zone(version, 5.0)))
+    watcher.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    etcd.apply_if_newer(g, [EndpointName("a.example.")], actor="e", now=1)
+    watcher.join(6)
+    new_version, changed = etcd.changed_since(version)
+    assert woke == [new_version] and set(changed) == {"a.example."}
+    assert time.monotonic() - started < 1.0, "a watch must wake at once, not at its timeout"
+    assert etcd.watch_zone(new_version, 0.3) == 0  # nothing changed: times out
+
+
+def test_batches_larger_than_one_txn_are_split_and_fenced(etcd):
+    many = names(120)  # one publish Txn (123 ops), but two apply Txns (62 endpoints each)
+    plan1 = etcd.publish(
+        PlanDraft(dict.fromkeys(many, content("10.0.0.1"))), source="t", actor="t", now=0
+    )
+    plan2 = etcd.publish(
+        PlanDraft(dict.fromkeys(many, content("10.0.0.2"))), source="t", actor="t", now=0
+    )
+    applied = etcd.apply_if_newer(plan2.generation, many, actor="e", now=1)
+    assert set(applied.values()) == {Outcome.APPLIED} and list(applied) == many
+    fenced = etcd.apply_if_newer(plan1.generation, many, actor="e", now=2)
+    assert set(fenced.values()) == {Outcome.FENCED_OUT}
+    assert set(etcd.applied().values()) == {plan2.generation}
+
+
+def test_txn_limit_mismatch_is_a_config_error(etcd):
+    big = EtcdStore(etcd.client.endpoints, prefix=fresh_prefix(), max_txn_ops=1024)
+    with pytest.raises(ConfigError, match="max-txn-ops"):
+        big.publish(
+            PlanDraft(dict.fromkeys(names(200), content("10.0.0.1"))), source="t", actor="t", now=0
+        )
+
+
+def test_publish_beyond_txn_limit_says_what_to_do(etcd):
+    with pytest.raises(ConfigError, match="--max-txn-ops"):
+        etcd.publish(
+            PlanDraft(dict.fromkeys(names(200), content("10.0.0.1"))), source="t", actor="t", now=0
+        )
+
+
+def test_unreachable_cluster_is_retryable_and_names_the_endpoints():
+    ports = []
+    for _ in range(2):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        ports.append(s.getsockname()[1])
+        s.close()
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    with pytest.raises(StoreUnavailable) as info:
+        EtcdStore(urls, open_timeout=0.3)
+    assert all(u in str(info.value) for u in urls) and "refused" in str(info.value)
+
+
+def test_foreign_data_under_the_prefix_is_corrupt_not_a_crash(etcd):
+    key = etcd.keys.zone("a.example.")
+    etcd.client.txn([], [ec.put(key, b"not json at all")])
+    with pytest.raises(StoreCorrupt, match=r"choose another prefix|bad content"):
+        etcd.read_zone()
+    etcd.client.txn([], [ec.put(etcd.keys.schema, b"99")])
+    with pytest.raises(StoreCorrupt, match="schema"):
+        EtcdStore(etcd.client.endpoints, prefix=etcd.keys.prefix)
+
+
+def test_audit_seq_is_commit_order_across_writers(etcd):
+    other = EtcdStore(etcd.client.endpoints, prefix=etcd.keys.prefix)
+    for i in range(5):
+        (etcd if i % 2 else other).record("t", f"k{i}", now=i)
+    events = etcd.audit_log()
+    assert [e.kind for e in events] == [f"k{i}" for i in range(5)]
+    assert [e.kind for e in etcd.audit_log(after=events[2].seq)] == ["k3", "k4"]
+
+
+def test_config_opens_an_etcd_store(tmp_path):
+    cluster = shared_cluster()
+    sqlite_section = '[store]\nkind = "sqlite"\npath = "region.db"'
+    etcd_section = (
+        '[store]\nkind = "etcd"\nendpoints = ["' + '", "'.join(cluster.endpoints) + '"]\n'
+        f'prefix = "{fresh_prefix()}"'
+    )
+    cfg = tmp_path / "zw.toml"
+    cfg.write_text(demo_toml().replace(sqlite_section, etcd_section))
+    store = open_store(load(cfg))
+    assert isinstance(store, EtcdStore) and store.newest() == 0
+    store.close()
+    cfg.write_text(demo_toml().replace(sqlite_section, '[store]\nkind = "etcd"'))
+    with pytest.raises(ConfigError, match="endpoints"):
+        open_store(load(cfg))
