@@ -34,8 +34,9 @@ from zonewarden.errors import ConfigError, StoreCorrupt, StoreUnavailable
 
 Json = dict[str, Any]
 NO_LEADER_HINT = (
-    "no quorum: a majority of the etcd members is down or cut off; restart the stopped "
-    "members (writes resume by themselves once a majority is back)"
+    "an election is under way or, if this lasts, there is no quorum: a majority of the "
+    "etcd members is down or cut off; restart the stopped members (writes resume by "
+    "themselves once a majority is back)"
 )
 
 
@@ -233,9 +234,16 @@ class EtcdClient:
             if isinstance(out, dict)
             else str(out)
         )
-        if "no leader" in message or "leader changed" in message or "timed out" in message:
+        if "no leader" in message:
             raise StoreUnavailable(
-                f"etcd at {self.describe()} cannot commit: {message}; {NO_LEADER_HINT}", delay=1.0
+                f"etcd at {self.describe()} has no leader ({message}): {NO_LEADER_HINT}",
+                delay=1.0,
+            )
+        if "leader changed" in message or "timed out" in message:
+            raise StoreUnavailable(
+                f"etcd at {self.describe()} is electing a leader ({message}); retrying helps "
+                "within a few election timeouts, else a majority of members is down",
+                delay=0.5,
             )
         if "too many operations" in message or "too large" in message:
             raise ConfigError(
