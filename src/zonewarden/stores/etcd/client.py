@@ -245,6 +245,17 @@ class EtcdClient:
                 "within a few election timeouts, else a majority of members is down",
                 delay=0.5,
             )
+        if "compacted" in message:
+            raise StoreUnavailable(
+                f"etcd {self.endpoints[index]}: {message} (a snapshot read raced compaction); "
+                "retrying reads the current revision"
+            )
+        if "space exceeded" in message:
+            raise StoreUnavailable(
+                f"etcd at {self.describe()} is out of space ({message}): compact and defragment "
+                "it (etcdctl compact / defrag / alarm disarm) or raise --quota-backend-bytes",
+                delay=5.0,
+            )
         if "too many operations" in message or "too large" in message:
             raise ConfigError(
                 f"etcd {self.endpoints[index]} refused a Txn: {message}; the store's "
