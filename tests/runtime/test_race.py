@@ -22,6 +22,7 @@ import pytest
 from tests.runtime.observer import Observer
 
 from zonewarden.config import demo_toml
+from zonewarden.runtime.supervisor import die_with_parent
 from zonewarden.stores.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
@@ -44,6 +45,7 @@ def spawn(*args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     freeze a process that logs every retry, e.g. during a store outage)."""
     return subprocess.Popen(
         [sys.executable, "-m", "zonewarden", *args],
+        preexec_fn=die_with_parent,
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab") if log is not None else subprocess.DEVNULL,
     )
@@ -97,6 +99,9 @@ def run_race(
                     rng.uniform(0.2, 0.8) if stopped else rng.uniform(0.05, 0.3)
                 )
             time.sleep(0.003)
+    except BaseException:
+        stop(procs)  # never leave role processes behind a failed run
+        raise
     finally:
         if stopped:
             victim.send_signal(signal.SIGCONT)

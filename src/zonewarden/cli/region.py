@@ -164,8 +164,8 @@ def up(
     def on_signal(*_: object) -> None:
         stopping["now"] = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     supervisor.start()
     console.print(
         f"[green]region {config.region.name} up[/] with {len(children)} processes; store {config.store.path}"

@@ -12,6 +12,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import signal
@@ -24,6 +25,17 @@ from pathlib import Path
 
 from zonewarden.config import Config
 from zonewarden.errors import StoreBusy
+
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Run in a child before exec: on Linux, get SIGTERM when the parent dies, so a
+    killed `up` (or test) never leaves orphaned enactors writing to the store. It only
+    calls a function resolved at import time: nothing that could take a lock."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -102,7 +114,11 @@ class Supervisor:
         child.log = self.log_dir / (child.role.replace(" ", "-") + ".log")
         out = open(child.log, "ab")  # noqa: SIM115 - the child owns it
         child.proc = subprocess.Popen(
-            child.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            child.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         out.close()
 
