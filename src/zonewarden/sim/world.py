@@ -49,8 +49,6 @@ from zonewarden.core.actions import (
 )
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.core.model import (
-    EMPTY_CONTENT,
-    Content,
     EndpointName,
     Generation,
     ZoneEntry,
@@ -62,7 +60,7 @@ from zonewarden.dispatch import execute
 from zonewarden.sim import faults as fk
 from zonewarden.sim.faults import Fault, Knobs
 from zonewarden.sim.planner import SimPlanner
-from zonewarden.sim.repair import repair_once
+from zonewarden.sim.repair import corrupt, repair_once
 from zonewarden.sim.scheduler import Scheduler
 from zonewarden.stores.memory import MemoryStore
 
@@ -420,26 +418,10 @@ class Simulation:
 
     def _corrupt(self, f: Fault) -> None:
         """Put one endpoint in an inconsistent state; the reconciler must repair it (L2)."""
-        store = self.store
         name = self.names[f.target % len(self.names)]
-        entry = store.zone.get(name)
-        if entry is None:
+        how = corrupt(self.store, name, f.detail)
+        if how is None:
             return
-        how = f.detail
-        if (
-            how == "dangling"
-            and entry.generation in store.plans
-            and entry.generation != store.newest()
-        ):
-            del store.plans[entry.generation]
-        elif how == "mismatch" and len(entry.content.records) > 1:
-            c = entry.content
-            store.zone[name] = ZoneEntry(
-                name, entry.generation, Content(c.ttl, c.policy, c.records[:-1])
-            )
-        else:
-            how = "empty"
-            store.zone[name] = ZoneEntry(name, entry.generation, EMPTY_CONTENT)
         self._log("fault", "corrupted", endpoint=name, how=how)
         self.report.coverage[f"corruption: {how}"] += 1
         self.repairing_since = self.sched.now
