@@ -309,7 +309,7 @@ def register(cli: click.Group) -> None:
     @click.option("--protocol", type=PROTOCOL, required=True)
     @click.option("--enactors", type=click.IntRange(1, 6), default=2, show_default=True)
     @click.option("--endpoints", type=click.IntRange(1, 6), default=1, show_default=True)
-    @click.option("--generations", type=click.IntRange(1, 12), default=3, show_default=True)
+    @click.option("--generations", type=click.IntRange(1, 12), default=5, show_default=True)
     @click.option(
         "--retention",
         type=click.IntRange(0),
