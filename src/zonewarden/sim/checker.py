@@ -45,7 +45,15 @@ from zonewarden.core.actions import (
     Woke,
 )
 from zonewarden.core.enactor import EnactorConfig
-from zonewarden.core.model import Endpoint, EndpointName, LbId, LoadBalancer, PlanDraft
+from zonewarden.core.model import (
+    NO_GENERATION,
+    Endpoint,
+    EndpointName,
+    LbId,
+    LoadBalancer,
+    Plan,
+    PlanDraft,
+)
 from zonewarden.core.planner import Observation, build_draft
 from zonewarden.core.region import Region
 from zonewarden.dispatch import execute
@@ -390,10 +398,8 @@ def _show(value: object) -> str:
 _OUTCOME = re.compile(r"<Outcome\.(\w+): '[^']*'>")
 
 
-def _as_plan(draft: PlanDraft) -> Any:
-    from zonewarden.core.model import Generation, Plan
-
-    return Plan(Generation(0), draft.endpoints, draft.digest)
+def _as_plan(draft: PlanDraft) -> Plan:
+    return Plan(NO_GENERATION, draft.endpoints, draft.digest)
 
 
 def check(spec: CheckSpec, progress: Callable[[int, int], None] | None = None) -> CheckResult:
