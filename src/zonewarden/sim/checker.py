@@ -206,18 +206,8 @@ class Checker:
     def _proc(self, state: Any, action: Action) -> Proc:
         """An enactor's (state, pending action) and a small int naming that pair, for
         cheap hashing; under symmetry the id leaves out the enactor's name."""
-        if self.symmetric:
-            local: object = (
-                state.phase,
-                state.target,
-                state.done,
-                state.refused,
-                state.behind,
-                state.cursor,
-                action,
-            )
-        else:
-            local = (state, action)
+        # every field but the name, so a field added to the core state is never dropped
+        local = (replace(state, enactor_id=""), action) if self.symmetric else (state, action)
         lid = self._local_ids.setdefault(local, len(self._local_ids))
         return (state, action, lid)
 

@@ -107,6 +107,8 @@ class RunReport:
     stuck_at_repair: tuple[str, ...] = ()
     empty_from: float | None = None
     samples: list[tuple[float, str, int, int]] = field(default_factory=list)
+    # liveness under load: the most generations any endpoint was behind a new plan
+    max_lag: dict[str, int] = field(default_factory=dict)
     trace: list[str] | None = None
 
     @property
@@ -211,6 +213,12 @@ class Simulation:
         self._log("planner", "publish", g=int(plan.generation), digest=plan.digest[:12])
         for b in inv.plans_valid([plan]):
             self._breach(b)
+        lag = self.report.max_lag
+        for name in self.names:
+            e = self.store.zone.get(name)
+            behind = plan.generation - (e.generation if e is not None else 0)
+            if behind > lag.get(name, 0):
+                lag[name] = behind
 
     # -- enactors ----------------------------------------------------------------------
     def _start(self, index: int, _: int) -> None:
