@@ -100,14 +100,11 @@ def test_trace_is_identical_across_interpreters_with_different_hash_seeds(tmp_pa
     assert digests[0] == digests[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known liveness gap (issue 4 report): with one endpoint per transaction and plans "
-    "arriving faster than one pass, the safe enactor abandons its plan at every recheck and "
-    "restarts from the first endpoint, so endpoints late in the order starve until the "
-    "planner stops (L1 still holds afterwards)",
-)
-def test_safe_no_endpoint_starves_under_a_fast_planner() -> None:
-    r = run_scenario("incident", "safe", 1)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_safe_no_endpoint_starves_under_a_fast_planner(seed: int) -> None:
+    """One endpoint per transaction, plans faster than one pass: before the enactor
+    carried unreached endpoints into the next pass, the last endpoint in the order fell
+    61 generations behind here and was written only after the planner stopped."""
+    r = run_scenario("incident", "safe", seed)
     assert r.ok
-    assert max(r.max_lag.values()) <= 10, r.max_lag
+    assert max(r.max_lag.values()) <= 6, r.max_lag
