@@ -1,4 +1,5 @@
-"""Virtual-to-wall time ratio of `zonewarden sim incident` (median of 5 seeds).
+"""Virtual-to-wall (and virtual-to-CPU) time ratio of `zonewarden sim incident`, median
+of seeds 1-5, trace and plot samples on as the command keeps them.
 
 python bench/sim_incident.py
 """
@@ -6,28 +7,30 @@ python bench/sim_incident.py
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 
 from zonewarden.sim.scenarios import run_scenario
 
 
-def ratio(protocol: str, seed: int) -> tuple[float, float, int, float]:
-    started = time.perf_counter()
+def ratio(protocol: str, seed: int) -> tuple[float, float, int, float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
     r = run_scenario("incident", protocol, seed, trace=True, samples=True)
-    wall = time.perf_counter() - started
-    return r.virtual_time / wall, wall, r.events, r.virtual_time
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return r.virtual_time / wall, wall, r.events, r.virtual_time, r.virtual_time / cpu
 
 
 def main() -> None:
-    out = {}
+    out: dict[str, object] = {"load_average_before": os.getloadavg()[0]}
     for protocol in ("legacy", "safe"):
         runs = [ratio(protocol, seed) for seed in range(1, 6)]
         out[protocol] = {
             "virtual_seconds": runs[0][3],
-            "median_wall_seconds": round(statistics.median(w for _, w, _, _ in runs), 4),
-            "median_virtual_to_wall": round(statistics.median(r for r, _, _, _ in runs)),
-            "median_events": statistics.median(e for _, _, e, _ in runs),
+            "median_wall_seconds": round(statistics.median(run[1] for run in runs), 4),
+            "median_virtual_to_wall": round(statistics.median(run[0] for run in runs)),
+            "median_virtual_to_cpu": round(statistics.median(run[4] for run in runs)),
+            "median_events": statistics.median(run[2] for run in runs),
         }
     print(json.dumps(out, indent=2))
 

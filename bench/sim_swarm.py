@@ -12,21 +12,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import time
 
 from zonewarden.sim.swarm import iter_results, run_swarm
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished workers."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def seeds_per_minute(protocol: str, seeds: int, jobs: int) -> dict[str, float]:
-    started = time.perf_counter()
+    started, cpu, load = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     summary = run_swarm(protocol, range(seeds), jobs)
     wall = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
     return {
         "seeds": seeds,
         "jobs": jobs,
+        "load_average_before": load,
         "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
         "seeds_per_minute": round(seeds / wall * 60),
+        # what `jobs` cores would do if the box were not shared: seeds per CPU-minute
+        "seeds_per_minute_if_idle": round(seeds / cpu * 60 * jobs),
         "failed": len(summary.failures),
         "events_per_seed": round(summary.events / seeds),
     }
@@ -48,7 +61,6 @@ def main() -> None:
     found = [seeds_to_first_failure(k * 10_000) for k in range(args.campaigns)]
     hits = [n for n in found if n is not None]
     result = {
-        "load_average_before": os.getloadavg()[0],
         "safe": seeds_per_minute("safe", args.seeds, args.jobs),
         "legacy": seeds_per_minute("legacy", args.seeds, args.jobs),
         "legacy_seeds_to_first_failure": {

@@ -66,5 +66,5 @@ def test_check_json() -> None:
         "--json",
     )
     assert code == 1 and body["ok"] is False
-    code, body = run("check", "--protocol", "safe", "--generations", "3", "--json")
+    code, body = run("check", "--protocol", "safe", "--json")
     assert code == 0 and body["ok"] is True and body["complete"] is True

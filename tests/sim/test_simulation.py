@@ -98,3 +98,13 @@ def test_trace_is_identical_across_interpreters_with_different_hash_seeds(tmp_pa
         subprocess.run([sys.executable, "-c", code], check=True, env=env)
         digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_safe_no_endpoint_starves_under_a_fast_planner(seed: int) -> None:
+    """One endpoint per transaction, plans faster than one pass: before the enactor
+    carried unreached endpoints into the next pass, the last endpoint in the order fell
+    61 generations behind here and was written only after the planner stopped."""
+    r = run_scenario("incident", "safe", seed)
+    assert r.ok
+    assert max(r.max_lag.values()) <= 6, r.max_lag

@@ -60,6 +60,7 @@ def report_json(r: RunReport, wall: float) -> dict[str, Any]:
         "operator_repair_at": r.repaired_at,
         "enactors_at_repair": list(r.stuck_at_repair),
         "reached": dict(sorted(r.coverage.items())),
+        "max_lag_generations": dict(sorted(r.max_lag.items())),
     }
 
 
@@ -72,6 +73,9 @@ def render_run(r: RunReport, wall: float, title: str) -> None:
     table.add_row("virtual time", f"{r.virtual_time:.1f} s ({ratio:,.0f}x wall clock)")
     table.add_row("events", f"{r.events:,}")
     table.add_row("plans published", str(r.newest))
+    if r.max_lag:
+        worst = max(r.max_lag, key=lambda n: r.max_lag[n])
+        table.add_row("most behind under load", f"{worst} by {r.max_lag[worst]} generations")
     for inv, (t, msg) in sorted(r.first.items()):
         table.add_row(f"[red]{inv} first breached[/]", f"t={t:.3f}s {msg} ({r.counts[inv]} events)")
     if r.empty_from is not None:
@@ -309,7 +313,7 @@ def register(cli: click.Group) -> None:
     @click.option("--protocol", type=PROTOCOL, required=True)
     @click.option("--enactors", type=click.IntRange(1, 6), default=2, show_default=True)
     @click.option("--endpoints", type=click.IntRange(1, 6), default=1, show_default=True)
-    @click.option("--generations", type=click.IntRange(1, 12), default=3, show_default=True)
+    @click.option("--generations", type=click.IntRange(1, 12), default=5, show_default=True)
     @click.option(
         "--retention",
         type=click.IntRange(0),

@@ -85,6 +85,9 @@ class EnactorState:
     behind: tuple[EndpointName, ...] = ()
     cursor: int = 0
     attempt: int = 0
+    # endpoints an abandoned pass had not reached yet: the next pass writes them first,
+    # so a planner faster than one pass cannot starve the endpoints late in the order
+    carry: tuple[EndpointName, ...] = ()
 
 
 def start(enactor_id: str) -> tuple[EnactorState, Action]:
@@ -107,7 +110,8 @@ def step(
     if phase in (Phase.FIND, Phase.RECHECK) and isinstance(result, NewestIs):
         return _newest(config, state, result)
     if phase is Phase.ADVANCE and isinstance(result, Behind):
-        return _next_batch(config, replace(state, behind=result.names, cursor=0, attempt=0))
+        behind = _carried_first(result.names, state.carry)
+        return _next_batch(config, replace(state, behind=behind, cursor=0, attempt=0, carry=()))
     if phase is Phase.WRITE and isinstance(result, Outcomes):
         return _written(config, state, result)
     if phase is Phase.INDEX and isinstance(result, IndexIs):
@@ -131,8 +135,23 @@ def _newest(
     if g == NO_GENERATION or g <= state.done or g == state.refused:
         return _sleep(config, replace(state, target=NO_GENERATION, behind=()), "idle")
     # a newer plan: abandon whatever we were doing with the old one (rule 3)
-    fresh = replace(state, phase=Phase.ADVANCE, target=g, behind=(), cursor=0, attempt=0)
+    carry = state.behind[state.cursor :] if state.phase is Phase.RECHECK else ()
+    fresh = replace(
+        state, phase=Phase.ADVANCE, target=g, behind=(), cursor=0, attempt=0, carry=carry
+    )
     return fresh, AdvanceUnchanged(g)
+
+
+def _carried_first(
+    names: tuple[EndpointName, ...], carry: tuple[EndpointName, ...]
+) -> tuple[EndpointName, ...]:
+    """`names` with those an abandoned pass had not reached moved to the front."""
+    if not carry:
+        return names
+    pending = set(carry)
+    present = set(names)
+    first = tuple(n for n in carry if n in present)
+    return first + tuple(n for n in names if n not in pending)
 
 
 def _next_batch(config: EnactorConfig, state: EnactorState) -> tuple[EnactorState, Action]:

@@ -45,7 +45,15 @@ from zonewarden.core.actions import (
     Woke,
 )
 from zonewarden.core.enactor import EnactorConfig
-from zonewarden.core.model import Endpoint, EndpointName, LbId, LoadBalancer, PlanDraft
+from zonewarden.core.model import (
+    NO_GENERATION,
+    Endpoint,
+    EndpointName,
+    LbId,
+    LoadBalancer,
+    Plan,
+    PlanDraft,
+)
 from zonewarden.core.planner import Observation, build_draft
 from zonewarden.core.region import Region
 from zonewarden.dispatch import execute
@@ -198,18 +206,8 @@ class Checker:
     def _proc(self, state: Any, action: Action) -> Proc:
         """An enactor's (state, pending action) and a small int naming that pair, for
         cheap hashing; under symmetry the id leaves out the enactor's name."""
-        if self.symmetric:
-            local: object = (
-                state.phase,
-                state.target,
-                state.done,
-                state.refused,
-                state.behind,
-                state.cursor,
-                action,
-            )
-        else:
-            local = (state, action)
+        # every field but the name, so a field added to the core state is never dropped
+        local = (replace(state, enactor_id=""), action) if self.symmetric else (state, action)
         lid = self._local_ids.setdefault(local, len(self._local_ids))
         return (state, action, lid)
 
@@ -390,10 +388,8 @@ def _show(value: object) -> str:
 _OUTCOME = re.compile(r"<Outcome\.(\w+): '[^']*'>")
 
 
-def _as_plan(draft: PlanDraft) -> Any:
-    from zonewarden.core.model import Generation, Plan
-
-    return Plan(Generation(0), draft.endpoints, draft.digest)
+def _as_plan(draft: PlanDraft) -> Plan:
+    return Plan(NO_GENERATION, draft.endpoints, draft.digest)
 
 
 def check(spec: CheckSpec, progress: Callable[[int, int], None] | None = None) -> CheckResult:

@@ -1,4 +1,8 @@
-"""Repair by the book: diagnose with core.reconcile, fix through the fenced write.
+"""Corruption and repair: break one endpoint on purpose, then repair by the book.
+
+`corrupt` injects the inconsistent states L2 is about (empty records, records that do
+not match their plan, a plan deleted under a live endpoint). `repair_once` diagnoses
+with core.reconcile and fixes through the fenced write.
 
 Used by the simulated reconciler (L2: the system repairs itself) and by the simulated
 operator of the legacy incident (a person repairing what the 2025 automation could
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zonewarden.core.model import Content, EndpointName, Generation
+from zonewarden.core.model import EMPTY_CONTENT, Content, EndpointName, Generation, ZoneEntry
 from zonewarden.core.outcomes import Outcome
 from zonewarden.core.reconcile import Problem, diagnose, newest_valid, plan_repair
 from zonewarden.stores.memory import MemoryStore
@@ -50,3 +54,21 @@ def repair_once(store: MemoryStore, *, actor: str, now: float) -> Repair | None:
     names = store.plan_names(target)
     outcomes = store.apply_if_newer(target, names, actor=actor, now=now)
     return Repair(tuple(problems), republished, target, tuple(sorted(outcomes.items())))
+
+
+def corrupt(store: MemoryStore, name: EndpointName, how: str) -> str | None:
+    """Break `name` in the way `how` says (empty, mismatch, dangling); return what was
+    done (empty when the asked-for breakage is impossible here), None if not live."""
+    entry = store.zone.get(name)
+    if entry is None:
+        return None
+    g = entry.generation
+    if how == "dangling" and g in store.plans and g != store.newest():
+        del store.plans[g]
+        return how
+    if how == "mismatch" and len(entry.content.records) > 1:
+        c = entry.content
+        store.zone[name] = ZoneEntry(name, g, Content(c.ttl, c.policy, c.records[:-1]))
+        return how
+    store.zone[name] = ZoneEntry(name, g, EMPTY_CONTENT)
+    return "empty"

@@ -49,8 +49,6 @@ from zonewarden.core.actions import (
 )
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.core.model import (
-    EMPTY_CONTENT,
-    Content,
     EndpointName,
     Generation,
     ZoneEntry,
@@ -62,7 +60,7 @@ from zonewarden.dispatch import execute
 from zonewarden.sim import faults as fk
 from zonewarden.sim.faults import Fault, Knobs
 from zonewarden.sim.planner import SimPlanner
-from zonewarden.sim.repair import repair_once
+from zonewarden.sim.repair import corrupt, repair_once
 from zonewarden.sim.scheduler import Scheduler
 from zonewarden.stores.memory import MemoryStore
 
@@ -109,6 +107,8 @@ class RunReport:
     stuck_at_repair: tuple[str, ...] = ()
     empty_from: float | None = None
     samples: list[tuple[float, str, int, int]] = field(default_factory=list)
+    # liveness under load: the most generations any endpoint was behind a new plan
+    max_lag: dict[str, int] = field(default_factory=dict)
     trace: list[str] | None = None
 
     @property
@@ -213,6 +213,12 @@ class Simulation:
         self._log("planner", "publish", g=int(plan.generation), digest=plan.digest[:12])
         for b in inv.plans_valid([plan]):
             self._breach(b)
+        lag = self.report.max_lag
+        for name in self.names:
+            e = self.store.zone.get(name)
+            behind = plan.generation - (e.generation if e is not None else 0)
+            if behind > lag.get(name, 0):
+                lag[name] = behind
 
     # -- enactors ----------------------------------------------------------------------
     def _start(self, index: int, _: int) -> None:
@@ -420,26 +426,10 @@ class Simulation:
 
     def _corrupt(self, f: Fault) -> None:
         """Put one endpoint in an inconsistent state; the reconciler must repair it (L2)."""
-        store = self.store
         name = self.names[f.target % len(self.names)]
-        entry = store.zone.get(name)
-        if entry is None:
+        how = corrupt(self.store, name, f.detail)
+        if how is None:
             return
-        how = f.detail
-        if (
-            how == "dangling"
-            and entry.generation in store.plans
-            and entry.generation != store.newest()
-        ):
-            del store.plans[entry.generation]
-        elif how == "mismatch" and len(entry.content.records) > 1:
-            c = entry.content
-            store.zone[name] = ZoneEntry(
-                name, entry.generation, Content(c.ttl, c.policy, c.records[:-1])
-            )
-        else:
-            how = "empty"
-            store.zone[name] = ZoneEntry(name, entry.generation, EMPTY_CONTENT)
         self._log("fault", "corrupted", endpoint=name, how=how)
         self.report.coverage[f"corruption: {how}"] += 1
         self.repairing_since = self.sched.now
