@@ -121,6 +121,8 @@ class BatchedUdpServer:
             n = recvmmsg(self.fd, self.rx_ptr, BATCH, MSG_DONTWAIT, None)
             if n <= 0:
                 return
+            self.metrics.udp_batches += 1
+            self.metrics.udp_queries += n
             m = 0
             for i in range(n):
                 w = i * MMSG_WORDS
