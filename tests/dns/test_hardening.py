@@ -223,3 +223,32 @@ def test_large_answers_truncate_over_udp_and_come_whole_over_tcp(records, edns, 
     whole = dns.message.from_wire(responder.respond(wire, udp=False))
     assert not whole.flags & dns.flags.TC
     assert len(whole.answer[0]) == records
+
+
+def test_burst_with_dropped_datagrams_answers_each_sender(live):
+    """In one recvmmsg batch some datagrams get no reply: every reply still reaches the
+    socket that asked, with its own ID (the batched path re-points reply addresses)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(12)]
+    try:
+        expected = {}
+        for n, s in enumerate(sockets):
+            s.settimeout(2)
+            q = dns.message.make_query(f"ep{n}.example.", "A")
+            q.id = 1000 + n
+            wire = q.to_wire()
+            if n % 3 == 0:  # a response, not a query: must be dropped
+                wire = wire[:2] + bytes([wire[2] | 0x80]) + wire[3:]
+            else:
+                expected[n] = q.id
+            s.sendto(wire, ("127.0.0.1", live.port))
+        for n, s in enumerate(sockets):
+            if n in expected:
+                reply = s.recv(4096)
+                assert struct.unpack("!H", reply[:2])[0] == expected[n]
+            else:
+                s.settimeout(0.2)
+                with pytest.raises(TimeoutError):
+                    s.recv(4096)
+    finally:
+        for s in sockets:
+            s.close()
