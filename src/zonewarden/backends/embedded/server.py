@@ -17,6 +17,7 @@ import errno
 import logging
 import random
 import socket
+import sys
 from collections.abc import Callable
 
 from zonewarden.backends.embedded.policy import Rng
@@ -171,5 +172,10 @@ def run_server(
         finally:
             await server.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # cannot listen: one line saying why, not a traceback
+        print(f"serve-dns: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(1) from None
