@@ -5,7 +5,10 @@ All three serve the same synthetic zone (default 50,000 endpoints below bench.ex
 process), NSD and Knot from the zone file `zonewarden export zonefile` wrote from that
 store. Each server is pinned to one core and dnsperf to the other, with the same
 settings (`-T 1 -c 8 -q 200 -l 15` by default), `--rounds` times in turn; the medians
-are reported with the ratio to NSD. qps and loss come from a plain run; latency
+are reported with the ratio to NSD. Each server's CPU time (its whole process tree,
+from /proc) during the run is reported too, as answers per CPU-second: on a machine
+shared with other work, where a pinned core is not a reserved core, that figure says
+how much work each server needs per query independently of how much CPU it was given. qps and loss come from a plain run; latency
 percentiles (p50, p99) from a separate, shorter `dnsperf -v` run at the same settings,
 since printing every answer slows dnsperf itself.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -29,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.dns.peer_servers import free_port, peer_server, wait_for_answer  # noqa: E402
+from tests.dns.peer_servers import free_port, peer_process, wait_for_answer  # noqa: E402
 
 from zonewarden.backends.embedded.synthetic import load, synthetic_contents  # noqa: E402
 from zonewarden.stores.sqlite import SqliteStore  # noqa: E402
@@ -72,8 +76,34 @@ def build(workdir: Path, endpoints: int, queries: int) -> tuple[Path, Path, Path
     return store_path, zonefile, qfile
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process `root` and all its descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
 @contextmanager
-def zonewarden(store: Path, workdir: Path, cpu: int) -> Iterator[int]:
+def zonewarden(
+    store: Path, workdir: Path, cpu: int
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = free_port()
     log = (workdir / "zonewarden.out").open("wb")
     argv = ["taskset", "-c", str(cpu), *ZONEWARDEN]
@@ -82,7 +112,7 @@ def zonewarden(store: Path, workdir: Path, cpu: int) -> Iterator[int]:
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_answer(port, ZONE, 120.0, proc)
-        yield port
+        yield port, proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -131,10 +161,10 @@ def parse_latencies(text: str) -> dict[str, float]:
 
 def server(
     kind: str, store: Path, zonefile: Path, workdir: Path, cpu: int
-) -> AbstractContextManager[int]:
+) -> AbstractContextManager[tuple[int, subprocess.Popen[bytes]]]:
     if kind == "zonewarden":
         return zonewarden(store, workdir, cpu)
-    return peer_server(kind, ZONE, zonefile, workdir / kind, cpu=cpu)
+    return peer_process(kind, ZONE, zonefile, workdir / kind, cpu=cpu)
 
 
 def main() -> None:
@@ -159,8 +189,12 @@ def main() -> None:
         print(f"built {args.endpoints} endpoints in {time.monotonic() - t0:.1f}s", flush=True)
         for round_no in range(args.rounds):
             for kind in kinds:
-                with server(kind, store, zonefile, workdir, args.server_cpu) as port:
+                with server(kind, store, zonefile, workdir, args.server_cpu) as (port, proc):
+                    cpu_before = tree_cpu_seconds(proc.pid)
                     row = parse_summary(dnsperf(port, qfile, args, verbose=False))
+                    cpu = tree_cpu_seconds(proc.pid) - cpu_before
+                    row["cpu_s"] = cpu
+                    row["q_per_cpu_s"] = (row["sent"] - row["lost"]) / cpu if cpu else 0.0
                     row |= parse_latencies(dnsperf(port, qfile, args, verbose=True))
                 results[kind].append(row)
                 print(f"round {round_no + 1} {kind}: {json.dumps(row)}", flush=True)
@@ -174,14 +208,20 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         if rows
     }
     base = med.get("nsd", {}).get("qps")
-    print("\n| server | qps (median) | vs NSD | loss | avg latency | p50 | p99 |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    base_cpu = med.get("nsd", {}).get("q_per_cpu_s")
+    print(
+        "\n| server | qps (median) | vs NSD | loss | avg latency | p50 | p99 "
+        "| answers per CPU-second | vs NSD |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for kind, m in med.items():
         loss = 100 * sum(r["lost"] for r in results[kind]) / sum(r["sent"] for r in results[kind])
         ratio = f"{m['qps'] / base:.2f}" if base else "-"
+        cpu_ratio = f"{m['q_per_cpu_s'] / base_cpu:.2f}" if base_cpu else "-"
         print(
             f"| {kind} | {m['qps']:,.0f} | {ratio} | {loss:.3f}% | {m['avg_ms']:.2f} ms "
-            f"| {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms |"
+            f"| {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | {m['q_per_cpu_s']:,.0f} "
+            f"| {cpu_ratio} |"
         )
     if args.json:
         args.json.write_text(json.dumps({"results": results, "median": med}, indent=2))

@@ -112,6 +112,15 @@ def peer_server(
     kind: str, zone: str, zonefile: Path, workdir: Path, *, cpu: int | None = None
 ) -> Iterator[int]:
     """Run NSD ("nsd") or Knot ("knot") for `zone` on a free loopback port; yield it."""
+    with peer_process(kind, zone, zonefile, workdir, cpu=cpu) as (port, _):
+        yield port
+
+
+@contextlib.contextmanager
+def peer_process(
+    kind: str, zone: str, zonefile: Path, workdir: Path, *, cpu: int | None = None
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """As `peer_server`, also yielding the server process (benchmarks read its CPU time)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = workdir / f"{kind}.conf"
@@ -128,7 +137,7 @@ def peer_server(
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_answer(port, zone, 60.0, proc)
-        yield port
+        yield port, proc
     finally:
         proc.terminate()
         try:

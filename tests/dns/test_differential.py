@@ -143,6 +143,14 @@ def answer(port: int, q: dns.message.Message, tcp: bool) -> dns.message.Message 
     return "no answer"
 
 
+def differences(q, ours, theirs, entries, tcp: bool) -> list[str]:
+    if isinstance(ours, str) or isinstance(theirs, str):
+        if ours != theirs:
+            return [f"{q.question[0]} edns={q.edns} tcp={tcp}: {ours} vs {theirs}"]
+        return []
+    return compare(q, ours, theirs, entries)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["nsd", "knot"])
 def test_same_answers_as_peer(zone, kind, tmp_path):
@@ -150,14 +158,16 @@ def test_same_answers_as_peer(zone, kind, tmp_path):
     names = list(entries)
     queries = generate(random.Random(11), names)
     problems: list[str] = []
+    transient = 0
     with peer_server(kind, APEX, path, tmp_path / kind) as peer_port:
         for q, tcp in queries:
-            ours, theirs = answer(server.port, q, tcp), answer(peer_port, q, tcp)
-            if not isinstance(theirs, str) and theirs.flags & dns.flags.TC:
-                theirs = answer(peer_port, q, tcp)  # NSD rarely sets TC on a tiny answer
-            if isinstance(ours, str) or isinstance(theirs, str):
-                if ours != theirs:
-                    problems.append(f"{q.question[0]} edns={q.edns} tcp={tcp}: {ours} vs {theirs}")
-                continue
-            problems += compare(q, ours, theirs, entries)
+            found = differences(
+                q, answer(server.port, q, tcp), answer(peer_port, q, tcp), entries, tcp
+            )
+            if found:  # ask both again: a lost datagram or NSD's rare stray TC is not a difference
+                transient += 1
+                ours, theirs = answer(server.port, q, tcp), answer(peer_port, q, tcp)
+                found = differences(q, ours, theirs, entries, tcp)
+            problems += found
     assert not problems, f"{len(problems)} differences, first ones:\n" + "\n".join(problems[:15])
+    assert transient < len(queries) // 100, f"{transient} differences went away when asked again"

@@ -12,6 +12,7 @@ import socket
 import struct
 import time
 
+import dns.flags
 import dns.message
 import dns.rcode
 import pytest
@@ -183,3 +184,71 @@ def test_server_answers_after_raw_attacks(live):
         ask_raw(live.port, data, tcp=True, timeout=0.2)
     r = ask(live.port, dns.message.make_query(APEX, "SOA"))
     assert r.rcode() == dns.rcode.NOERROR and r.answer
+
+
+def big_responder(records: int) -> Responder:
+    """One weighted-multi endpoint `big.example.` with `records` AAAA records, K = 64."""
+    from zonewarden.core.model import Content, EndpointName, LbId, Policy, Record, RecordType
+
+    rrs = tuple(
+        Record(RecordType.AAAA, f"2001:db8::{i + 1:x}", 1, LbId(f"lb{i}")) for i in range(records)
+    )
+    store = MemoryStore(keep_audit=False)
+    load(store, {EndpointName("big.example."): Content(60, Policy.WEIGHTED_MULTI, rrs)})
+    version, entries = store.changed_since(0)
+    snapshot = SnapshotBuilder([ZoneSettings(APEX)], multi_k=64).build(version, entries)
+    return Responder(snapshot, random.Random(0))
+
+
+@pytest.mark.parametrize(
+    ("records", "edns", "payload", "truncated"),
+    [
+        (40, -1, 0, True),  # 1.1 KB answer, no EDNS: 512 is the limit
+        (40, 0, 512, True),
+        (40, 0, 1232, False),
+        (60, 0, 4096, True),  # 1.7 KB: above the server's 1232 cap whatever the client says
+    ],
+)
+def test_large_answers_truncate_over_udp_and_come_whole_over_tcp(records, edns, payload, truncated):
+    responder = big_responder(records)
+    q = dns.message.make_query("BIG.example.", "AAAA", use_edns=edns, payload=payload or 1232)
+    wire = q.to_wire()
+    udp = responder.respond(wire, udp=True)
+    limit = 512 if edns < 0 else min(payload, 1232)
+    assert udp is not None and len(udp) <= limit
+    r = dns.message.from_wire(udp)
+    assert bool(r.flags & dns.flags.TC) == truncated
+    assert (r.answer == []) == truncated
+    assert r.question[0].name.to_text() == "BIG.example."  # case kept even when truncated
+    whole = dns.message.from_wire(responder.respond(wire, udp=False))
+    assert not whole.flags & dns.flags.TC
+    assert len(whole.answer[0]) == records
+
+
+def test_burst_with_dropped_datagrams_answers_each_sender(live):
+    """In one recvmmsg batch some datagrams get no reply: every reply still reaches the
+    socket that asked, with its own ID (the batched path re-points reply addresses)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(12)]
+    try:
+        expected = {}
+        for n, s in enumerate(sockets):
+            s.settimeout(2)
+            q = dns.message.make_query(f"ep{n}.example.", "A")
+            q.id = 1000 + n
+            wire = q.to_wire()
+            if n % 3 == 0:  # a response, not a query: must be dropped
+                wire = wire[:2] + bytes([wire[2] | 0x80]) + wire[3:]
+            else:
+                expected[n] = q.id
+            s.sendto(wire, ("127.0.0.1", live.port))
+        for n, s in enumerate(sockets):
+            if n in expected:
+                reply = s.recv(4096)
+                assert struct.unpack("!H", reply[:2])[0] == expected[n]
+            else:
+                s.settimeout(0.2)
+                with pytest.raises(TimeoutError):
+                    s.recv(4096)
+    finally:
+        for s in sockets:
+            s.close()

@@ -39,6 +39,7 @@ SERVER_KEYS = {
     "multi_answers": "multi_k",
     "tcp_idle_timeout": "tcp_idle_timeout",
     "tcp_max_connections": "tcp_max_connections",
+    "metrics_listen": "metrics_listen",
 }
 store_option = click.option(
     "--store",
@@ -103,6 +104,7 @@ def register(cli: click.Group) -> None:
     @zone_option
     @click.option("--listen", multiple=True, help="ADDR:PORT or [ADDR6]:PORT (repeatable).")
     @click.option("--processes", type=int, help="Server processes sharing the port.")
+    @click.option("--metrics-listen", help="ADDR:PORT serving Prometheus metrics (HTTP).")
     @click.option("-v", "--verbose", is_flag=True, help="Log snapshot swaps too.")
     @friendly_errors
     def serve_dns(
@@ -111,6 +113,7 @@ def register(cli: click.Group) -> None:
         zones: tuple[str, ...],
         listen: tuple[str, ...],
         processes: int | None,
+        metrics_listen: str | None,
         verbose: bool,
     ) -> None:
         """Serve the live zone as an authoritative DNS server (UDP and TCP, IPv4 and IPv6).
@@ -126,6 +129,8 @@ def register(cli: click.Group) -> None:
         opener, dns, served = resolve(config_path, store_path, zones)
         try:
             settings = settings_from(dns, served, listen, processes)
+            if metrics_listen:
+                settings = replace(settings, metrics_listen=metrics_listen)
         except (ValueError, TypeError) as exc:
             raise click.BadParameter(str(exc)) from exc
         sys.exit(serve(opener, settings))

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import random
 import socket
+import sys
 from collections.abc import Callable
 
 from zonewarden.backends.embedded.policy import Rng
@@ -42,6 +44,7 @@ class DnsServer:
             rng or random.Random(),
             max_udp_payload=settings.max_udp_payload,
         )
+        self.metrics.snapshot_built(self.responder.snapshot.version)
         self.watcher = SnapshotWatcher(
             store, self.builder, self.responder, self.metrics, interval=settings.poll_interval
         )
@@ -57,7 +60,13 @@ class DnsServer:
         s = self.settings
         for text in self.settings.listen:
             host, port = parse_listen(text)
-            udp, tcp = _bind_pair(host, port, reuse)
+            try:
+                udp, tcp = _bind_pair(host, port, reuse)
+            except OSError as exc:
+                if ":" in host and exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                    log.warning("no IPv6 on this host (%s); not listening on %s", exc, text)
+                    continue
+                raise OSError(exc.errno, f"cannot listen on {text}: {exc.strerror}") from exc
             if s.batched_udp and batched_udp_available():
                 batched = BatchedUdpServer(udp, self.responder, self.metrics)
                 batched.start(loop)
@@ -75,8 +84,27 @@ class DnsServer:
             )
             self._servers.append(server)
             self.addresses.append((host, udp.getsockname()[1]))
+        if not self.addresses:
+            raise OSError(errno.EADDRNOTAVAIL, f"no listen address usable: {s.listen}")
+        if s.metrics_listen:
+            host, port = parse_listen(s.metrics_listen)
+            self._servers.append(
+                await asyncio.start_server(self._serve_metrics, host, port, reuse_port=reuse)
+            )
         self._watch = asyncio.create_task(self.watcher.run())
         return self.addresses
+
+    async def _serve_metrics(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """GET anything: Prometheus text of this process's metrics (HTTP/1.0, then close)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+            body = self.metrics.render().encode()
+            head = f"HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {len(body)}\r\n\r\n"
+            writer.write(head.encode() + body)
+            await writer.drain()
+        writer.close()
 
     async def close(self) -> None:
         if self._watch is not None:
@@ -144,5 +172,10 @@ def run_server(
         finally:
             await server.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # cannot listen: one line saying why, not a traceback
+        print(f"serve-dns: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(1) from None

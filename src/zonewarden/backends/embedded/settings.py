@@ -79,6 +79,7 @@ class ServerSettings:
     tcp_idle_timeout: float = 10.0
     tcp_max_connections: int = 256
     batched_udp: bool = True  # recvmmsg/sendmmsg where available (Linux)
+    metrics_listen: str = ""  # ADDR:PORT for Prometheus text over HTTP; "" = off
 
     def __post_init__(self) -> None:
         if not self.zones:

@@ -37,6 +37,7 @@ class UdpServer(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.metrics.udp_queries += 1
         try:
             out = self.responder.respond(data)
         except Exception as exc:  # never let one packet stop the server
@@ -94,6 +95,7 @@ class TcpConnection(asyncio.Protocol):
                 return
             message = bytes(self.buffer[2 : 2 + length])
             del self.buffer[: 2 + length]
+            self.metrics.tcp_queries += 1
             try:
                 out = self.responder.respond(message, udp=False)
             except Exception as exc:

@@ -11,8 +11,9 @@ Rules kept here:
 - a datagram larger than the receive slot (flag MSG_TRUNC) is dropped, never answered
   from a partial read; an answer larger than the send slot is dropped (cannot happen:
   slots are sized to the UDP payload cap);
-- one socket is one address family, so the source address length the kernel writes on
-  the first read stays right for every later read and for the replies;
+- one socket is one address family, so every source address has one length (16 octets
+  for IPv4, 28 for IPv6): reply i normally reuses the address slot of datagram i, and
+  only when a datagram gets no reply are later replies pointed elsewhere (then reset);
 - `batched_udp_available()` says whether the platform offers recvmmsg (Linux with
   glibc or musl); elsewhere the server uses the plain DatagramProtocol.
 """
@@ -98,9 +99,20 @@ class BatchedUdpServer:
         self.names = (ctypes.c_char * (NAME_SLOT * BATCH))()
         self.rx = _Vector(RECV_SLOT, self.names)
         self.tx = _Vector(max(responder.max_udp_payload, 512), self.names)
+        # one socket, one family: every reply's address has the same length
+        name_len = 28 if sock.family == socket.AF_INET6 else 16
+        for i in range(BATCH):
+            self.tx.words[i * MMSG_WORDS + W_NAMELEN] = name_len
         self.rx_ptr = ctypes.addressof(self.rx.msgs)
         self.tx_ptr = ctypes.addressof(self.tx.msgs)
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _restore_names(self, upto: int) -> None:
+        """Point reply slots 0..upto-1 back at their own sender slots."""
+        rx_words, tx_words = self.rx.words, self.tx.words
+        for m in range(upto):
+            tw = m * MMSG_WORDS
+            tx_words[tw], tx_words[tw + 1] = rx_words[tw], rx_words[tw + 1]
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -121,7 +133,10 @@ class BatchedUdpServer:
             n = recvmmsg(self.fd, self.rx_ptr, BATCH, MSG_DONTWAIT, None)
             if n <= 0:
                 return
+            self.metrics.udp_batches += 1
+            self.metrics.udp_queries += n
             m = 0
+            skewed = False
             for i in range(n):
                 w = i * MMSG_WORDS
                 if rx_words[w + W_FLAGS] & MSG_TRUNC:
@@ -132,17 +147,19 @@ class BatchedUdpServer:
                 except Exception as exc:
                     count_error(self.metrics, exc)
                     continue
-                if out is None or len(out) > tslot:
+                if out is None or (size := len(out)) > tslot:
                     continue
-                # reply slot m goes to the sender of datagram i: point it at that address
-                tw = m * MMSG_WORDS
-                tx_words[tw] = rx_words[w]
-                tx_words[tw + 1] = rx_words[w + 1]
-                tx_words[tw + W_NAMELEN] = rx_words[w + W_NAMELEN]
-                tx_bytes[m * tslot : m * tslot + len(out)] = out
-                tx_iov[2 * m + 1] = len(out)
+                if m != i:  # a datagram got no reply: reply slot m goes to sender i
+                    tw = m * MMSG_WORDS
+                    tx_words[tw] = rx_words[w]
+                    tx_words[tw + 1] = rx_words[w + 1]
+                    skewed = True
+                tx_bytes[m * tslot : m * tslot + size] = out
+                tx_iov[2 * m + 1] = size
                 m += 1
             if m:
                 sendmmsg(self.fd, self.tx_ptr, m, MSG_DONTWAIT)
+            if skewed:
+                self._restore_names(m)
             if n < BATCH:
                 return

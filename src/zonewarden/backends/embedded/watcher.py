@@ -36,7 +36,15 @@ class ServerMetrics:
     tcp_connections: int = 0
     tcp_refused: int = 0
     tcp_timeouts: int = 0
+    udp_batches: int = 0
+    udp_queries: int = 0
+    tcp_queries: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+
+    def snapshot_built(self, version: int) -> None:
+        self.snapshots_built += 1
+        self.snapshot_version = version
+        self.snapshot_built_at = time.time()
 
     def render(self) -> str:
         age = time.time() - self.snapshot_built_at if self.snapshot_built_at else 0.0
@@ -49,6 +57,10 @@ class ServerMetrics:
             ("zonewarden_dns_tcp_connections", self.tcp_connections),
             ("zonewarden_dns_tcp_refused_total", self.tcp_refused),
             ("zonewarden_dns_tcp_idle_timeouts_total", self.tcp_timeouts),
+            ("zonewarden_dns_udp_batches_total", self.udp_batches),
+            ("zonewarden_dns_udp_queries_total", self.udp_queries),
+            ("zonewarden_dns_tcp_queries_total", self.tcp_queries),
+            ("zonewarden_dns_packet_errors_total", sum(self.errors.values())),
         ]
         return "".join(f"{name} {value}\n" for name, value in rows)
 
@@ -86,9 +98,8 @@ class SnapshotWatcher:
         snapshot = self.builder.build(version, changed)
         self.responder.snapshot = snapshot  # the atomic swap
         self.version = version
-        self.metrics.snapshots_built += 1
-        self.metrics.snapshot_version = version
-        self.metrics.snapshot_built_at = time.time()
+        self.metrics.snapshot_built(version)
+        log.info("serving snapshot version %d (%d endpoints changed)", version, len(changed))
         return True
 
     async def run(self) -> None:

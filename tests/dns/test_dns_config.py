@@ -1,0 +1,51 @@
+"""The region config's [dns] table reaches the server's settings, and the CLI wins."""
+
+from __future__ import annotations
+
+from zonewarden.cli.dns import settings_from
+from zonewarden.config import demo_toml, parse
+
+DNS_TABLE = """
+[dns]
+listen = ["127.0.0.1:5454", "[::1]:5454"]
+processes = 2
+udp_payload = 1400
+multi_answers = 4
+soa_mname = "a.ns.example."
+soa_rname = "dns.example.com."
+soa_refresh = 100
+soa_retry = 50
+soa_expire = 10000
+soa_minimum = 30
+ns = ["a.ns.example.", "b.ns.example."]
+tcp_idle_timeout = 3.5
+tcp_max_connections = 99
+"""
+
+
+def test_dns_table_maps_onto_settings():
+    text = demo_toml().replace('[dns]\nlisten = ["127.0.0.1:5353"]\n', DNS_TABLE)
+    config = parse(text)
+    s = settings_from(config.dns, (config.region.zone,), (), None)
+    assert s.listen == ("127.0.0.1:5454", "[::1]:5454")
+    assert (s.processes, s.max_udp_payload, s.multi_k) == (2, 1400, 4)
+    assert (s.tcp_idle_timeout, s.tcp_max_connections) == (3.5, 99)
+    zone = s.zones[0]
+    assert zone.apex == config.region.zone
+    assert (zone.mname, zone.rname) == ("a.ns.example.", "dns.example.com.")
+    assert (zone.refresh, zone.retry, zone.expire, zone.minimum) == (100, 50, 10000, 30)
+    assert zone.nameservers == ("a.ns.example.", "b.ns.example.")
+    assert zone.negative_ttl == 30
+
+
+def test_command_line_wins_and_defaults_are_sane():
+    s = settings_from({"processes": 3}, ("example.",), ("127.0.0.1:5353",), 1)
+    assert s.listen == ("127.0.0.1:5353",) and s.processes == 1
+    zone = settings_from({}, ("Example",), (), None).zones[0]
+    assert zone.apex == "example."
+    assert (zone.mname, zone.rname, zone.nameservers) == (
+        "ns1.example.",
+        "hostmaster.example.",
+        ("ns1.example.",),
+    )
+    assert zone.negative_ttl == min(zone.soa_ttl, zone.minimum)
