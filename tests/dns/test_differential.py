@@ -164,10 +164,13 @@ def test_same_answers_as_peer(zone, kind, tmp_path):
             found = differences(
                 q, answer(server.port, q, tcp), answer(peer_port, q, tcp), entries, tcp
             )
-            if found:  # ask both again: a lost datagram or NSD's rare stray TC is not a difference
+            if found:  # ask again: a lost datagram or NSD's rare stray TC is not a difference
                 transient += 1
-                ours, theirs = answer(server.port, q, tcp), answer(peer_port, q, tcp)
-                found = differences(q, ours, theirs, entries, tcp)
+                for _ in range(3):  # a real difference persists; a stray one rarely repeats
+                    ours, theirs = answer(server.port, q, tcp), answer(peer_port, q, tcp)
+                    found = differences(q, ours, theirs, entries, tcp)
+                    if not found:
+                        break
             problems += found
     assert not problems, f"{len(problems)} differences, first ones:\n" + "\n".join(problems[:15])
     assert transient < len(queries) // 100, f"{transient} differences went away when asked again"
