@@ -9,4 +9,4 @@ scripts/install-test-deps.sh
 echo "== ruff";          ruff check src tests bench && ruff format --check src tests bench
 echo "== mypy (core)";   mypy
 echo "== import layers"; lint-imports
-echo "== pytest";        pytest "$@"
+echo "== pytest";        pytest -q --durations=10 "$@"
