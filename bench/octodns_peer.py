@@ -30,7 +30,6 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
-
 from bench.region import TTL, ZONE, Shape, address_sets, assignments, changed_assignments
 
 UPDATE_BATCH = 100  # RRsets per UPDATE: 500 RRsets of 8 A records would pass 64 KB
@@ -38,9 +37,11 @@ UPDATE_BATCH = 100  # RRsets per UPDATE: 500 RRsets of 8 A records would pass 64
 
 @dataclass(frozen=True, slots=True)
 class SyncFigures:
-    seconds: float
+    seconds: float  # wall time of `octodns-sync --doit`
+    cpu_s: float  # its user + system CPU time
     peak_rss_mib: float
-    verified: bool
+    verified: bool  # a changed name serves its new addresses afterwards
+    server_cpu_s: float = 0.0  # named's CPU time during the sync (BIND only)
 
 
 def write_yaml(shape: Shape, directory: Path, *, changed: bool) -> None:
@@ -76,15 +77,16 @@ def _config(path: Path, target: str, target_yaml: str, source_dir: Path) -> None
     )
 
 
-def run_sync(config: Path, log: Path) -> tuple[float, float, int]:
-    """Run `octodns-sync --doit` as a child; (seconds, peak RSS MiB, exit status)."""
+def run_sync(config: Path, log: Path) -> tuple[float, float, float, int]:
+    """Run `octodns-sync --doit` as a child; (seconds, CPU s, peak RSS MiB, exit status)."""
     cmd = [sys.executable, "-m", "octodns.cmds.sync", "--config-file", str(config), "--doit"]
     started = time.perf_counter()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=config.parent)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, proc.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, cpu, usage.ru_maxrss / 1024, proc.returncode
 
 
 def _check(rc: int, log: Path) -> None:
@@ -102,12 +104,12 @@ def zonefile_sync(shape: Shape, work: Path) -> SyncFigures:
     target = f"    class: octodns_bind.ZoneFileProvider\n    directory: {zones}\n    file_extension: .zone\n"
     config = work / "octodns-zonefile.yaml"
     _config(config, "zonefile", target, source)
-    seconds, rss, rc = run_sync(config, work / "octodns-zonefile.log")
+    seconds, cpu, rss, rc = run_sync(config, work / "octodns-zonefile.log")
     _check(rc, work / "octodns-zonefile.log")
     name, addresses = _first_changed(shape)
     text = (zones / f"{ZONE}zone").read_text()
     verified = all(f"{a}\n" in text for a in addresses) and name in text
-    return SyncFigures(seconds, rss, verified)
+    return SyncFigures(seconds, cpu, rss, verified)
 
 
 def _first_changed(shape: Shape) -> tuple[str, list[str]]:
@@ -125,6 +127,12 @@ class Named:
     port: int
     key_name: str
     key_secret: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """named's user + system CPU so far, from /proc (Linux)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 NAMED_CONF = """options {{
@@ -158,22 +166,17 @@ def running_named(shape: Shape, work: Path, timeout: float = 120.0) -> Iterator[
         )
     work.mkdir(parents=True, exist_ok=True)
     write_zonefile(shape, work / "zone.db")
-    named = Named(
-        free_port(), "zonewarden-bench", base64.b64encode(secrets.token_bytes(32)).decode()
-    )
+    port, key = free_port(), "zonewarden-bench"
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
     conf = work / "named.conf"
-    conf.write_text(
-        NAMED_CONF.format(
-            dir=work, port=named.port, key=named.key_name, secret=named.key_secret, zone=ZONE[:-1]
-        )
-    )
+    conf.write_text(NAMED_CONF.format(dir=work, port=port, key=key, secret=secret, zone=ZONE[:-1]))
     log = open(work / "named.log", "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
         [binary, "-g", "-n", "1", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        _wait_for_zone(named.port, proc, timeout, work / "named.log")
-        yield named
+        _wait_for_zone(port, proc, timeout, work / "named.log")
+        yield Named(port, key, secret, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -218,10 +221,12 @@ def bind_sync(shape: Shape, work: Path) -> SyncFigures:
         )
         config = work / "octodns-bind.yaml"
         _config(config, "bind", target, source)
-        seconds, rss, rc = run_sync(config, work / "octodns-bind.log")
+        named_before = named.cpu_seconds()
+        seconds, cpu, rss, rc = run_sync(config, work / "octodns-bind.log")
+        named_cpu = named.cpu_seconds() - named_before
         _check(rc, work / "octodns-bind.log")
         name, addresses = _first_changed(shape)
         query = dns.message.make_query(f"{name}.{ZONE}", "A")
         answer = dns.query.udp(query, "127.0.0.1", port=named.port, timeout=2)
         served = sorted(r.address for rrset in answer.answer for r in rrset)
-    return SyncFigures(seconds, rss, served == sorted(addresses))
+    return SyncFigures(seconds, cpu, rss, served == sorted(addresses), named_cpu)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,11 +27,10 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` and `zonewarden` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.region import Shape
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from bench.region import Shape
 
 TARGETS = {"full_apply_s": 10.0, "incr_s": 0.5, "peak_rss_mib": 1024.0}
 CHECKS = (
@@ -62,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def child_main(args: argparse.Namespace) -> int:
     """One ZoneWarden phase in this process: progress and the result as JSON lines."""
     from bench.zonewarden_run import run_full, run_incremental
+
     from zonewarden.core.enactor import EnactorConfig
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -157,15 +158,21 @@ def summarise(
     octo: dict[str, Any] = {}
     for target, figures in peer.items():
         seconds = statistics.median(f.seconds for f in figures)
+        cpu = statistics.median(f.cpu_s + f.server_cpu_s for f in figures)
         octo[target] = {
             "seconds": seconds,
+            "cpu_s": cpu,  # octodns-sync's CPU plus, for BIND, named's during the sync
             "peak_rss_mib": statistics.median(f.peak_rss_mib for f in figures),
             "runs": len(figures),
             "verified": all(f.verified for f in figures),
-            "x_faster_than_zonewarden_incremental": seconds / zw_median["incr_s"],
-            "x_faster_incl_replan": seconds / (zw_median["incr_s"] + zw_median["replan_s"]),
+            "ratio_wall": seconds / zw_median["incr_s"],
+            "ratio_cpu": cpu / zw_median["incr_cpu_s"],
+            "ratio_wall_incl_replan": seconds / (zw_median["incr_s"] + zw_median["replan_s"]),
+            "ratio_rss": statistics.median(f.peak_rss_mib for f in figures)
+            / zw_median["incr_peak_rss_mib"],
         }
     report["octodns"] = octo
+    report["load_average_1m"] = os.getloadavg()[0]
     return report
 
 
@@ -215,9 +222,11 @@ def render(console: Console, report: dict[str, Any]) -> None:
             "target",
             "runs",
             "wall s",
+            "CPU s",
             "peak RSS MiB",
-            "ZW incr faster by",
-            "incl. re-plan",
+            "octoDNS / ZW wall",
+            "/ ZW CPU",
+            "/ ZW incl. re-plan",
         ):
             peer.add_column(col, justify="right" if col != "target" else "left")
         for target, f in report["octodns"].items():
@@ -225,11 +234,14 @@ def render(console: Console, report: dict[str, Any]) -> None:
                 target,
                 str(f["runs"]),
                 f"{f['seconds']:.1f}",
+                f"{f['cpu_s']:.1f}",
                 f"{f['peak_rss_mib']:.0f}",
-                f"{f['x_faster_than_zonewarden_incremental']:.0f}x",
-                f"{f['x_faster_incl_replan']:.1f}x",
+                f"{f['ratio_wall']:.0f}x",
+                f"{f['ratio_cpu']:.0f}x",
+                f"{f['ratio_wall_incl_replan']:.1f}x",
             )
         console.print(peer)
+    console.print(f"1-minute load average at the end: {report['load_average_1m']:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
