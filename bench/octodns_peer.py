@@ -27,10 +27,11 @@ from pathlib import Path
 
 import dns.exception
 import dns.message
-import dns.query
 import dns.rcode
 import dns.rdatatype
 from bench.region import TTL, ZONE, Shape, address_sets, assignments, changed_assignments
+
+import dns.query
 
 UPDATE_BATCH = 100  # RRsets per UPDATE: 500 RRsets of 8 A records would pass 64 KB
 
