@@ -14,6 +14,7 @@ incremental apply rewrote anything but the changed endpoints or left any behind.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -120,6 +121,10 @@ def run_zonewarden(
 def run_octodns(args: argparse.Namespace, work: Path, progress: Progress) -> dict[str, list[Any]]:
     from bench import octodns_peer
 
+    if not all(importlib.util.find_spec(m) for m in ("octodns", "octodns_bind")):
+        raise SystemExit(
+            "the octoDNS peer needs the [bench] extra: pip install -e '.[bench]' (or --peer none)"
+        )
     shape = Shape(args.endpoints, args.records)
     out: dict[str, list[Any]] = {}
     for target in [t for t in args.peer_targets.split(",") if t]:
