@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import resource
 import sqlite3
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from pathlib import Path
 
 from bench.region import Shape, assignments, build_region, changed_assignments, changed_indexes
 from bench.region import endpoint_name as name_of
+
 from zonewarden.core import enactor
-from zonewarden.core.actions import Action, ApplyIfNewer, Outcomes, Sleep
+from zonewarden.core.actions import Action, ApplyIfNewer, Deleted, Outcomes, Sleep
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.core.model import EndpointName, Generation, PlanDraft
 from zonewarden.core.planner import build_draft
@@ -47,6 +49,7 @@ class ApplyStats:
 
     behind: int = 0
     batches: int = 0
+    deleted: int = 0  # plans the enactor's clean-up removed
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
@@ -108,6 +111,8 @@ def drive_enactor(
 
 
 def _count(stats: ApplyStats, action: Action, result: object) -> None:
+    if isinstance(result, Deleted):
+        stats.deleted += len(result.result.deleted)
     if isinstance(action, ApplyIfNewer) and isinstance(result, Outcomes):
         stats.batches += 1
         for outcome in result.by_name.values():
@@ -203,6 +208,39 @@ def run_incremental(
         and all(g == generation for g, _ in after.values()),
         "incr_outcomes": stats.outcomes,
         "incr_peak_rss_mib": peak,
+    }
+
+
+def run_steady(
+    shape: Shape, path: Path, config: EnactorConfig, cycles: int, progress: Progress = _quiet
+) -> dict[str, object]:
+    """Steady state: `cycles` more 1% plans (alternately back and forth) on the store at
+    `path`, each published and applied until idle, so clean-up of plans that fall out of
+    retention and WAL checkpoints are paid for as they fall due."""
+    expected = changed_names(shape)
+    drafts = [plan(shape), plan(shape, changed=True)]  # the store now serves the second
+    walls, cpus, exact, deleted = [], [], True, 0
+    store = SqliteStore(path)
+    try:
+        for i in range(cycles):
+            progress("steady", i, cycles)
+            with Stopwatch() as cycle:
+                generation = publish(store, drafts[i % 2])
+                stats = drive_enactor(store, config, generation)
+            walls.append(cycle.wall)
+            cpus.append(cycle.cpu)
+            deleted += stats.deleted
+            exact &= written_names(path, generation) == expected
+        progress("steady", cycles, cycles)
+    finally:
+        store.close()
+    return {
+        "steady_cycles": cycles,
+        "steady_s": statistics.mean(walls),
+        "steady_cpu_s": statistics.mean(cpus),
+        "steady_max_s": max(walls),
+        "steady_plans_cleaned": deleted,
+        "steady_written_exactly_changed": exact,
     }
 
 

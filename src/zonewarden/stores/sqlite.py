@@ -167,6 +167,10 @@ class SqliteStore:
             # one plan's rows (~4 MB per 50k endpoints) and the zone fit in the page cache,
             # so a big transaction does not spill dirty pages to the WAL before COMMIT
             self._db.execute("PRAGMA cache_size = -65536")
+            # every plan rewrites the same pages (its rows, the fencing rows): checkpoint
+            # every ~32 MiB of WAL rather than 4, so each page is copied back once per
+            # several plans instead of once per plan
+            self._db.execute("PRAGMA wal_autocheckpoint = 8192")
             self._check_schema(create)
         except sqlite3.DatabaseError as exc:
             raise StoreCorrupt(
