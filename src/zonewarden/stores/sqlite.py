@@ -82,7 +82,7 @@ MAX_TTL = 86400
 # scans it once per delete; an index on `gen` or `version` would instead be rewritten
 # for every endpoint on every plan. For the same reason `plan_endpoints` has no index
 # on `digest` (publishing 50,000 rows into one costs ~6x the rows themselves, in random
-# order); clean-up finds orphaned content with one transient index instead.
+# order); clean-up finds orphaned content without it (see `_delete_plans`).
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS plans(
@@ -422,19 +422,27 @@ class SqliteStore:
         if not gens:
             return
         arg = (json.dumps(list(gens)),)
-        used = db.execute(
-            "SELECT json_group_array(DISTINCT digest) FROM plan_endpoints "
-            "WHERE gen IN (SELECT value FROM json_each(?))",
-            arg,
+        # content a doomed row uses is orphaned only if no surviving row uses it. Rows
+        # whose name has the same content in one surviving plan are settled by a primary
+        # key probe; only the rest (what changed between plans) need the full check, one
+        # scan of the surviving rows against that short list. No index on digest needed.
+        keep = db.execute(
+            "SELECT min(gen) FROM plans WHERE gen NOT IN (SELECT value FROM json_each(?))", arg
+        ).fetchone()[0]
+        suspects = db.execute(
+            "SELECT json_group_array(DISTINCT d.digest) FROM plan_endpoints d "
+            "LEFT JOIN plan_endpoints k ON k.gen = ? AND k.name = d.name "
+            "WHERE d.gen IN (SELECT value FROM json_each(?)) "
+            "AND (k.digest IS NULL OR k.digest != d.digest)",
+            (keep, *arg),
         ).fetchone()[0]
         db.execute("DELETE FROM plans WHERE gen IN (SELECT value FROM json_each(?))", arg)
         db.execute("DELETE FROM plan_endpoints WHERE gen IN (SELECT value FROM json_each(?))", arg)
-        # content the doomed plans used and no surviving plan uses; `NOT IN` builds one
-        # transient index over the surviving rows, here rather than on every publish
         db.execute(
-            "DELETE FROM contents WHERE digest IN (SELECT value FROM json_each(?)) "
-            "AND digest NOT IN (SELECT digest FROM plan_endpoints)",
-            (used,),
+            "DELETE FROM contents WHERE digest IN (SELECT value FROM json_each(:s)) "
+            "AND digest NOT IN (SELECT digest FROM plan_endpoints "
+            "WHERE digest IN (SELECT value FROM json_each(:s)))",
+            {"s": suspects},
         )
 
     # -- zone ----------------------------------------------------------------------------
