@@ -113,10 +113,13 @@ class ZoneStore(Protocol):
     ) -> dict[EndpointName, Outcome]: ...
 
     def changed_since(self, version: int) -> tuple[int, dict[EndpointName, ZoneEntry]]:
-        """Entries changed after zone version `version`, and the current version.
+        """Entries whose served content changed after zone version `version`, and the
+        current version.
 
         Version 0 returns the whole zone. Readers (the DNS server) poll this cheaply and
-        swap in a new snapshot only when something changed."""
+        swap in a new snapshot only when something changed. A generation-only advance
+        (`advance_unchanged`) serves nothing new, so a store need not report it: the
+        memory and SQLite stores do not, which keeps a 1% plan at 1% of the work."""
         ...
 
     # -- the unsafe 2025 protocol, for `legacy` mode only --------------------------------

@@ -154,7 +154,8 @@ class MemoryStore:
                 and entry.content.digest == content.digest
                 and entry.content.records
             ):
-                self._put(ZoneEntry(name, generation, entry.content))
+                # same content: not a change for `changed_since` readers
+                self.zone[name] = ZoneEntry(name, generation, entry.content)
                 advanced += 1
             else:
                 behind.append(name)

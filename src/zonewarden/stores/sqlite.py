@@ -486,15 +486,15 @@ class SqliteStore:
         with self._tx() as db:
             if self._meta(db, "frozen") == "1" or not self._has_plan(db, generation):
                 return ()
-            version = int(self._meta(db, "zone_version")) + 1
+            # the served content does not change, so the zone version does not either:
+            # DNS servers polling `changed_since` see only what they must re-serve
             cur = db.execute(
-                "UPDATE zone SET gen = :g, version = :v, updated_at = :now FROM plan_endpoints pe "
+                "UPDATE zone SET gen = :g, updated_at = :now FROM plan_endpoints pe "
                 "WHERE pe.gen = :g AND pe.name = zone.name AND pe.digest = zone.digest "
                 "AND zone.gen < :g AND zone.record_count > 0",
-                {"g": generation, "v": version, "now": now},
+                {"g": generation, "now": now},
             )
             if cur.rowcount:
-                self._set_meta(db, "zone_version", version)
                 self._audit(
                     db,
                     [
