@@ -85,7 +85,7 @@ class ExternalZoneRegion:
         hints = {n: _marker_of(before.get(n)) for n in contents if out[n] is Outcome.APPLIED}
         at_server = self.backend.apply_fenced(generation, contents, hints)
         for name, outcome in at_server.items():
-            before = out[name]
+            in_ledger = out[name]
             if outcome is Outcome.FENCED_OUT:
                 self.store.record(
                     actor,
@@ -96,7 +96,7 @@ class ExternalZoneRegion:
                     detail=f"at {self.backend.description}",
                 )
                 out[name] = outcome
-            elif outcome is Outcome.APPLIED and before is Outcome.CURRENT:
+            elif outcome is Outcome.APPLIED and in_ledger is Outcome.CURRENT:
                 self.store.record(
                     actor,
                     "repair",

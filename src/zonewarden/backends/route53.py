@@ -105,6 +105,9 @@ class Route53Backend(FencedBackend):
             facts = self.probe()
             if not self.fenced_at_server:
                 log.warning("%s: %s", self.description, "; ".join(facts))
+        for name, content in contents.items():
+            for warning in fail_open_warnings(name, content):
+                log.warning("%s: %s", self.description, warning)
         return super().apply_fenced(generation, contents, hints)
 
     # -- hooks ---------------------------------------------------------------------------
