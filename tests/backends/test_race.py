@@ -1,4 +1,5 @@
-"""The multi-process race of tests/runtime/test_race.py, with the records at BIND.
+"""The multi-process race of tests/runtime/test_race.py, with the records at a real
+server (safe: BIND, Knot and PowerDNS; legacy: BIND).
 
 Three enactor processes and a planner share one SQLite ledger and write one BIND zone
 over RFC 2136; one enactor is SIGSTOPped and resumed at random. The observer reads the
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.backends.conftest import rfc2136
-from tests.backends.servers import KEY_NAME, KEY_SECRET, Running, start_bind
+from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, Running
 from tests.runtime.test_race import race_config, spawn, stop
 from zonewarden.backends.base import served
 from zonewarden.backends.rfc2136 import Rfc2136Backend
@@ -80,8 +81,8 @@ timeout = 2.0
     return path
 
 
-def run_race(tmp: Path, protocol: str, seconds: float, seed: int):
-    run = start_bind(tmp / "bind")
+def run_race(tmp: Path, protocol: str, seconds: float, seed: int, server: str = "bind"):
+    run = STARTERS[server](tmp / server)
     cfg = config(tmp, protocol, run)
     store = SqliteStore(tmp / "region.db")
     observer = ServerObserver(rfc2136(run), store)
@@ -123,8 +124,9 @@ def enough(store: SqliteStore) -> bool:
         return False
 
 
-def test_safe_no_stale_write_reaches_bind_and_it_converges(tmp_path):
-    run, observer, store, procs = run_race(tmp_path, "safe", 8.0, seed=7)
+@pytest.mark.parametrize("server", ["bind", "knot", "pdns"])
+def test_safe_no_stale_write_reaches_the_server_and_it_converges(tmp_path, server):
+    run, observer, store, procs = run_race(tmp_path, "safe", 8.0, seed=7, server=server)
     try:
         procs[0].terminate()
         procs[0].wait(timeout=10)
@@ -146,7 +148,7 @@ def test_safe_no_stale_write_reaches_bind_and_it_converges(tmp_path):
     assert observer.violations == [], observer.violations[:5]
     assert {n: observer.last.get(n) for n in NAMES} == dict.fromkeys(NAMES, newest), errors[-2000:]
     at_server = [e for e in fenced if e.detail.startswith("at DNS server")]
-    print(f"safe/bind: newest {newest}, {len(fenced)} fenced ({len(at_server)} at BIND)")
+    print(f"safe/{server}: newest {newest}, {len(fenced)} fenced ({len(at_server)} at server)")
 
 
 def test_legacy_stale_write_reaches_bind_and_is_caught(tmp_path):
