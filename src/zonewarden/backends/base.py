@@ -240,8 +240,12 @@ class FencedBackend(ABC):
                 )
         return applied
 
+    def _read_back(self, applied: Sequence[Change]) -> dict[EndpointName, LiveEndpoint]:
+        """What verification reads; adapters may read less (see rfc2136)."""
+        return self.read([c.name for c in applied])
+
     def _verify(self, applied: Sequence[Change]) -> None:
-        back = self.read([c.name for c in applied])
+        back = self._read_back(applied)
         for change in applied:
             live = back.get(change.name)
             marker = live.marker if live is not None else None

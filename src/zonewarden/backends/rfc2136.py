@@ -211,6 +211,30 @@ class Rfc2136Backend(FencedBackend):
             out[n] = LiveEndpoint(n, marker, frozenset(addresses), ttl)
         return out
 
+    def _read_back(self, applied: Sequence[Change]) -> dict[EndpointName, LiveEndpoint]:
+        """The marker and the address types each new content serves. Types it does not
+        serve were deleted by the same atomic UPDATE that set the marker, so a marker
+        read back as ours proves them gone; reading them again would prove nothing."""
+        queries, plan = [], []
+        for c in applied:
+            types = [t for t in ADDRESS_TYPES if addresses_of(c.content, t)]
+            queries.append(wire.query(marker_name(c.name), wire.TXT))
+            queries += [wire.query(c.name, RDTYPE[t]) for t in types]
+            plan.append((c.name, types))
+        answers = iter(self._exchange_raw(queries))
+        out = {}
+        for name, types in plan:
+            _, txt = self._answer(next(answers))
+            marker = next(filter(None, (Marker.parse(t) for t in txt)), None)
+            addresses: set[tuple[RecordType, str]] = set()
+            ttl = None
+            for t in types:
+                ttl_t, values = self._answer(next(answers))
+                ttl = ttl if ttl is not None else ttl_t
+                addresses |= {(t, x) for x in values}
+            out[name] = LiveEndpoint(name, marker, frozenset(addresses), ttl)
+        return out
+
     def _answer(self, data: bytes) -> tuple[int | None, list[str]]:
         try:
             rcode, ttl, values = wire.parse_answer(data)
