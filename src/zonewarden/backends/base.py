@@ -10,15 +10,18 @@
 
 Rules kept here, for every backend:
 - content failing a gate (never empty, weights) is REFUSED before anything is sent;
-- the decision "newer than live?" is made against the marker read just before, and the
-  batch carries that exact marker as its prerequisite, so a write whose read went stale
-  fails at the server (compare-and-set; a one-time check before starting is not a check);
-- batches of up to `batch_size` endpoints; a rejected batch is re-read and its endpoints
-  retried one at a time, so one contended endpoint never blocks the others;
-- after writing, every endpoint is read back; a marker that is ours with other records,
-  or that is missing, is a `BackendRejected` naming the server (never silently ignored).
-- Only records with weight > 0 are served: a plain DNS server has no weights, so the
+- the decision "newer than live?" is made against the marker read just before (or the
+  caller's hint of it: the ledger's previous entry), and the batch carries that exact
+  marker as its prerequisite, so a write whose read went stale fails at the server
+  (compare-and-set; a one-time check before starting is not a check);
+- batches of up to `batch_size` endpoints; a rejected batch is re-read and resent once
+  whole, then endpoint by endpoint, so one contended endpoint never blocks the others;
+  FENCED_OUT (a newer marker is live) is success, as in the stores;
+- after writing, every endpoint is read back (`_read_back`); a missing marker, or ours
+  with other records, is a `BackendRejected` naming the server (never ignored);
+- only records with weight > 0 are served: a plain DNS server has no weights, so the
   weights live in the marker's digest (and natively where the server has them).
+- `_read_back(changes)` may be overridden to read less than `_read` (see rfc2136).
 """
 
 from __future__ import annotations
