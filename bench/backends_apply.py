@@ -47,7 +47,7 @@ def contents(prefix: str, count: int, gen: int) -> dict[EndpointName, Content]:
         recs = tuple(
             Record(
                 RecordType.A,
-                f"10.{gen % 200}.{i // 250}.{(i % 250) * 0 + j + 1}",
+                f"10.{gen % 200}.{i // 250}.{j + 1}",
                 10,
                 LbId(f"lb{j}"),
             )
