@@ -24,10 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, start_moto  # noqa: E402
-from zonewarden.backends.external import ExternalZoneRegion  # noqa: E402
-from zonewarden.backends.rfc2136 import Rfc2136Backend  # noqa: E402
-from zonewarden.core.model import (  # noqa: E402
+from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, start_moto
+
+from zonewarden.backends.external import ExternalZoneRegion
+from zonewarden.backends.rfc2136 import Rfc2136Backend
+from zonewarden.core.model import (
     Content,
     EndpointName,
     Generation,
@@ -37,14 +38,19 @@ from zonewarden.core.model import (  # noqa: E402
     Record,
     RecordType,
 )
-from zonewarden.stores.sqlite import SqliteStore  # noqa: E402
+from zonewarden.stores.sqlite import SqliteStore
 
 
 def contents(prefix: str, count: int, gen: int) -> dict[EndpointName, Content]:
     out = {}
     for i in range(count):
         recs = tuple(
-            Record(RecordType.A, f"10.{gen % 200}.{i // 250}.{(i % 250) * 0 + j + 1}", 10, LbId(f"lb{j}"))
+            Record(
+                RecordType.A,
+                f"10.{gen % 200}.{i // 250}.{j + 1}",
+                10,
+                LbId(f"lb{j}"),
+            )
             for j in range(8)
         )
         out[EndpointName(f"{prefix}{i}.{ZONE}")] = Content(60, Policy.WEIGHTED_MULTI, recs)
@@ -88,7 +94,11 @@ def bench_server(kind: str, args: argparse.Namespace, workdir: Path) -> list[dic
     rows = []
     try:
         backend = Rfc2136Backend(
-            run.server, ZONE, port=run.port, tsig_name=KEY_NAME, tsig_secret=KEY_SECRET,
+            run.server,
+            ZONE,
+            port=run.port,
+            tsig_name=KEY_NAME,
+            tsig_secret=KEY_SECRET,
             timeout=30.0,
         )
         region = ExternalZoneRegion(SqliteStore(workdir / f"{kind}.db"), backend)
@@ -96,18 +106,22 @@ def bench_server(kind: str, args: argparse.Namespace, workdir: Path) -> list[dic
             backend.batch_size = batch
             raw, alone, ledger = [], [], []
             # names written once first, so every measured write replaces live rrsets
-            for prefix in ("r", "f", "l"):
+            for prefix in ("r", "f"):
                 backend.apply_fenced(Generation(1), contents(f"{prefix}{batch}-", count, 1))
+            via_region(region, contents(f"l{batch}-", count, 1), 100)  # the ledger knows them
             for rep in range(args.reps):
                 gen = 2 + rep
                 raw.append(nsupdate(run.port, contents(f"r{batch}-", count, gen), batch))
-                alone.append(fenced(backend, contents(f"f{batch}-", count, gen), gen))
+                alone.append(fenced(backend, contents(f"f{batch}-", count, gen), 10 * gen))
                 ledger.append(via_region(region, contents(f"l{batch}-", count, gen), batch))
             med = statistics.median
             rows.append(
                 {
-                    "server": kind, "batch": batch, "rrsets": count,
-                    "raw": round(med(raw)), "fenced": round(med(alone)),
+                    "server": kind,
+                    "batch": batch,
+                    "rrsets": count,
+                    "raw": round(med(raw)),
+                    "fenced": round(med(alone)),
                     "region": round(med(ledger)),
                     "ratio": round(med(alone) / med(raw), 2),
                     "region_ratio": round(med(ledger) / med(raw), 2),
@@ -129,8 +143,11 @@ def bench_route53(args: argparse.Namespace, workdir: Path) -> list[dict[str, obj
     rows = []
     try:
         client = boto3.client(
-            "route53", endpoint_url=f"http://127.0.0.1:{run.port}", region_name="us-east-1",
-            aws_access_key_id="bench", aws_secret_access_key="bench",
+            "route53",
+            endpoint_url=f"http://127.0.0.1:{run.port}",
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
         )
         zone_id = client.create_hosted_zone(Name=ZONE, CallerReference="bench")["HostedZone"]["Id"]
         backend = Route53Backend(zone_id, ZONE, client=client, batch_size=40)
@@ -138,10 +155,19 @@ def bench_route53(args: argparse.Namespace, workdir: Path) -> list[dict[str, obj
         raw_data = contents("m", count, 1)
         t = time.perf_counter()
         changes = [
-            {"Action": "UPSERT", "ResourceRecordSet": {
-                "Name": n, "Type": "A", "SetIdentifier": f"{r.lb}/{r.address}", "Weight": 10,
-                "TTL": 60, "ResourceRecords": [{"Value": r.address}]}}
-            for n, c in raw_data.items() for r in c.records
+            {
+                "Action": "UPSERT",
+                "ResourceRecordSet": {
+                    "Name": n,
+                    "Type": "A",
+                    "SetIdentifier": f"{r.lb}/{r.address}",
+                    "Weight": 10,
+                    "TTL": 60,
+                    "ResourceRecords": [{"Value": r.address}],
+                },
+            }
+            for n, c in raw_data.items()
+            for r in c.records
         ]
         for i in range(0, len(changes), 320):
             client.change_resource_record_sets(
@@ -149,9 +175,18 @@ def bench_route53(args: argparse.Namespace, workdir: Path) -> list[dict[str, obj
             )
         raw = count / (time.perf_counter() - t)
         rate = fenced_r53(backend, contents("n", count, 1))
-        rows.append({"server": "route53 (moto)", "batch": 40, "rrsets": count, "raw": round(raw),
-                     "fenced": round(rate), "region": None, "ratio": round(rate / raw, 2),
-                     "region_ratio": None})
+        rows.append(
+            {
+                "server": "route53 (moto)",
+                "batch": 40,
+                "rrsets": count,
+                "raw": round(raw),
+                "fenced": round(rate),
+                "region": None,
+                "ratio": round(rate / raw, 2),
+                "region_ratio": None,
+            }
+        )
         print(rows[-1], file=sys.stderr)
     finally:
         run.stop()
@@ -182,12 +217,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print("| server | rrsets/msg | raw rrsets/s | fenced backend | ratio | via region (SQLite ledger) | ratio |")
+    print(
+        "| server | rrsets/msg | raw rrsets/s | fenced backend | ratio | via region (SQLite ledger) | ratio |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(
             f"| {r['server']} | {r['batch']} | {r['raw']:,} | {r['fenced']:,} | {r['ratio']}x | "
-            + (f"{r['region']:,} | {r['region_ratio']}x |" if r["region"] is not None else "- | - |")
+            + (
+                f"{r['region']:,} | {r['region_ratio']}x |"
+                if r["region"] is not None
+                else "- | - |"
+            )
         )
 
 

@@ -239,7 +239,9 @@ class DnsBackend(Protocol):
       (g, digest) in one conditional operation at the server, only where the live marker
       is older than g (or equal to g with another digest); the server itself rejects the
       write if the marker changed since it was read. Outcomes: APPLIED, CURRENT,
-      FENCED_OUT, REFUSED (content fails a gate). Verified by reading back.
+      FENCED_OUT, REFUSED (content fails a gate). Verified by reading back. `hints`
+      (the marker the caller believes is live) may replace the read before the write:
+      the server's compare-and-set still decides, a wrong hint only costs a retry.
     - `write_unfenced` / `remove_records`: the unsafe 2025 protocol (legacy mode only).
     """
 
@@ -248,7 +250,10 @@ class DnsBackend(Protocol):
     def read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]: ...
 
     def apply_fenced(
-        self, generation: Generation, contents: Mapping[EndpointName, Content]
+        self,
+        generation: Generation,
+        contents: Mapping[EndpointName, Content],
+        hints: Mapping[EndpointName, Marker | None] | None = None,
     ) -> dict[EndpointName, Outcome]: ...
 
     def write_unfenced(

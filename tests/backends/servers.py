@@ -66,13 +66,12 @@ class Running:
 
 
 def need(binary: str, package: str) -> str:
+    """The binary's path; a missing one FAILS the test (never skips), saying how to fix."""
     path = shutil.which(binary) or next(
         (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}") if os.path.exists(p)), None
     )
     if path is None:
-        raise RuntimeError(
-            f"{binary} is not installed (Debian package {package}); run {INSTALL} first"
-        )
+        raise RuntimeError(f"{binary} is not installed ({package}); run {INSTALL} first")
     return path
 
 
@@ -118,7 +117,7 @@ def _spawn(kind: str, cmd: list[str], workdir: Path, port: int, **extra: str) ->
 
 
 def start_bind(workdir: Path) -> Running:
-    named = need("named", "bind9")
+    named = need("named", "Debian package bind9")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     (workdir / "example.zone").write_text(ZONE_FILE)
@@ -150,7 +149,7 @@ zone "{ZONE}" {{
 
 
 def start_knot(workdir: Path) -> Running:
-    knotd = need("knotd", "knot")
+    knotd = need("knotd", "Debian package knot")
     (workdir / "db").mkdir(parents=True, exist_ok=True)
     port = free_port()
     (workdir / "example.zone").write_text(ZONE_FILE)
@@ -192,7 +191,7 @@ log:
 
 
 def start_pdns(workdir: Path) -> Running:
-    pdns = need("pdns_server", "pdns-server")
+    pdns = need("pdns_server", "Debian package pdns-server")
     schema = Path("/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql")
     if not schema.exists():
         raise RuntimeError(f"pdns-backend-sqlite3 is not installed; run {INSTALL} first")
@@ -255,7 +254,7 @@ def _pdns_database(db: Path, schema: str) -> None:
 
 
 def start_moto(workdir: Path) -> Running:
-    moto = need("moto_server", "python3 package moto[server]: pip install -e '.[test]'")
+    moto = need("moto_server", "pip package moto[server], in the test extra")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     run = _spawn("moto", [moto, "-H", "127.0.0.1", "-p", str(port)], workdir, port)

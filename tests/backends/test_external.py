@@ -75,12 +75,12 @@ def test_stale_enactor_accepted_by_the_ledger_is_fenced_at_the_server(region):
     real = region.backend.apply_fenced
     overtaken = []
 
-    def newer_enactor_runs_first(g, contents):
+    def newer_enactor_runs_first(g, contents, hints=None):
         if not overtaken:  # between A's ledger write and A's server write, B does g2
             overtaken.append(True)
             region.store.apply_if_newer(p2.generation, [KV], actor="B", now=1.0)
             real(p2.generation, region.store.contents(p2.generation, [KV]))
-        return real(g, contents)
+        return real(g, contents, hints)
 
     region.backend.apply_fenced = newer_enactor_runs_first
     out = region.apply_if_newer(p1.generation, [KV], actor="A", now=1.0)

@@ -92,3 +92,28 @@ def _many(prefix: str, count: int) -> Content:
         for i in range(count)
     )
     return Content(60, Policy.WEIGHTED_MULTI, recs)
+
+
+class PendingClient:
+    """moto answers INSYNC at once; Route 53 says PENDING first. A stand-in for that."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def change_resource_record_sets(self, **_: object) -> dict[str, object]:
+        return {"ChangeInfo": {"Id": "/change/C1", "Status": "PENDING"}}
+
+    def get_change(self, Id: str) -> dict[str, object]:
+        self.polls += 1
+        return {"ChangeInfo": {"Id": Id, "Status": "INSYNC" if self.polls >= 2 else "PENDING"}}
+
+
+def test_a_change_is_awaited_until_insync(monkeypatch):
+    from zonewarden.backends import route53 as r53
+    from zonewarden.backends.route53 import Route53Backend
+
+    monkeypatch.setattr(r53.time, "sleep", lambda _: None)
+    client = PendingClient()
+    backend = Route53Backend("Z1", "example.", client=client)
+    assert backend._submit([]) is True
+    assert client.polls == 2

@@ -10,15 +10,18 @@
 
 Rules kept here, for every backend:
 - content failing a gate (never empty, weights) is REFUSED before anything is sent;
-- the decision "newer than live?" is made against the marker read just before, and the
-  batch carries that exact marker as its prerequisite, so a write whose read went stale
-  fails at the server (compare-and-set; a one-time check before starting is not a check);
-- batches of up to `batch_size` endpoints; a rejected batch is re-read and its endpoints
-  retried one at a time, so one contended endpoint never blocks the others;
-- after writing, every endpoint is read back; a marker that is ours with other records,
-  or that is missing, is a `BackendRejected` naming the server (never silently ignored).
-- Only records with weight > 0 are served: a plain DNS server has no weights, so the
+- the decision "newer than live?" is made against the marker read just before (or the
+  caller's hint of it: the ledger's previous entry), and the batch carries that exact
+  marker as its prerequisite, so a write whose read went stale fails at the server
+  (compare-and-set; a one-time check before starting is not a check);
+- batches of up to `batch_size` endpoints; a rejected batch is re-read and resent once
+  whole, then endpoint by endpoint, so one contended endpoint never blocks the others;
+  FENCED_OUT (a newer marker is live) is success, as in the stores;
+- after writing, every endpoint is read back (`_read_back`); a missing marker, or ours
+  with other records, is a `BackendRejected` naming the server (never ignored);
+- only records with weight > 0 are served: a plain DNS server has no weights, so the
   weights live in the marker's digest (and natively where the server has them).
+- `_read_back(changes)` may be overridden to read less than `_read` (see rfc2136).
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ def decide(live: LiveEndpoint | None, generation: Generation, content: Content) 
     return None  # same generation, other content: self-repair
 
 
+def _older(marker: Marker | None, generation: Generation) -> bool:
+    return marker is None or marker.generation < generation
+
+
 def chunks(items: Sequence[EndpointName], size: int) -> Iterator[Sequence[EndpointName]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -82,6 +89,7 @@ class FencedBackend(ABC):
     """Validation, batching, retry-on-contention and verification over adapter hooks."""
 
     description = "dns backend"
+    uses_hints = True  # False where a write needs the live record sets themselves
 
     def __init__(self, zone: str, *, batch_size: int = 100, verify: bool = True) -> None:
         self.zone = zone if zone.endswith(".") else zone + "."
@@ -119,7 +127,10 @@ class FencedBackend(ABC):
         return out
 
     def apply_fenced(
-        self, generation: Generation, contents: Mapping[EndpointName, Content]
+        self,
+        generation: Generation,
+        contents: Mapping[EndpointName, Content],
+        hints: Mapping[EndpointName, Marker | None] | None = None,
     ) -> dict[EndpointName, Outcome]:
         out: dict[EndpointName, Outcome] = {}
         wanted: dict[EndpointName, Content] = {}
@@ -129,20 +140,37 @@ class FencedBackend(ABC):
                 out[name] = Outcome.REFUSED
             else:
                 wanted[name] = content
-        live = self.read(list(wanted))
-        changes = self._changes(generation, wanted, live, out)
+        changes = self._optimistic(generation, wanted, hints or {}, out)
         applied: list[Change] = []
         for i in range(0, len(changes), self.batch_size):
             batch = changes[i : i + self.batch_size]
             if self._send(batch, fenced=True):
                 applied += batch
             else:
-                applied += self._one_by_one(generation, batch, out)
+                applied += self._after_rejection(generation, batch, out)
         for change in applied:
             out[change.name] = Outcome.APPLIED
         if self.verify and applied:
             self._verify(applied)
         return out
+
+    def _optimistic(
+        self,
+        generation: Generation,
+        wanted: Mapping[EndpointName, Content],
+        hints: Mapping[EndpointName, Marker | None],
+        out: dict[EndpointName, Outcome],
+    ) -> list[Change]:
+        """Changes for every wanted name. A hinted name (the marker the ledger says the
+        server holds) is not read first: the server's prerequisite checks the hint, and
+        a wrong one only costs a rejected batch and a re-read."""
+        use = self.uses_hints
+        hinted = {n for n in wanted if use and n in hints and _older(hints[n], generation)}
+        unread = [n for n in wanted if n not in hinted]
+        live = self.read(unread) if unread else {}
+        changes = self._changes(generation, {n: wanted[n] for n in unread}, live, out)
+        changes += [Change(n, generation, wanted[n], hints[n]) for n in wanted if n in hinted]
+        return changes
 
     def write_unfenced(self, generation: Generation, name: EndpointName, content: Content) -> None:
         """Legacy: write without any prerequisite (last writer wins, as in 2025)."""
@@ -180,10 +208,24 @@ class FencedBackend(ABC):
             changes.append(Change(name, generation, content, expected, current))
         return changes
 
+    def _after_rejection(
+        self, generation: Generation, batch: Sequence[Change], out: dict[EndpointName, Outcome]
+    ) -> list[Change]:
+        """A batch failed its prerequisites: re-read it and send it again as one batch;
+        if that fails too, someone is writing these names now: go one at a time."""
+        if len(batch) > 1:
+            names = [c.name for c in batch]
+            retry = self._changes(
+                generation, {c.name: c.content for c in batch}, self.read(names), out
+            )
+            if not retry or self._send(retry, fenced=True):
+                return retry
+            batch = retry
+        return self._one_by_one(generation, batch, out)
+
     def _one_by_one(
         self, generation: Generation, batch: Sequence[Change], out: dict[EndpointName, Outcome]
     ) -> list[Change]:
-        """A batch failed its prerequisites: re-read and retry each endpoint alone."""
         applied = []
         for change in batch:
             for _ in range(MAX_RETRIES):
@@ -201,8 +243,12 @@ class FencedBackend(ABC):
                 )
         return applied
 
+    def _read_back(self, applied: Sequence[Change]) -> dict[EndpointName, LiveEndpoint]:
+        """What verification reads; adapters may read less (see rfc2136)."""
+        return self.read([c.name for c in applied])
+
     def _verify(self, applied: Sequence[Change]) -> None:
-        back = self.read([c.name for c in applied])
+        back = self._read_back(applied)
         for change in applied:
             live = back.get(change.name)
             marker = live.marker if live is not None else None

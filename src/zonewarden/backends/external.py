@@ -15,6 +15,8 @@ One endpoint write, in this order:
    compare-and-set on the marker stops a stale enactor there, even one whose ledger
    write was accepted before a newer enactor overtook it (FENCED_OUT);
 3. read-back verification by the backend.
+The ledger's entry from just before step 1 is passed as a hint of the live marker, so
+the common case sends the UPDATE without reading first; the prerequisite checks it.
 
 Repair: `advance_unchanged` also returns names whose backend marker differs from the
 ledger at the target generation (a write stopped between steps 1 and 2, or someone
@@ -45,9 +47,15 @@ from zonewarden.core.model import (
     ZoneEntry,
 )
 from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
-from zonewarden.ports import AuditEvent, DnsBackend, Heartbeat, RegionStore
+from zonewarden.ports import AuditEvent, DnsBackend, Heartbeat, Marker, RegionStore
 
 TO_BACKEND = (Outcome.APPLIED, Outcome.CURRENT)
+
+
+def _marker_of(entry: ZoneEntry | None) -> Marker | None:
+    if entry is None or entry.empty:
+        return None
+    return Marker(entry.generation, entry.content.digest)
 
 
 class ExternalZoneRegion:
@@ -63,6 +71,7 @@ class ExternalZoneRegion:
     def apply_if_newer(
         self, generation: Generation, names: Sequence[EndpointName], *, actor: str, now: float
     ) -> dict[EndpointName, Outcome]:
+        before = self.store.read_zone(names)
         out = self.store.apply_if_newer(generation, names, actor=actor, now=now)
         todo = [n for n, o in out.items() if o in TO_BACKEND]
         if not todo:
@@ -71,9 +80,12 @@ class ExternalZoneRegion:
         for name in todo:
             if name not in contents:  # the ledger moved on and the plan was cleaned up
                 out[name] = Outcome.FENCED_OUT
-        at_server = self.backend.apply_fenced(generation, contents)
+        # what the server holds if it kept up with the ledger: saves the read before
+        # the write; the server's prerequisite still checks it (a wrong hint is a retry)
+        hints = {n: _marker_of(before.get(n)) for n in contents if out[n] is Outcome.APPLIED}
+        at_server = self.backend.apply_fenced(generation, contents, hints)
         for name, outcome in at_server.items():
-            before = out[name]
+            in_ledger = out[name]
             if outcome is Outcome.FENCED_OUT:
                 self.store.record(
                     actor,
@@ -84,7 +96,7 @@ class ExternalZoneRegion:
                     detail=f"at {self.backend.description}",
                 )
                 out[name] = outcome
-            elif outcome is Outcome.APPLIED and before is Outcome.CURRENT:
+            elif outcome is Outcome.APPLIED and in_ledger is Outcome.CURRENT:
                 self.store.record(
                     actor,
                     "repair",

@@ -92,15 +92,23 @@ class Route53Backend(FencedBackend):
         self.fenced_at_server: bool | None = None  # unknown until probe()
         self._probe_first = endpoint_url is not None  # not AWS itself: find out, and say so
 
+    uses_hints = False  # a batch DELETEs the exact old record sets: they must be read
+
     def apply_fenced(
-        self, generation: Generation, contents: Mapping[EndpointName, Content]
+        self,
+        generation: Generation,
+        contents: Mapping[EndpointName, Content],
+        hints: Mapping[EndpointName, Marker | None] | None = None,
     ) -> dict[EndpointName, Outcome]:
         if self._probe_first:
             self._probe_first = False
             facts = self.probe()
             if not self.fenced_at_server:
                 log.warning("%s: %s", self.description, "; ".join(facts))
-        return super().apply_fenced(generation, contents)
+        for name, content in contents.items():
+            for warning in fail_open_warnings(name, content):
+                log.warning("%s: %s", self.description, warning)
+        return super().apply_fenced(generation, contents, hints)
 
     # -- hooks ---------------------------------------------------------------------------
     def _read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]:
