@@ -74,11 +74,24 @@ def test_txn_limit_mismatch_is_a_config_error(etcd):
         )
 
 
-def test_publish_beyond_txn_limit_says_what_to_do(etcd):
-    with pytest.raises(ConfigError, match="--max-txn-ops"):
-        etcd.publish(
-            PlanDraft(dict.fromkeys(names(200), content("10.0.0.1"))), source="t", actor="t", now=0
-        )
+def test_plans_larger_than_one_txn_publish_in_chunks_and_work_end_to_end(etcd):
+    many = names(1000)  # ~8 chunks under --max-txn-ops 128
+    first = PlanDraft(dict.fromkeys(many, content("10.0.0.1")))
+    second = PlanDraft(
+        {n: content("10.0.0.2" if i % 10 == 0 else "10.0.0.1") for i, n in enumerate(many)}
+    )
+    g1 = etcd.publish(first, source="t", actor="t", now=0).generation
+    assert etcd.header(g1).endpoint_count == 1000
+    assert etcd.plan(g1).digest == first.digest
+    assert set(etcd.apply_if_newer(g1, many, actor="e", now=1).values()) == {Outcome.APPLIED}
+    g2 = etcd.publish(second, source="t", actor="t", now=2).generation
+    assert g2 == g1 + 1 and etcd.newest() == g2
+    behind = etcd.advance_unchanged(g2, actor="e", now=3)
+    assert sorted(behind) == sorted(many[::10])
+    etcd.apply_if_newer(g2, list(behind), actor="e", now=4)
+    assert set(etcd.applied().values()) == {g2}
+    assert etcd.delete_unreferenced([g1], actor="e", now=5).deleted == (g1,)
+    assert etcd.plan_names(g1) == ()
 
 
 def test_unreachable_cluster_is_retryable_and_names_the_endpoints():

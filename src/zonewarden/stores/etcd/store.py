@@ -22,7 +22,9 @@ Rules kept here:
   write, so `changed_since` costs one key read when nothing changed and `watch_zone`
   wakes a reader without polling;
 - a Txn holds at most `max_txn_ops` operations (etcd's --max-txn-ops, 128 by default):
-  writes over many endpoints are split into Txns that are each safe on their own.
+  writes over many endpoints are split into Txns that are each safe on their own, and a
+  plan larger than one Txn is published in chunks behind a reserved generation and made
+  visible by its header last (`_publish_in_chunks`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from zonewarden.core.model import (
     PlanHeader,
 )
 from zonewarden.core.outcomes import CleanupResult, PlanIndex
-from zonewarden.errors import ConfigError, NotFound
+from zonewarden.errors import NotFound
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.etcd import client as ec
 from zonewarden.stores.etcd.base import AUDIT_SLOTS, Conflict
@@ -62,10 +64,8 @@ class EtcdStore(ZoneOps, LegacyOps):
     ) -> Plan:
         require_valid(draft)
         if len(draft.endpoints) + 3 > self.max_txn_ops:
-            raise ConfigError(
-                f"a plan of {len(draft.endpoints)} endpoints needs {len(draft.endpoints) + 3} "
-                f"operations in one etcd Txn, above max_txn_ops {self.max_txn_ops}: start etcd "
-                "with a larger --max-txn-ops and pass the same value to the store"
+            return self._publish_in_chunks(
+                draft, source=source, actor=actor, now=now, min_generation=min_generation
             )
         k = self.keys
 
@@ -91,6 +91,39 @@ class EtcdStore(ZoneOps, LegacyOps):
             return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
 
         return self._retrying("publish", attempt)
+
+    def _publish_in_chunks(
+        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int
+    ) -> Plan:
+        """A plan larger than one Txn: reserve its generation (compare on the counter),
+        write its endpoints in Txn-sized chunks while it is still invisible, then make it
+        visible by writing its header. Readers find plans by header only, so nobody sees
+        half a plan. A publisher that dies before the header leaves a skipped generation
+        and invisible endpoint keys: generations stay strictly increasing."""
+        k = self.keys
+
+        def reserve() -> Generation:
+            counter = self._one(self._read([ec.get(k.next_gen)])[1][0])
+            stored = int(counter.value) if counter is not None else 1
+            g = Generation(max(stored, min_generation))
+            self._commit(
+                [ec.compare_mod(k.next_gen, self._mod(counter))],
+                [ec.put(k.next_gen, str(g + 1).encode())],
+            )
+            return g
+
+        g = self._retrying("publish", reserve)
+        items = list(draft.endpoints.items())
+        step = max(1, self.max_txn_ops - 1)
+        for i in range(0, len(items), step):
+            chunk = [
+                ec.put(k.plan_endpoint(g, n), encode_content(c)) for n, c in items[i : i + step]
+            ]
+            self._commit([], chunk)
+        header = {"digest": draft.digest, "created_at": now, "source": source, "count": len(items)}
+        audit = [("publish", "", g, f"{len(items)} endpoints in {-(-len(items) // step)} chunks")]
+        self._commit([], [ec.put(k.plan(g), dumps(header)), *self._audit_op(actor, now, audit)])
+        return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
 
     def newest(self) -> Generation:
         op = ec.get(self.keys.plans, prefix=True, keys_only=True)
