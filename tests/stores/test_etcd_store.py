@@ -141,3 +141,38 @@ def test_config_opens_an_etcd_store(tmp_path):
     cfg.write_text(demo_toml().replace(sqlite_section, '[store]\nkind = "etcd"'))
     with pytest.raises(ConfigError, match="endpoints"):
         open_store(load(cfg))
+
+
+def test_an_idle_enactor_wakes_on_a_publish_not_on_its_poll_interval(etcd):
+    """The runtime uses etcd watches: with a 30 s poll interval, a new plan is still
+    applied within a couple of seconds. A polling-only enactor would take 30 s, so this
+    fails if the watch is not used."""
+    import asyncio
+
+    from zonewarden.core.enactor import EnactorConfig
+    from zonewarden.runtime.enactor import EnactorRunner
+
+    a = names(1)
+    etcd.publish(PlanDraft({a[0]: content("10.0.0.1")}), source="t", actor="t", now=0)
+    runner = EnactorRunner("az1", etcd, EnactorConfig(poll_interval=30.0), seed=1)
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        try:
+            for _ in range(100):  # the first plan, then the enactor goes idle
+                if etcd.applied().get(a[0]) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            g2 = etcd.publish(PlanDraft({a[0]: content("10.0.0.2")}), source="t", actor="t", now=1)
+            started = time.monotonic()
+            while etcd.applied().get(a[0]) != g2.generation:
+                assert time.monotonic() - started < 5, "the watch did not wake the enactor"
+                await asyncio.sleep(0.02)
+            return time.monotonic() - started
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=35)
+
+    assert asyncio.run(scenario()) < 5

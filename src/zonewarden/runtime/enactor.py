@@ -18,6 +18,7 @@ from zonewarden.core import legacy
 from zonewarden.core.actions import ApplyIfNewer, LegacyWrite, Outcomes, Sleep, WriteDone
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.dispatch import execute
+from zonewarden.errors import RetryableError
 from zonewarden.ports import Heartbeat, RegionStore
 from zonewarden.runtime.clock import pause
 
@@ -41,6 +42,7 @@ class EnactorRunner:
         self.rng = random.Random(seed)
         self.counts: collections.Counter[str] = collections.Counter()
         self._last_beat = 0.0
+        self._plans_seen = 0  # etcd revision of the last publish a watch reported
         # fault injection: a slow enactor (the 2025 trigger) waits this long before each write
         self.write_delay = write_delay
         if protocol == "legacy":
@@ -50,7 +52,7 @@ class EnactorRunner:
         state, action = self.machine.start(self.id)
         while not stop.is_set():
             if isinstance(action, Sleep):
-                await pause(stop, action.seconds)
+                await self._idle(stop, action)
                 result = execute(self.store, action, actor=self.id, now=time.time())
             else:
                 if self.write_delay and isinstance(action, ApplyIfNewer | LegacyWrite):
@@ -61,6 +63,27 @@ class EnactorRunner:
                 self._count(result)
             state, action = self.machine.step(self.config, state, result, self.rng)  # type: ignore[arg-type]
             self._beat(state)
+
+    async def _idle(self, stop: asyncio.Event, action: Sleep) -> None:
+        """Sleep; an idle enactor on a store with watches (etcd) wakes as soon as a plan
+        is published instead of waiting out its poll interval. Back-offs always sleep."""
+        watch = getattr(self.store, "watch_plans", None)
+        if watch is None or action.reason != "idle" or stop.is_set():
+            await pause(stop, action.seconds)
+            return
+        deadline = time.monotonic() + action.seconds
+        while not stop.is_set():  # watch in short slices so a stop is noticed quickly
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                seen = await asyncio.to_thread(watch, self._plans_seen, min(left, 1.0))
+            except RetryableError:
+                await pause(stop, left)
+                return
+            if seen:
+                self._plans_seen = max(self._plans_seen, seen)
+                return
 
     def _count(self, result: object) -> None:
         if isinstance(result, Outcomes):
