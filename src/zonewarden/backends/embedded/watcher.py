@@ -2,7 +2,8 @@
 
 Rules kept here:
 - the watcher uses only the ZoneStore Protocol's `changed_since`, so it works with
-  every store; a poll that finds nothing new costs one cheap read;
+  every store; a poll that finds nothing new costs one cheap read; a store that offers
+  `watch_zone` (etcd) wakes it on a change instead of a timer;
 - a snapshot is built completely before it is published by one attribute assignment,
   so queries never see half an update and are never paused for one;
 - when the store cannot be read the last snapshot keeps being served (static
@@ -113,6 +114,18 @@ class SnapshotWatcher:
                 self._store_failed(exc)
             else:
                 self._store_ok()
+            await self._wait_for_change(loop)
+
+    async def _wait_for_change(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Until the next poll: a store with a zone watch (etcd) wakes us on the change
+        itself, within a 1 s cap; any other store, or a failing watch, is polled."""
+        watch = getattr(self.store, "watch_zone", None)
+        if watch is None or not self.metrics.store_reachable:
+            await asyncio.sleep(self.interval)
+            return
+        try:
+            await loop.run_in_executor(None, watch, self.version, 1.0)
+        except Exception:  # the poll that follows reports the store's state
             await asyncio.sleep(self.interval)
 
     def _store_failed(self, exc: Exception) -> None:
