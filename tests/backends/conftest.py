@@ -32,8 +32,10 @@ def servers(tmp_path_factory) -> Iterator[dict[str, Running]]:
 
 def server_of(servers: dict[str, Running], kind: str, tmp_path_factory) -> Running:
     if kind not in servers or servers[kind].proc.poll() is not None:
-        start = start_moto if kind == "moto" else STARTERS[kind]
-        servers[kind] = start(tmp_path_factory.mktemp(kind))
+        if kind.startswith("moto"):
+            servers[kind] = start_moto(tmp_path_factory.mktemp(kind), exact=kind == "moto-exact")
+        else:
+            servers[kind] = STARTERS[kind](tmp_path_factory.mktemp(kind))
     return servers[kind]
 
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,11 +254,17 @@ def _pdns_database(db: Path, schema: str) -> None:
     con.close()
 
 
-def start_moto(workdir: Path) -> Running:
+def start_moto(workdir: Path, *, exact: bool = False, checks: bool = True) -> Running:
+    """moto_server as shipped, or (`exact`) with Route 53's own DELETE/CREATE checks
+    (see moto_exact.py for what differs and why; `checks=False` turns them off)."""
     moto = need("moto_server", "pip package moto[server], in the test extra")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    run = _spawn("moto", [moto, "-H", "127.0.0.1", "-p", str(port)], workdir, port)
+    cmd = [moto]
+    if exact:
+        cmd = [sys.executable, str(Path(__file__).with_name("moto_exact.py"))]
+        cmd += [] if checks else ["--no-checks"]
+    run = _spawn("moto", [*cmd, "-H", "127.0.0.1", "-p", str(port)], workdir, port)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

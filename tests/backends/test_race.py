@@ -1,8 +1,8 @@
 """The multi-process race of tests/runtime/test_race.py, with the records at a real
-server (BIND, Knot and PowerDNS; safe and legacy on each).
+server (BIND, Knot and PowerDNS over RFC 2136; Route 53 on moto_server with Route 53's
+own change-batch checks, see moto_exact.py; safe and legacy on each).
 
-Three enactor processes and a planner share one SQLite ledger and write one BIND zone
-over RFC 2136; one enactor is SIGSTOPped and resumed at random. The observer reads the
+Three enactor processes and a planner share one SQLite ledger and write one zone; one enactor is SIGSTOPped and resumed at random. The observer reads the
 server itself (markers and address records over TCP), not the ledger:
   I1 a name with a marker serves no address; I3/I5 a marker went back (a stale write
   reached the server); I4 a name serves other addresses than its marker's plan.
@@ -19,22 +19,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.conftest import rfc2136
-from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, Running
+from tests.backends.conftest import rfc2136, route53
+from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, Running, start_moto
 from tests.runtime.test_race import race_config, spawn, stop
-from zonewarden.backends.base import served
-from zonewarden.backends.rfc2136 import Rfc2136Backend
+from zonewarden.backends.base import FencedBackend, served
+from zonewarden.backends.route53 import Route53Backend
 from zonewarden.core.region import demo_region
 from zonewarden.errors import BackendUnavailable, NotFound, StoreUnavailable
 from zonewarden.stores.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
 NAMES = list(demo_region().endpoints)
+SERVERS = ["bind", "knot", "pdns", "route53"]
+
+
+@pytest.fixture(autouse=True)
+def aws_test_credentials(monkeypatch):
+    """moto takes any credentials; the enactor processes inherit these."""
+    for var, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(var, value)
 
 
 @dataclass
 class ServerObserver:
-    backend: Rfc2136Backend
+    backend: FencedBackend
     store: SqliteStore
     last: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
@@ -69,29 +81,38 @@ class ServerObserver:
                 self.violations.append(f"I4: {name} serves other records than plan {g}")
 
 
-def config(tmp: Path, protocol: str, run: Running) -> Path:
+def config(tmp: Path, protocol: str, run: Running, backend: FencedBackend) -> Path:
     path = race_config(tmp, protocol)
-    path.write_text(
-        path.read_text()
-        + f"""
-[backend]
-kind = "rfc2136"
+    if isinstance(backend, Route53Backend):
+        section = f"""kind = "route53"
+hosted_zone_id = "{backend.hosted_zone_id}"
+endpoint_url = "http://127.0.0.1:{run.port}"
+"""
+    else:
+        section = f"""kind = "rfc2136"
 server = "127.0.0.1"
 port = {run.port}
-zone = "example."
 tsig_key_name = "{KEY_NAME}"
 tsig_secret = "{KEY_SECRET}"
 timeout = 2.0
 """
-    )
+    path.write_text(path.read_text() + f'\n[backend]\nzone = "example."\n{section}')
     return path
 
 
-def run_race(tmp: Path, protocol: str, seconds: float, seed: int, server: str = "bind"):
+def start(tmp: Path, server: str) -> tuple[Running, FencedBackend]:
+    if server.startswith("route53"):
+        run = start_moto(tmp / server, exact=True, checks=server != "route53-unchecked")
+        return run, route53(run)
     run = STARTERS[server](tmp / server)
-    cfg = config(tmp, protocol, run)
+    return run, rfc2136(run)
+
+
+def run_race(tmp: Path, protocol: str, seconds: float, seed: int, server: str = "bind"):
+    run, backend = start(tmp, server)
+    cfg = config(tmp, protocol, run, backend)
     store = SqliteStore(tmp / "region.db")
-    observer = ServerObserver(rfc2136(run), store)
+    observer = ServerObserver(backend, store)
     procs = [spawn("planner", "--config", str(cfg))]
     common = ("--protocol", protocol, "--config", str(cfg))
     # as in tests/runtime/test_race.py: az1 picks up each plan first, then is slow and
@@ -113,7 +134,7 @@ def run_race(tmp: Path, protocol: str, seconds: float, seed: int, server: str = 
             time.monotonic() < hard_stop and protocol == "safe" and not enough(store)
         ):
             observer.check_once()
-            if protocol == "legacy" and observer.violations:
+            if (protocol == "legacy" or "unchecked" in server) and observer.violations:
                 break
             if time.monotonic() >= next_toggle:
                 victim.send_signal(signal.SIGCONT if stopped else signal.SIGSTOP)
@@ -137,7 +158,7 @@ def enough(store: SqliteStore) -> bool:
         return False
 
 
-@pytest.mark.parametrize("server", ["bind", "knot", "pdns"])
+@pytest.mark.parametrize("server", SERVERS)
 def test_safe_no_stale_write_reaches_the_server_and_it_converges(tmp_path, server):
     run, observer, store, procs = run_race(tmp_path, "safe", 8.0, seed=7, server=server)
     try:
@@ -164,7 +185,7 @@ def test_safe_no_stale_write_reaches_the_server_and_it_converges(tmp_path, serve
     print(f"safe/{server}: newest {newest}, {len(fenced)} fenced ({len(at_server)} at server)")
 
 
-@pytest.mark.parametrize("server", ["bind", "knot", "pdns"])
+@pytest.mark.parametrize("server", SERVERS)
 def test_legacy_stale_write_reaches_the_server_and_is_caught(tmp_path, server):
     run, observer, _, procs = run_race(tmp_path, "legacy", 25.0, seed=7, server=server)
     stop(procs)
@@ -174,3 +195,12 @@ def test_legacy_stale_write_reaches_the_server_and_is_caught(tmp_path, server):
         f"legacy must regress or go empty at {server}: {observer.violations}"
     )
     print(f"legacy/{server}: {observer.violations[0]}")
+
+
+def test_without_the_server_side_check_safe_regresses_at_route53(tmp_path):
+    """The same safe enactors, against a moto that applies a DELETE without checking
+    the marker's value: stale batches land. So the check is what holds the fence."""
+    run, observer, _, procs = run_race(tmp_path, "safe", 20.0, seed=7, server="route53-unchecked")
+    stop(procs)
+    run.stop()
+    assert any(v.startswith("I3") for v in observer.violations), observer.violations[:5]

@@ -31,6 +31,24 @@ def test_moto_accepts_a_stale_batch_that_route53_rejects(servers, tmp_path_facto
     assert any("NOT rejected" in f for f in facts) and any("ledger" in f for f in facts)
 
 
+def test_route53_rules_reject_the_same_stale_batch(servers, tmp_path_factory, names):
+    """moto with Route 53's documented checks (moto_exact.py): the fence holds there."""
+    backend = route53(server_of(servers, "moto-exact", tmp_path_factory))
+    n = names("kv")
+    c1, c3 = content("10.0.0.1"), content("10.0.0.3")
+    backend.apply_fenced(G(1), {n: c1})
+    backend.apply_fenced(G(3), {n: c3})
+    stale = Change(n, G(2), content("10.0.0.2"), Marker(G(1), c1.digest))
+    backend.read([n])
+    assert backend._apply([stale], fenced=True) is False
+    assert backend.read([n])[n].marker == Marker(G(3), c3.digest)
+    assert backend.apply_fenced(G(2), {n: content("10.0.0.2")}, {n: Marker(G(1), c1.digest)}) == {
+        n: Outcome.FENCED_OUT
+    }
+    backend.probe()
+    assert backend.fenced_at_server is True
+
+
 def test_moto_rejects_a_marker_it_never_had_and_applies_nothing(servers, tmp_path_factory, names):
     backend = route53(server_of(servers, "moto", tmp_path_factory))
     a, b = names("a"), names("b")

@@ -23,10 +23,18 @@ Fail-open. Route 53 answers every record of a weighted set equally when all weig
 already refuse total weight 0; `fail_open_warnings` names the remaining cases for the
 planner and `backend check`.
 
-What holds against moto_server (tested): the exact-value DELETE is enforced and a
-failing batch applies nothing, so updates of existing endpoints are fenced; moto does
-NOT reject a CREATE of an existing record set, so the first write of a new endpoint is
-last-writer-wins there (`probe()` reports which guarantee a given endpoint gives).
+What holds where (tested, tests/backends/test_route53.py and test_race.py):
+- Route 53 validates a whole batch against the live sets (exact-value DELETE, CREATE
+  of an existing set rejected): every write is fenced at the server.
+- Stock moto_server 5 checks a DELETE against every value the name ever had (its
+  journal), accepts a CREATE over a live set, and deletes a weighted set by its
+  SetIdentifier in every name of the zone. There a stale batch is NOT rejected; the
+  fence is the region store's ledger plus the marker read just before each batch, and
+  a stale batch sent inside that window lands. `probe()` finds this out on a scratch
+  name and `apply_fenced` logs it once per process for any non-AWS endpoint.
+- The multi-process race passes against moto with Route 53's checks
+  (tests/backends/moto_exact.py) and regresses with those checks turned off, so the
+  server-side check is what holds the fence.
 """
 
 from __future__ import annotations
