@@ -142,8 +142,7 @@ class FencedBackend(ABC):
                 wanted[name] = content
         changes = self._optimistic(generation, wanted, hints or {}, out)
         applied: list[Change] = []
-        for i in range(0, len(changes), self.batch_size):
-            batch = changes[i : i + self.batch_size]
+        for batch in self._pack(changes):
             if self._send(batch, fenced=True):
                 applied += batch
             else:
@@ -153,6 +152,11 @@ class FencedBackend(ABC):
         if self.verify and applied:
             self._verify(applied)
         return out
+
+    def _pack(self, changes: list[Change]) -> list[list[Change]]:
+        """The atomic batches to send: `batch_size` endpoints each (adapters whose batch
+        limit counts records, not endpoints, pack by their own measure)."""
+        return [changes[i : i + self.batch_size] for i in range(0, len(changes), self.batch_size)]
 
     def _optimistic(
         self,

@@ -13,9 +13,12 @@ from zonewarden.ports import DnsBackend
 def open_backend(settings: Mapping[str, Any], *, default_zone: str) -> DnsBackend:
     kind = settings.get("kind", "embedded")
     zone = settings.get("zone", default_zone)
+    route53 = kind == "route53"
     common = {
-        "batch_size": settings.get("batch_size", 100),
-        "verify": settings.get("verify", True),
+        # a Route 53 batch holds 500 changes here: 40 endpoints of up to 11 records
+        "batch_size": settings.get("batch_size", 40 if route53 else 100),
+        # None: Route 53 reads back only where the endpoint does not fence (route53.py)
+        "verify": settings.get("verify", None if route53 else True),
     }
     if kind == "rfc2136":
         from zonewarden.backends.rfc2136 import Rfc2136Backend
