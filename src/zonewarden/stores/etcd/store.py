@@ -18,9 +18,11 @@ Rules kept here:
 - publish assigns the next generation by comparing the counter key's mod_revision;
 - the audit rows of a write go in the same Txn as the write; an audit row's seq is its
   etcd create revision x 10,000 + its index in the Txn, so seq order is commit order;
-- the zone version is the mod_revision of `meta/zone_version`, touched by every zone
-  write, so `changed_since` costs one key read when nothing changed and `watch_zone`
-  wakes a reader without polling;
+- the zone version is the mod_revision of `meta/zone_version`, touched by every Txn
+  that changes an endpoint's served content (and writes its `served/<name>` key, see
+  `keys.py`), never by a generation-only advance; so `changed_since` costs one key read
+  when nothing changed, reports only content changes, and `watch_zone` wakes a reader
+  without polling;
 - a Txn holds at most `max_txn_ops` operations (etcd's --max-txn-ops, 128 by default):
   writes over many endpoints are split into Txns that are each safe on their own, and a
   plan larger than one Txn is published in chunks behind a reserved generation and made
