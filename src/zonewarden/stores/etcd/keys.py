@@ -10,7 +10,9 @@ generation order; every value is compact JSON):
                              mod_revision is the zone version (a generation-only advance
                              leaves it alone, as in the memory and SQLite stores)
     P/plan/<gen>             header: digest, created_at, source, endpoint_count
-    P/pe/<gen>/<name>        one endpoint's content in plan <gen>
+    P/pe/<gen>/<name>        one endpoint's content in plan <gen>; keys under a generation
+                             with no header are an unfinished chunked publish, or an
+                             orphan once a higher header exists (clean-up sweeps those)
     P/zone/<name>            the live entry: "<zero-padded gen>|" + JSON (gen, digest, ttl,
                              policy, records); the prefix makes VALUE LESS the fence
     P/served/<name>          the live entry's content digest, written (in the zone write's
@@ -83,6 +85,10 @@ class Keys:
 
     def plan_endpoint(self, g: int, name: str) -> bytes:
         return self._k("pe", f"{g:0{GEN_WIDTH}d}", name)
+
+    @property
+    def plan_endpoint_roots(self) -> bytes:
+        return self._k("pe", "")
 
     def zone(self, name: str) -> bytes:
         return self._k("zone", name)
