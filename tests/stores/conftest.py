@@ -32,3 +32,11 @@ def store(request, tmp_path):
     s = make_store(request.param, tmp_path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def etcd():
+    """An etcd store alone, under a fresh prefix of the shared cluster."""
+    s = make_store("etcd", None)
+    yield s
+    s.close()

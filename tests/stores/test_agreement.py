@@ -2,7 +2,8 @@
 
 Random sequences of publishes (valid and invalid), fenced writes, advances, clean-ups,
 freezes, locks and legacy operations run against both; every result and the whole
-observable state must match after every step.
+observable state must match after every step, and `changed_since` must report what the
+step changed.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class StoresAgree(RuleBasedStateMachine):
         self.model = MemoryStore()
         self.real = self.open_real(Path(self.tmp.name))
         self.now = 0.0
+        self.seen = {"model": 0, "real": 0}  # the zone version each store last reported
+        self.served: dict[EndpointName, str] = {}  # digest per endpoint at that version
 
     def teardown(self) -> None:
         self.real.close()
@@ -109,6 +112,20 @@ class StoresAgree(RuleBasedStateMachine):
         assert self.model.index() == self.real.index()
         assert self.model.newest() == self.real.newest()
         assert self.model.frozen() == self.real.frozen()
+
+    @invariant()
+    def changes_reported(self):
+        """`changed_since` reports every endpoint whose served content changed and
+        nothing the model does not; a store may skip a write that changed no content."""
+        model_version, model_changed = self.model.changed_since(self.seen["model"])
+        real_version, real_changed = self.real.changed_since(self.seen["real"])
+        zone = self.real.read_zone()
+        moved = {n for n, e in zone.items() if self.served.get(n) != e.content.digest}
+        assert moved <= set(real_changed) <= set(model_changed), (moved, real_changed)
+        assert all(zone[n] == e for n, e in real_changed.items())
+        assert real_version >= self.seen["real"] and (real_version > self.seen["real"] or not moved)
+        self.seen = {"model": model_version, "real": real_version}
+        self.served = {n: e.content.digest for n, e in zone.items()}
 
 
 class EtcdAgrees(StoresAgree):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from tests.helpers import content, draft, name
-from tests.stores.conftest import make_store
 
 from zonewarden.core.model import EMPTY_CONTENT, Generation, PlanDraft
 from zonewarden.core.outcomes import Outcome
@@ -113,18 +112,30 @@ def test_advance_unchanged_moves_generation_without_rewrite(store):
     assert store.apply_if_newer(g2, list(behind), actor="e", now=2) == {B: Outcome.APPLIED}
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_advance_is_not_a_content_change_for_memory_and_sqlite(kind, tmp_path):
-    # etcd reports generation-only advances too, which the port allows
-    store = make_store(kind, tmp_path)
+def test_generation_only_advance_is_not_a_content_change(store):
     same = content("10.0.0.1")
-    g1 = publish(store, draft(a=same)).generation
-    store.apply_if_newer(g1, [A], actor="e", now=0)
+    g1 = publish(store, draft(a=same, b=content("10.0.0.2"))).generation
+    store.apply_if_newer(g1, [A, B], actor="e", now=0)
     version, _ = store.changed_since(0)
-    g2 = publish(store, draft(a=same)).generation
-    assert store.advance_unchanged(g2, actor="e", now=1) == ()
-    assert store.applied() == {A: g2}
-    assert store.changed_since(version) == (version, {})
+    g2 = publish(store, draft(a=same, b=content("10.0.0.3"))).generation
+    assert store.advance_unchanged(g2, actor="e", now=1) == (B,)
+    assert store.applied() == {A: g2, B: g1}
+    assert store.changed_since(version) == (version, {}), "a DNS server re-reads nothing"
+    assert store.apply_if_newer(g2, [B], actor="e", now=2) == {B: Outcome.APPLIED}
+    later, changed = store.changed_since(version)
+    assert later > version and set(changed) == {B}
+    assert changed[B].generation == g2
+
+
+def test_emptying_cleanup_is_reported_as_a_change(store):
+    g1 = publish(store, draft(a=content("10.0.0.1"))).generation
+    g2 = publish(store, draft(b=content("10.0.0.2"))).generation
+    store.apply_if_newer(g1, [A], actor="e", now=0)
+    store.apply_if_newer(g2, [B], actor="e", now=0)
+    version, _ = store.changed_since(0)
+    assert store.legacy_delete_older(g2, actor="old", now=1) == (g1,)
+    later, changed = store.changed_since(version)
+    assert later > version and set(changed) == {A} and changed[A].empty
 
 
 def test_advance_reports_new_endpoints_and_repairs_same_generation(store):

@@ -20,17 +20,6 @@ from zonewarden.stores.etcd import EtcdStore
 from zonewarden.stores.etcd import client as ec
 
 
-@pytest.fixture
-def etcd():
-    try:
-        cluster = shared_cluster()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    store = EtcdStore(cluster.endpoints, prefix=fresh_prefix())
-    yield store
-    store.close()
-
-
 def names(n: int) -> list[EndpointName]:
     return [EndpointName(f"e{i:03d}.example.") for i in range(n)]
 
@@ -49,6 +38,45 @@ def test_watch_zone_wakes_on_a_write(etcd):
     assert woke == [new_version] and set(changed) == {"a.example."}
     assert time.monotonic() - started < 1.0, "a watch must wake at once, not at its timeout"
     assert etcd.watch_zone(new_version, 0.3) == 0  # nothing changed: times out
+
+
+def test_a_write_of_unchanged_content_is_not_a_zone_change(etcd):
+    """The served key is written only when the digest changes: an apply that only moves
+    the generation (here on the fast blind path's fallback) wakes no DNS server."""
+    a = EndpointName("a.example.")
+    same = content("10.0.0.1")
+    g1 = etcd.publish(draft(a=same), source="t", actor="t", now=0).generation
+    g2 = etcd.publish(draft(a=same), source="t", actor="t", now=0).generation
+    assert etcd.apply_if_newer(g1, [a], actor="e", now=1) == {a: Outcome.APPLIED}
+    version, _ = etcd.changed_since(0)
+    assert etcd.apply_if_newer(g2, [a], actor="e", now=2) == {a: Outcome.APPLIED}
+    assert etcd.applied() == {a: g2}
+    assert etcd.changed_since(version) == (version, {})
+    assert etcd.watch_zone(version, 0.2) == 0
+
+
+def test_a_schema_1_prefix_is_migrated_and_reports_its_whole_zone(etcd):
+    many = names(3)
+    g = etcd.publish(
+        PlanDraft(dict.fromkeys(many, content("10.0.0.1"))), source="t", actor="t", now=0
+    ).generation
+    etcd.apply_if_newer(g, many, actor="e", now=1)
+    k = etcd.keys
+    etcd.client.txn([], [ec.delete(k.serveds, prefix=True), ec.put(k.schema, b"1")])
+    reopened = EtcdStore(etcd.client.endpoints, prefix=k.prefix)
+    version, zone = reopened.changed_since(0)
+    assert sorted(zone) == many and all(e.generation == g for e in zone.values())
+    assert etcd.client.read([ec.get(k.schema)]).ranges[0][0].value == b"2"
+    g2 = reopened.publish(
+        PlanDraft({**dict.fromkeys(many, content("10.0.0.1")), many[0]: content("10.0.0.2")}),
+        source="t",
+        actor="t",
+        now=2,
+    ).generation
+    assert reopened.advance_unchanged(g2, actor="e", now=3) == (many[0],)
+    reopened.apply_if_newer(g2, [many[0]], actor="e", now=4)
+    assert set(reopened.changed_since(version)[1]) == {many[0]}
+    reopened.close()
 
 
 def test_batches_larger_than_one_txn_are_split_and_fenced(etcd):

@@ -84,11 +84,29 @@ class EtcdBase:
         )
         if not res.succeeded:
             found = res.ranges[0][0].value.decode(errors="replace") if res.ranges[0] else "?"
-            if found != SCHEMA_VERSION:
+            if found == "1":
+                self._retrying("schema 1 to 2 migration", self._migrate_from_1)
+            elif found != SCHEMA_VERSION:
                 raise StoreCorrupt(
                     f"etcd prefix {self.keys.prefix} at {self.client.describe()} holds schema "
                     f"{found!r}, this ZoneWarden reads {SCHEMA_VERSION}: use another [store] prefix"
                 )
+
+    def _migrate_from_1(self) -> None:
+        """Schema 1 had no served keys: give every live endpoint one (its digest), then
+        mark the prefix schema 2 in a Txn that holds only if no zone key moved meanwhile.
+        Stop schema-1 processes first: their writes would not touch the served keys."""
+        k = self.keys
+        rev, (schema, zone_kvs) = self._read([ec.get(k.schema), ec.get(k.zones, prefix=True)])
+        if schema and schema[0].value == SCHEMA_VERSION.encode():
+            return  # another process migrated it
+        puts = [self._served_put(n, e.content) for n, (e, _) in self._zone_of(zone_kvs).items()]
+        for chunk in _chunks(puts, self.max_txn_ops):
+            self._commit([], list(chunk))
+        self._commit(
+            [ec.compare_value(k.schema, "EQUAL", b"1"), ec.compare_unchanged_since(k.zones, rev)],
+            [ec.put(k.schema, SCHEMA_VERSION.encode()), self._bump_zone()],
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -138,6 +156,19 @@ class EtcdBase:
 
     def _zone_put(self, g: int, name: str, content: Content) -> dict[str, Any]:
         return ec.put(self.keys.zone(name), encode_zone(g, content))
+
+    def _served_put(self, name: str, content: Content) -> dict[str, Any]:
+        """Only for a content change: its mod_revision is what `changed_since` reports."""
+        return ec.put(self.keys.served(name), content.digest.encode())
+
+    def _zone_writes(
+        self, g: int, name: str, content: Content, live: ZoneEntry | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The zone put, plus the served put when the served content changes (and then
+        the caller bumps the zone version once per Txn); True when it does."""
+        if live is not None and live.content.digest == content.digest:
+            return [self._zone_put(g, name, content)], False
+        return [self._zone_put(g, name, content), self._served_put(name, content)], True
 
     def _bump_zone(self) -> dict[str, Any]:
         return ec.put(self.keys.zone_version, b"")

@@ -88,6 +88,17 @@ def compare_created(key: bytes) -> Json:
     return {"key": b64(key), "target": "CREATE", "result": "GREATER", "create_revision": "0"}
 
 
+def compare_none_in(start: bytes, end: bytes) -> Json:
+    """True when no key in [start, end) exists (a range compare against create_revision 0)."""
+    return {
+        "key": b64(start),
+        "range_end": b64(end),
+        "target": "CREATE",
+        "result": "EQUAL",
+        "create_revision": "0",
+    }
+
+
 def put(key: bytes, value: bytes) -> Json:
     return {"request_put": {"key": b64(key), "value": b64(value)}}
 
@@ -109,6 +120,12 @@ def get(
         body["keys_only"] = True
     if serializable:
         body["serializable"] = True
+    return {"request_range": body}
+
+
+def first_key(start: bytes, end: bytes) -> Json:
+    """The smallest key in [start, end), keys only (one row at most)."""
+    body: Json = {"key": b64(start), "range_end": b64(end), "keys_only": True, "limit": "1"}
     return {"request_range": body}
 
 

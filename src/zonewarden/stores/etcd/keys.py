@@ -3,14 +3,21 @@
 Layout under the configured prefix P (generations zero-padded so key order is
 generation order; every value is compact JSON):
 
-    P/meta/schema            "1"
+    P/meta/schema            "2" (schema 1 had no P/served keys; opening migrates it)
     P/meta/next_gen          the next generation to assign (publish compares its mod_revision)
     P/meta/frozen            "1" or "0"
-    P/meta/zone_version      touched by every zone write: its mod_revision is the zone version
+    P/meta/zone_version      touched by every Txn that writes a P/served key: its
+                             mod_revision is the zone version (a generation-only advance
+                             leaves it alone, as in the memory and SQLite stores)
     P/plan/<gen>             header: digest, created_at, source, endpoint_count
-    P/pe/<gen>/<name>        one endpoint's content in plan <gen>
+    P/pe/<gen>/<name>        one endpoint's content in plan <gen>; keys under a generation
+                             with no header are an unfinished chunked publish, or an
+                             orphan once a higher header exists (clean-up sweeps those)
     P/zone/<name>            the live entry: "<zero-padded gen>|" + JSON (gen, digest, ttl,
                              policy, records); the prefix makes VALUE LESS the fence
+    P/served/<name>          the live entry's content digest, written (in the zone write's
+                             Txn) only when the digest changes: its mod_revision is when the
+                             served content last changed, which `changed_since` ranges over
     P/rollback/<name>        legacy mode's rollback pointer
     P/lock/<name>            legacy mode's lock: owner, expires
     P/pin/<name>, P/beat/<actor>, P/audit/<revision-ordered unique id>
@@ -37,7 +44,7 @@ from zonewarden.core.model import (
 )
 from zonewarden.errors import StoreCorrupt
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 GEN_WIDTH = 12
 
 
@@ -79,8 +86,19 @@ class Keys:
     def plan_endpoint(self, g: int, name: str) -> bytes:
         return self._k("pe", f"{g:0{GEN_WIDTH}d}", name)
 
+    @property
+    def plan_endpoint_roots(self) -> bytes:
+        return self._k("pe", "")
+
     def zone(self, name: str) -> bytes:
         return self._k("zone", name)
+
+    def served(self, name: str) -> bytes:
+        return self._k("served", name)
+
+    @property
+    def serveds(self) -> bytes:
+        return self._k("served", "")
 
     @property
     def zones(self) -> bytes:

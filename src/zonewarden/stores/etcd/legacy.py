@@ -39,6 +39,7 @@ class LegacyOps(EtcdBase):
                 ec.compare_mod(k.zone(name), self._mod(live_kv)),
             ]
             ops = []
+            live = None
             if live_kv is not None:
                 live = decode_zone(name, live_kv.value, live_kv.key)
                 live_plan = self._one(
@@ -52,7 +53,8 @@ class LegacyOps(EtcdBase):
                 return Outcome.MISSING_PLAN
             compares.append(ec.compare_mod(pe.key, pe.mod_revision))
             content = decode_content(pe.value, pe.key)[0]
-            ops += [self._zone_put(g, name, content), self._bump_zone()]  # no fence: the 2025 bug
+            writes, changed = self._zone_writes(g, name, content, live)  # no fence: the 2025 bug
+            ops += writes + ([self._bump_zone()] if changed else [])
             self._commit(
                 compares, ops + self._audit_op(actor, now, [("legacy-write", name, g, "")])
             )
@@ -74,17 +76,18 @@ class LegacyOps(EtcdBase):
             chunk = doomed[: self.batch // 2]
             if not chunk:
                 return tuple(deleted)
-            emptied = [
-                self._zone_put(e.generation, n, EMPTY_CONTENT)
-                for n, (e, _) in self._zone_of(zone_kvs).items()
-                if e.generation in chunk
-            ]
+            emptied, changed = [], False  # the plan's records go with it: endpoints go empty
+            for n, (e, _) in self._zone_of(zone_kvs).items():
+                if e.generation in chunk:
+                    writes, served = self._zone_writes(e.generation, n, EMPTY_CONTENT, e)
+                    emptied += writes
+                    changed |= served
             ops = [
                 op
                 for g in chunk
                 for op in (ec.delete(k.plan(g)), ec.delete(k.plan_endpoints(g), prefix=True))
             ]
-            ops += emptied + ([self._bump_zone()] if emptied else [])
+            ops += emptied + ([self._bump_zone()] if changed else [])
             if len(chunk) == len(doomed):
                 audit = [("legacy-cleanup", "", 0, f"deleted {[*deleted, *chunk]}")]
                 ops += self._audit_op(actor, now, audit)

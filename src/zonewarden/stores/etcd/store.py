@@ -18,13 +18,17 @@ Rules kept here:
 - publish assigns the next generation by comparing the counter key's mod_revision;
 - the audit rows of a write go in the same Txn as the write; an audit row's seq is its
   etcd create revision x 10,000 + its index in the Txn, so seq order is commit order;
-- the zone version is the mod_revision of `meta/zone_version`, touched by every zone
-  write, so `changed_since` costs one key read when nothing changed and `watch_zone`
-  wakes a reader without polling;
+- the zone version is the mod_revision of `meta/zone_version`, touched by every Txn
+  that changes an endpoint's served content (and writes its `served/<name>` key, see
+  `keys.py`), never by a generation-only advance; so `changed_since` costs one key read
+  when nothing changed, reports only content changes, and `watch_zone` wakes a reader
+  without polling;
 - a Txn holds at most `max_txn_ops` operations (etcd's --max-txn-ops, 128 by default):
   writes over many endpoints are split into Txns that are each safe on their own, and a
   plan larger than one Txn is published in chunks behind a reserved generation and made
-  visible by its header last (`_publish_in_chunks`).
+  visible by its header last, only if no higher header exists (`_publish_in_chunks`);
+  clean-up sweeps the chunks of headerless generations below the newest header
+  (`_sweep_unpublished`).
 """
 
 from __future__ import annotations
@@ -41,10 +45,10 @@ from zonewarden.core.model import (
     PlanHeader,
 )
 from zonewarden.core.outcomes import CleanupResult, PlanIndex
-from zonewarden.errors import NotFound
+from zonewarden.errors import NotFound, StoreUnavailable
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.etcd import client as ec
-from zonewarden.stores.etcd.base import AUDIT_SLOTS, Conflict
+from zonewarden.stores.etcd.base import AUDIT_SLOTS, Conflict, _chunks
 from zonewarden.stores.etcd.keys import (
     dumps,
     encode_content,
@@ -53,6 +57,8 @@ from zonewarden.stores.etcd.keys import (
 from zonewarden.stores.etcd.legacy import LegacyOps
 from zonewarden.stores.etcd.zone import ZoneOps
 from zonewarden.stores.memory import require_valid
+
+PUBLISH_ATTEMPTS = 5  # chunked publishes overtaken by newer plans before giving up
 
 
 class EtcdStore(ZoneOps, LegacyOps):
@@ -98,8 +104,25 @@ class EtcdStore(ZoneOps, LegacyOps):
         """A plan larger than one Txn: reserve its generation (compare on the counter),
         write its endpoints in Txn-sized chunks while it is still invisible, then make it
         visible by writing its header. Readers find plans by header only, so nobody sees
-        half a plan. A publisher that dies before the header leaves a skipped generation
-        and invisible endpoint keys: generations stay strictly increasing."""
+        half a plan. The header Txn compares that no higher header exists (headers stay
+        strictly increasing, so a generation below the newest header can never become
+        visible) and that the first chunk is still there (no sweep took it); if either
+        fails, the plan is written again under a fresh generation. A publisher that dies
+        before the header leaves a skipped generation and invisible endpoint keys, which
+        clean-up sweeps once a higher header exists (`_sweep_unpublished`)."""
+        for _ in range(PUBLISH_ATTEMPTS):
+            plan = self._publish_chunked_once(draft, source, actor, now, min_generation)
+            if plan is not None:
+                return plan
+        raise StoreUnavailable(
+            f"publish of a {len(draft.endpoints)}-endpoint plan lost {PUBLISH_ATTEMPTS} times "
+            f"to newer plans published while it wrote its chunks on {self.client.describe()}; "
+            "retry later, or publish from one planner at a time"
+        )
+
+    def _publish_chunked_once(
+        self, draft: PlanDraft, source: str, actor: str, now: float, min_generation: int
+    ) -> Plan | None:
         k = self.keys
 
         def reserve() -> Generation:
@@ -115,14 +138,25 @@ class EtcdStore(ZoneOps, LegacyOps):
         g = self._retrying("publish", reserve)
         items = list(draft.endpoints.items())
         step = max(1, self.max_txn_ops - 1)
+        first_at = 0
         for i in range(0, len(items), step):
             chunk = [
                 ec.put(k.plan_endpoint(g, n), encode_content(c)) for n, c in items[i : i + step]
             ]
-            self._commit([], chunk)
+            written_at = self._commit([], chunk)
+            first_at = first_at or written_at
         header = {"digest": draft.digest, "created_at": now, "source": source, "count": len(items)}
         audit = [("publish", "", g, f"{len(items)} endpoints in {-(-len(items) // step)} chunks")]
-        self._commit([], [ec.put(k.plan(g), dumps(header)), *self._audit_op(actor, now, audit)])
+        compares = [
+            ec.compare_none_in(k.plan(g + 1), ec.prefix_end(k.plans)),
+            ec.compare_mod(k.plan_endpoint(g, items[0][0]), first_at),
+        ]
+        try:
+            self._commit(
+                compares, [ec.put(k.plan(g), dumps(header)), *self._audit_op(actor, now, audit)]
+            )
+        except Conflict:
+            return None  # a newer plan is visible: g never can be; its keys are an orphan
         return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
 
     def newest(self) -> Generation:
@@ -221,7 +255,46 @@ class EtcdStore(ZoneOps, LegacyOps):
                 raise Conflict()  # not a conflict: the next chunk needs a fresh snapshot
             return CleanupResult(tuple(deleted), tuple(kept_ref), tuple(kept_new))
 
-        return self._retrying("clean-up", attempt)
+        result = self._retrying("clean-up", attempt)
+        self._sweep_unpublished(actor=actor, now=now)
+        return result
+
+    def _sweep_unpublished(self, *, actor: str, now: float) -> tuple[Generation, ...]:
+        """Delete the endpoint keys of generations that have no header and lie below the
+        newest header: a chunked publish that died (or lost) before its header. Such a
+        generation can never become visible (its header Txn would compare that no higher
+        header exists), so nobody can need its keys; a headerless generation above the
+        newest header may still be publishing and is left alone. The walk costs one
+        small range per generation present under `pe/`."""
+        k = self.keys
+        rev, (plans,) = self._read([ec.get(k.plans, prefix=True, keys_only=True)])
+        headed = self._generations(plans)
+        newest = max(headed, default=NO_GENERATION)
+        end = ec.prefix_end(k.plan_endpoint_roots)
+        orphans: list[Generation] = []
+        start = k.plan_endpoint_roots
+        while True:
+            found = self._read([ec.first_key(start, end)], revision=rev)[1][0]
+            if not found:
+                break
+            g = k.generation_of(found[0].key, k.plan_endpoint_roots)
+            if g >= newest:
+                break  # the newest plan, or a publish that may still be in progress
+            if g not in headed:
+                orphans.append(g)
+            start = k.plan_endpoints(g + 1)
+        for chunk in _chunks(orphans, self.batch):
+            # still headerless, and the header that makes them unpublishable still exists
+            compares = [ec.compare_created(k.plan(newest))]
+            compares += [ec.compare_mod(k.plan(g), 0) for g in chunk]
+            ops = [ec.delete(k.plan_endpoints(g), prefix=True) for g in chunk]
+            detail = f"deleted endpoint keys of unpublished generations {list(chunk)}"
+            ops += self._audit_op(actor, now, [("sweep", "", 0, detail)])
+            try:
+                self._commit(compares, ops)
+            except Conflict:
+                return ()  # the newest plan went (legacy clean-up): the next clean-up decides
+        return tuple(orphans)
 
     # -- control -------------------------------------------------------------------------
     def frozen(self) -> bool:

@@ -1,6 +1,11 @@
 """The etcd store's zone: reads, `changed_since`/watches, and the fenced writes
 (`apply_if_newer`, `advance_unchanged`). Each write is one Txn whose compare holds the
-generation check; see `store.py` for the rules."""
+generation check; see `store.py` for the rules.
+
+A write that changes an endpoint's served content also writes its `served/<name>` key
+(the new digest) and bumps `meta/zone_version`, in the same Txn; a write that only moves
+the generation writes neither, so `changed_since` and `watch_zone` see content changes
+only, as the port's docstring asks."""
 
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ from zonewarden.stores.etcd.keys import (
     generation_prefix,
 )
 
+WHOLE_ZONE_READ = 8  # more changed endpoints than this many Txns' worth: read the zone prefix
+
 
 class ZoneOps(EtcdBase):
     # -- zone ----------------------------------------------------------------------------
@@ -46,14 +53,31 @@ class ZoneOps(EtcdBase):
         return {n: e.generation for n, e in self.read_zone().items()}
 
     def changed_since(self, version: int) -> tuple[int, dict[EndpointName, ZoneEntry]]:
-        rev, (marker,) = self._read([ec.get(self.keys.zone_version)])
+        """The served keys modified after `version` name the endpoints whose content
+        changed (a generation-only advance writes none); their entries are then read at
+        the same revision, a few Txn-sized reads instead of the whole zone."""
+        k = self.keys
+        rev, (marker,) = self._read([ec.get(k.zone_version)])
         current = self._mod(self._one(marker))
         if current <= version:
             return current, {}
-        op = ec.get(self.keys.zones, prefix=True)
+        if version == 0:
+            kvs = self._read([ec.get(k.zones, prefix=True)], revision=rev)[1][0]
+            return current, {n: e for n, (e, _) in self._zone_of(kvs).items()}
+        op = ec.get(k.serveds, prefix=True, keys_only=True)
         op["request_range"]["min_mod_revision"] = str(version + 1)
-        kvs = self._read([op], revision=rev)[1][0]
-        return current, {n: e for n, (e, _) in self._zone_of(kvs).items()}
+        names = [k.tail(kv.key, k.serveds) for kv in self._read([op], revision=rev)[1][0]]
+        if len(names) > WHOLE_ZONE_READ * self.max_txn_ops:
+            kvs = self._read([ec.get(k.zones, prefix=True)], revision=rev)[1][0]
+        else:
+            kvs = [
+                kv
+                for chunk in _chunks(names, self.max_txn_ops)
+                for r in self._read([ec.get(k.zone(n)) for n in chunk], revision=rev)[1]
+                for kv in r
+            ]
+        zone = self._zone_of(kvs)
+        return current, {EndpointName(n): zone[EndpointName(n)][0] for n in names if n in zone}
 
     def watch_zone(self, version: int, timeout: float) -> int:
         """Block until the zone changes after `version` (or `timeout`); the new version or 0."""
@@ -102,7 +126,9 @@ class ZoneOps(EtcdBase):
                     ec.compare_mod(k.plan(g), head[0].mod_revision),
                 ]
                 compares += [ec.compare_mod(k.zone(n), self._mod(kv)) for n, _, kv in chunk]
-                ops = [self._zone_put(g, n, e.content) for n, e, _ in chunk] + [self._bump_zone()]
+                # same content: no served key and no zone version (`changed_since` readers
+                # have nothing to re-read), exactly as in the memory and SQLite stores
+                ops = [self._zone_put(g, n, e.content) for n, e, _ in chunk]
                 ops += self._audit_op(
                     actor, now, [("advance", "", g, f"{len(chunk)} unchanged endpoints")]
                 )
@@ -178,8 +204,19 @@ class ZoneOps(EtcdBase):
             return self._read(self._apply_ops(k, g, names))[1]
         compares = [ec.compare_value(k.frozen, "EQUAL", b"0"), ec.compare_created(k.plan(g))]
         compares += [ec.compare_value(k.zone(n), "LESS", generation_prefix(g)) for n in names]
+        # and every served digest differs (so each write is a content change); an endpoint
+        # whose content stays the same fails this and goes the slow way, which writes its
+        # zone key without a served key or a zone version bump
+        compares += [
+            ec.compare_value(k.served(n), "NOT_EQUAL", contents[n].digest.encode()) for n in names
+        ]
         audit = [("write", n, g, f"{len(contents[n].records)} records") for n in names]
-        writes = [self._zone_put(g, n, contents[n]) for n in names] + [self._bump_zone()]
+        writes = [
+            op
+            for n in names
+            for op in (self._zone_put(g, n, contents[n]), self._served_put(n, contents[n]))
+        ]
+        writes.append(self._bump_zone())
         res = self.client.txn(
             compares, writes + self._audit_op(actor, now, audit), self._apply_ops(k, g, names)
         )
@@ -202,7 +239,8 @@ class ZoneOps(EtcdBase):
         pes, zones = ranges[2 : 2 + len(names)], ranges[2 + len(names) :]
         out: dict[EndpointName, Outcome] = {}
         audit: list[Audit] = []
-        writes = []
+        writes: list[Json] = []
+        content_changed = False
         compares = [
             ec.compare_mod(k.frozen, self._mod(frozen)),
             ec.compare_mod(k.plan(g), self._mod(head)),
@@ -234,9 +272,11 @@ class ZoneOps(EtcdBase):
                 out[name] = Outcome.CURRENT
             else:
                 out[name] = Outcome.APPLIED
-                writes.append(self._zone_put(g, name, content))
+                ops, changed = self._zone_writes(g, name, content, live)
+                writes += ops
+                content_changed |= changed
                 audit.append(("write", name, g, f"{len(content.records)} records"))
-        if writes:
+        if content_changed:
             writes.append(self._bump_zone())
         if writes or audit:  # all CURRENT: the (linearizable) read decided; nothing to commit
             self._commit(compares, writes + self._audit_op(actor, now, audit))
