@@ -12,6 +12,7 @@ zone's whole change journal, so fenced batches slow down as history grows).
 Medians of --reps runs.
 
     python bench/backends_apply.py [--rrsets 2000] [--single 200] [--reps 3] [--json]
+        [--marker-type txt|cname]
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def bench_server(kind: str, args: argparse.Namespace, workdir: Path) -> list[dic
             tsig_name=KEY_NAME,
             tsig_secret=KEY_SECRET,
             timeout=30.0,
+            marker_type=args.marker_type,
         )
         region = ExternalZoneRegion(SqliteStore(workdir / f"{kind}.db"), backend)
         for batch, count in ((100, args.rrsets), (1, args.single)):
@@ -122,7 +124,7 @@ def bench_server(kind: str, args: argparse.Namespace, workdir: Path) -> list[dic
             med = statistics.median
             rows.append(
                 {
-                    "server": kind,
+                    "server": kind if args.marker_type == "txt" else f"{kind} ({args.marker_type})",
                     "batch": batch,
                     "rrsets": count,
                     "raw": round(med(raw)),
@@ -244,6 +246,9 @@ def main() -> None:
     )
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--servers", default="bind,knot,pdns")
+    parser.add_argument(
+        "--marker-type", default="txt", choices=("txt", "cname"), help="Rfc2136Backend's marker"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = []

@@ -217,6 +217,7 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "timeout": _num(0.05, 600),
         "batch_size": _int(1, 250),
         "verify": _bool,
+        "marker_type": _choice("txt", "cname"),
         "hosted_zone_id": _str,
         "endpoint_url": _str,
         "aws_region": _str,

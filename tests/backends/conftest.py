@@ -18,7 +18,8 @@ from zonewarden.backends.route53 import Route53Backend
 from zonewarden.core.model import EndpointName
 
 DNS_KINDS = ["bind", "knot", "pdns"]
-BACKEND_KINDS = ["memory", *DNS_KINDS, "route53"]
+# "<server>-cname": the same server with the marker kept as a CNAME (marker_type)
+BACKEND_KINDS = ["memory", *DNS_KINDS, *(f"{k}-cname" for k in DNS_KINDS), "route53"]
 _counter = itertools.count(1)
 
 
@@ -69,8 +70,8 @@ def backend(request, servers, tmp_path_factory):
     if request.param == "route53":
         yield route53(server_of(servers, "moto", tmp_path_factory))
         return
-    run = server_of(servers, request.param, tmp_path_factory)
-    b = rfc2136(run)
+    kind, _, marker_type = request.param.partition("-")
+    b = rfc2136(server_of(servers, kind, tmp_path_factory), marker_type=marker_type or "txt")
     yield b
     b.close()
 

@@ -9,8 +9,11 @@ import pytest
 
 from tests.backends.servers import need
 from zonewarden.backends import wire
+from zonewarden.backends.rfc2136 import Rfc2136Backend, _cname_of_marker, _marker_of_cname
 from zonewarden.config import demo_toml, parse
+from zonewarden.core.model import Generation
 from zonewarden.errors import ConfigError
+from zonewarden.ports import Marker
 
 
 def test_parse_answer_reads_addresses_and_txt_past_compression():
@@ -39,11 +42,37 @@ def test_update_builder_matches_what_dnspython_reads():
     assert len(m.sections[2]) == 3  # delete A, add A, delete AAAA
 
 
+def test_parse_answer_reads_a_cname_target_past_compression():
+    q = dns.message.make_query("_zw.kv.example.", "CNAME")
+    r = dns.message.make_response(q)
+    target = "zw1.g3.dab.invalid."
+    r.answer.append(dns.rrset.from_text("_zw.kv.example.", 60, "IN", "CNAME", target))
+    r.answer.append(
+        dns.rrset.from_text("x.kv.example.", 60, "IN", "CNAME", "zw1.g4.dab.kv.example.")
+    )
+    data = r.to_wire()
+    assert data.count(b"\x02kv\x07example") == 1  # the second target is compressed
+    assert wire.parse_answer(data)[2] == ["zw1.g3.dab.invalid", "zw1.g4.dab.kv.example"]
+
+
+def test_cname_marker_round_trips_and_ignores_foreign_targets():
+    m = Marker(Generation(12), "0123456789abcdef0123456789abcdef")
+    target = _cname_of_marker(m)
+    assert target == "zw1.g12.d0123456789abcdef0123456789abcdef.invalid"
+    assert _marker_of_cname(target.upper()) == m
+    for other in ("www.example", "zw1.g1.dab.example", "zw1.gx.dab.invalid", "zw1.g1.invalid"):
+        assert _marker_of_cname(other) is None
+    with pytest.raises(ConfigError, match="marker_type 'srv' unknown"):
+        Rfc2136Backend("127.0.0.1", "example.", require_tsig=False, marker_type="srv")
+
+
 def test_backend_config_needs_its_keys_and_names_the_line():
     with pytest.raises(ConfigError, match=r"line \d+: \[backend\] kind = 'rfc2136' needs 'server'"):
         parse(demo_toml() + '\n[backend]\nkind = "rfc2136"\n')
     with pytest.raises(ConfigError, match=r"batch_size: 900 is outside 1\.\.250"):
         parse(demo_toml() + '\n[backend]\nkind = "rfc2136"\nserver = "x"\nbatch_size = 900\n')
+    with pytest.raises(ConfigError, match=r"marker_type"):
+        parse(demo_toml() + '\n[backend]\nkind = "rfc2136"\nserver = "x"\nmarker_type = "a"\n')
     config = parse(demo_toml() + '\n[backend]\nkind = "route53"\nhosted_zone_id = "Z1"\n')
     assert config.backend["hosted_zone_id"] == "Z1"
 

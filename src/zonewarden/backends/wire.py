@@ -2,8 +2,9 @@
 
 Reads are the hot path of a fenced write (one before, one to verify), and a general
 parser costs ~10x more than the server's work. These helpers handle exactly what the
-backend asks: one question, IN class, answers of type A, AAAA or TXT at that name.
-Anything else in the answer (other types, CNAMEs) is skipped, never guessed at.
+backend asks: one question, IN class, answers of type A, AAAA, TXT or CNAME (a CNAME
+marker) at that name. Records of other types than the question's, CNAMEs of a TXT
+question included, are skipped, never guessed at.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import socket
 import struct
 
-A, AAAA, TXT = 1, 28, 16
+A, AAAA, TXT, CNAME = 1, 28, 16, 5
 QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
@@ -49,6 +50,23 @@ def _skip_name(data: bytes, pos: int) -> int:
         pos += 1 + length
 
 
+def _read_name(data: bytes, pos: int) -> str:
+    """The (possibly compressed) name at pos, as text without the final dot."""
+    labels: list[str] = []
+    for _ in range(128):  # more jumps than labels in any name: a pointer loop
+        if pos >= len(data):
+            raise ValueError("name runs past the message")
+        length = data[pos]
+        if length & 0xC0 == 0xC0:
+            pos = int.from_bytes(data[pos : pos + 2], "big") & 0x3FFF
+            continue
+        if length == 0:
+            return ".".join(labels)
+        labels.append(data[pos + 1 : pos + 1 + length].decode("ascii", errors="replace"))
+        pos += 1 + length
+    raise ValueError("name compression loops")
+
+
 def parse_answer(data: bytes) -> tuple[int, int | None, list[str]]:
     """(rcode, ttl of the first matching record, values) for the question's type."""
     if len(data) < 12:
@@ -78,6 +96,8 @@ def parse_answer(data: bytes) -> tuple[int, int | None, list[str]]:
             values.append(socket.inet_ntop(socket.AF_INET6, rdata))
         elif rtype == TXT:
             values.append(_txt(rdata))
+        elif rtype == CNAME:
+            values.append(_read_name(data, pos - rdlen))
     return rcode, ttl, values
 
 
@@ -117,6 +137,7 @@ class FrameReader:
 
 # -- UPDATE messages (RFC 2136), built directly: dnspython's builder costs ~10 us/record --
 IN, NONE, ANY = 1, 254, 255
+ANY_TYPE = 255
 SOA = 6
 OPCODE_UPDATE = 5 << 11
 _RRHEAD = struct.Struct("!HHIH")
@@ -146,9 +167,9 @@ class UpdateBuilder:
     def _rr(name: bytes, rtype: int, rclass: int, ttl: int, rdata: bytes = b"") -> bytes:
         return name + _RRHEAD.pack(rtype, rclass, ttl, len(rdata)) + rdata
 
-    def require_absent(self, name: str, rtype: int) -> None:
-        """RFC 2136 2.4.3: RRset does not exist (else YXRRSET)."""
-        self.prereq.append(self._rr(encode_name(name), rtype, NONE, 0))
+    def require_unused(self, name: str) -> None:
+        """RFC 2136 2.4.5: name is not in use, no rrset of any type (else YXDOMAIN)."""
+        self.prereq.append(self._rr(encode_name(name), ANY_TYPE, NONE, 0))
 
     def require_exactly(self, name: str, rtype: int, rdatas: list[bytes]) -> None:
         """RFC 2136 2.4.2: RRset exists with exactly these rdatas (else NXRRSET)."""
@@ -159,8 +180,12 @@ class UpdateBuilder:
         self.updates.append(self._rr(encode_name(name), rtype, ANY, 0))
 
     def replace(self, name: str, rtype: int, ttl: int, rdatas: list[bytes]) -> None:
+        self.delete_rrset(name, rtype)
+        self.add(name, rtype, ttl, rdatas)
+
+    def add(self, name: str, rtype: int, ttl: int, rdatas: list[bytes]) -> None:
+        """RFC 2136 2.5.1; a CNAME added where a CNAME is replaces it (3.4.2.2)."""
         owner = encode_name(name)
-        self.updates.append(self._rr(owner, rtype, ANY, 0))
         self.updates += [self._rr(owner, rtype, IN, ttl, r) for r in rdatas]
 
     def wire(self, message_id: int = 0) -> bytes:
