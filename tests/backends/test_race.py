@@ -30,7 +30,7 @@ from zonewarden.stores.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
 NAMES = list(demo_region().endpoints)
-SERVERS = ["bind", "knot", "pdns", "route53"]
+SERVERS = ["bind", "knot", "pdns", "pdns-cname", "route53"]
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +95,7 @@ port = {run.port}
 tsig_key_name = "{KEY_NAME}"
 tsig_secret = "{KEY_SECRET}"
 timeout = 2.0
+marker_type = "{getattr(backend, "marker_type", "txt")}"
 """
     path.write_text(path.read_text() + f'\n[backend]\nzone = "example."\n{section}')
     return path
@@ -104,8 +105,9 @@ def start(tmp: Path, server: str) -> tuple[Running, FencedBackend]:
     if server.startswith("route53"):
         run = start_moto(tmp / server, exact=True, checks=server != "route53-unchecked")
         return run, route53(run)
-    run = STARTERS[server](tmp / server)
-    return run, rfc2136(run)
+    kind, _, marker = server.partition("-")  # "pdns-cname": PowerDNS, CNAME markers
+    run = STARTERS[kind](tmp / server)
+    return run, rfc2136(run, marker_type=marker or "txt")
 
 
 def run_race(tmp: Path, protocol: str, seconds: float, seed: int, server: str = "bind"):
@@ -199,8 +201,8 @@ def test_legacy_stale_write_reaches_the_server_and_is_caught(tmp_path, server):
 
 def test_without_the_server_side_check_safe_regresses_at_route53(tmp_path):
     """The same safe enactors, against a moto that applies a DELETE without checking
-    the marker's value: stale batches land (a marker goes back, I3, or a stale diff
-leaves other records than the marker's plan, I4). So the check holds the fence."""
+        the marker's value: stale batches land (a marker goes back, I3, or a stale diff
+    leaves other records than the marker's plan, I4). So the check holds the fence."""
     run, observer, _, procs = run_race(tmp_path, "safe", 20.0, seed=7, server="route53-unchecked")
     stop(procs)
     run.stop()

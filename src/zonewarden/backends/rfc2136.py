@@ -114,7 +114,7 @@ class Rfc2136Backend(FencedBackend):
                 f"[backend] marker_type {marker_type!r} unknown (known: txt, cname; cname "
                 "for PowerDNS, see the rfc2136 backend's notes)"
             )
-        self.marker_rdtype = MARKER_TYPES[marker_type]
+        self.marker_type, self.marker_rdtype = marker_type, MARKER_TYPES[marker_type]
         self.server, self.port, self.timeout = server, port, timeout
         self.description = f"DNS server {server}:{port} (zone {self.zone})"
         self.keyring: dict[dns.name.Name, dns.tsig.Key] | None = None
