@@ -9,11 +9,11 @@ from tests.backends.servers import KEY_NAME, KEY_SECRET
 from zonewarden.config import demo_toml
 
 
-def check(tmp_path, backend_toml: str) -> subprocess.CompletedProcess[str]:
+def check(tmp_path, backend_toml: str, *extra: str) -> subprocess.CompletedProcess[str]:
     cfg = tmp_path / "region.toml"
     cfg.write_text(demo_toml() + "\n[backend]\n" + backend_toml)
     return subprocess.run(
-        [sys.executable, "-m", "zonewarden", "backend", "check", "--config", str(cfg)],
+        [sys.executable, "-m", "zonewarden", "backend", "check", "--config", str(cfg), *extra],
         capture_output=True,
         text=True,
         timeout=60,
@@ -45,3 +45,21 @@ def test_missing_server_is_a_config_error_with_its_line(tmp_path):
     out = check(tmp_path, 'kind = "rfc2136"\n')
     assert out.returncode == 2
     assert "line" in out.stderr and "needs 'server'" in out.stderr
+
+
+def test_check_names_the_server_and_recommends_cname_markers_on_powerdns(
+    tmp_path, servers, tmp_path_factory
+):
+    from tests.backends.conftest import server_of
+
+    pdns = server_of(servers, "pdns", tmp_path_factory)
+    out = check(tmp_path, rfc2136_toml(pdns.port))
+    assert out.returncode == 0, out.stderr
+    assert "PowerDNS Authoritative Server" in out.stdout
+    assert 'marker_type = "cname"' in out.stdout.replace("\n", " ")
+    cname = check(tmp_path, rfc2136_toml(pdns.port) + 'marker_type = "cname"\n')
+    assert cname.returncode == 2  # the scratch name holds the TXT marker written above
+    assert "holds a TXT marker but [backend] marker_type is 'cname'" in cname.stderr
+    cname = check(tmp_path, rfc2136_toml(pdns.port) + 'marker_type = "cname"\n', "--no-write")
+    assert cname.returncode == 0, cname.stderr
+    assert "_zw.<name> CNAME" in cname.stdout and "marker_type" not in cname.stdout

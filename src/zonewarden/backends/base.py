@@ -241,11 +241,17 @@ class FencedBackend(ABC):
                     applied.append(retry[0])
                     break
             else:
+                self._explain_rejection(change.name)
                 raise BackendUnavailable(
                     f"{self.description}: {change.name} changed under every one of "
                     f"{MAX_RETRIES} attempts; another writer is very busy, retry later"
                 )
         return applied
+
+    def _explain_rejection(self, name: EndpointName) -> None:
+        """Raise `BackendRejected` if a write of `name` can never pass (adapters know
+        why, e.g. a marker of another type); return to report contention."""
+        return None
 
     def _read_back(self, applied: Sequence[Change]) -> dict[EndpointName, LiveEndpoint]:
         """What verification reads; adapters may read less (see rfc2136)."""

@@ -32,8 +32,9 @@ per endpoint in a zone of 8,000 rows, against 1.4 ms for an A replace at a name 
 keeps a marker below it (bench/update_shapes.py, docs/benchmarks.md). BIND and Knot
 handle both types alike. The type is per zone and ZoneWarden does not convert markers:
 a backend of the other type finds no marker of its type, its "not in use" prerequisite
-fails, and writes to marked names stop with nothing applied ("changed under every one
-of 8 attempts"). Switching means rewriting the markers with writers stopped.
+fails, and writes to marked names stop with nothing applied, as a `BackendRejected`
+naming both types and the setting (`backend check` also says which type a PowerDNS
+server wants). Switching means rewriting the markers with writers stopped.
 
 Errors, translated here once: timeouts, refused connections, SERVFAIL, REFUSED and
 NOTAUTH are `BackendUnavailable` (retry, with the likely cause named); a TSIG error
@@ -170,6 +171,46 @@ class Rfc2136Backend(FencedBackend):
             f"{self.description} is unreachable ({cause}); is it running and listening on "
             "TCP? nothing was applied by this attempt; ZoneWarden retries"
         )
+
+    def _explain_rejection(self, name: EndpointName) -> None:
+        other = "cname" if self.marker_type == "txt" else "txt"
+        query = dns.message.make_query(marker_name(name), other.upper())
+        try:
+            answer = dns.query.tcp(query, self.server, port=self.port, timeout=self.timeout)
+        except (OSError, dns.exception.DNSException):
+            return
+        if any(rrset.rdtype == dns.rdatatype.from_text(other) for rrset in answer.answer):
+            raise BackendRejected(
+                f"{self.description}: {marker_name(name)} holds a {other.upper()} marker but "
+                f"[backend] marker_type is {self.marker_type!r}; a fenced write cannot pass "
+                f"it. Set marker_type = {other!r}, or stop the enactors and delete the "
+                f"{other.upper()} markers to switch types"
+            )
+
+    def probe(self) -> list[str]:
+        """What the server says it is (version.bind), and whether the marker type suits
+        it: PowerDNS with TXT markers lists the zone on every write (see the notes)."""
+        query = dns.message.make_query("version.bind.", "TXT", "CH")
+        try:
+            answer = dns.query.tcp(query, self.server, port=self.port, timeout=self.timeout)
+            version = " ".join(
+                s.decode(errors="replace")
+                for rrset in answer.answer
+                for rd in rrset
+                for s in rd.strings
+            )
+        except (OSError, dns.exception.DNSException):
+            version = ""
+        facts = [
+            f"server says it is: {version or 'unknown (version.bind not answered)'}",
+            f"marker: _zw.<name> {self.marker_type.upper()}, exact-value prerequisite in every UPDATE",
+        ]
+        if "powerdns" in version.lower() and self.marker_type == "txt":
+            facts.append(
+                "PowerDNS scans the zone when a TXT marker is replaced (0.1-0.2x the raw "
+                'update rate); set [backend] marker_type = "cname" (docs/benchmarks.md)'
+            )
+        return facts
 
     def _exchange_update(self, update: wire.UpdateBuilder) -> dns.message.Message:
         """Send one UPDATE over TCP and return the verified answer; one reconnect."""
