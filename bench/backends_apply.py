@@ -124,7 +124,7 @@ def bench_server(kind: str, args: argparse.Namespace, workdir: Path) -> list[dic
             med = statistics.median
             rows.append(
                 {
-                    "server": kind if args.marker_type == "txt" else f"{kind} ({args.marker_type})",
+                    "server": f"{kind} ({args.marker_type} marker)",
                     "batch": batch,
                     "rrsets": count,
                     "raw": round(med(raw)),
@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--servers", default="bind,knot,pdns")
     parser.add_argument(
-        "--marker-type", default="txt", choices=("txt", "cname"), help="Rfc2136Backend's marker"
+        "--marker-type", default="cname", choices=("txt", "cname"), help="Rfc2136Backend's marker"
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

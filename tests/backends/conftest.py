@@ -18,8 +18,8 @@ from zonewarden.backends.route53 import Route53Backend
 from zonewarden.core.model import EndpointName
 
 DNS_KINDS = ["bind", "knot", "pdns"]
-# "<server>-cname": the same server with the marker kept as a CNAME (marker_type)
-BACKEND_KINDS = ["memory", *DNS_KINDS, *(f"{k}-cname" for k in DNS_KINDS), "route53"]
+# "<server>-txt": the same server with the marker kept as a TXT (marker_type)
+BACKEND_KINDS = ["memory", *DNS_KINDS, *(f"{k}-txt" for k in DNS_KINDS), "route53"]
 _counter = itertools.count(1)
 
 
@@ -71,7 +71,7 @@ def backend(request, servers, tmp_path_factory):
         yield route53(server_of(servers, "moto", tmp_path_factory))
         return
     kind, _, marker_type = request.param.partition("-")
-    b = rfc2136(server_of(servers, kind, tmp_path_factory), marker_type=marker_type or "txt")
+    b = rfc2136(server_of(servers, kind, tmp_path_factory), marker_type=marker_type or "cname")
     yield b
     b.close()
 

@@ -53,13 +53,13 @@ def test_check_names_the_server_and_recommends_cname_markers_on_powerdns(
     from tests.backends.conftest import server_of
 
     pdns = server_of(servers, "pdns", tmp_path_factory)
-    out = check(tmp_path, rfc2136_toml(pdns.port))
-    assert out.returncode == 0, out.stderr
-    assert "PowerDNS Authoritative Server" in out.stdout
-    assert 'marker_type = "cname"' in out.stdout.replace("\n", " ")
-    cname = check(tmp_path, rfc2136_toml(pdns.port) + 'marker_type = "cname"\n')
+    txt = check(tmp_path, rfc2136_toml(pdns.port) + 'marker_type = "txt"\n')
+    assert txt.returncode == 0, txt.stderr
+    assert "PowerDNS Authoritative Server" in txt.stdout
+    assert 'marker_type = "cname"' in txt.stdout.replace("\n", " ")
+    cname = check(tmp_path, rfc2136_toml(pdns.port))  # the default: cname
     assert cname.returncode == 2  # the scratch name holds the TXT marker written above
     assert "holds a TXT marker but [backend] marker_type is 'cname'" in cname.stderr
-    cname = check(tmp_path, rfc2136_toml(pdns.port) + 'marker_type = "cname"\n', "--no-write")
+    cname = check(tmp_path, rfc2136_toml(pdns.port), "--no-write")
     assert cname.returncode == 0, cname.stderr
     assert "_zw.<name> CNAME" in cname.stdout and "marker_type" not in cname.stdout

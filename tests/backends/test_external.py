@@ -43,7 +43,7 @@ def _clear(backend):
     for n in (KV, DB):
         for t in (wire.A, wire.AAAA):
             u.delete_rrset(n, t)
-        u.delete_rrset(f"_zw.{n}", wire.TXT)
+        u.delete_rrset(f"_zw.{n}", backend.marker_rdtype)
     return u
 
 

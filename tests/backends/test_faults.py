@@ -101,13 +101,14 @@ def test_a_rejected_batch_applies_nothing(dns_server, names):
 
 def test_a_marker_of_the_other_type_fences_every_write_out(dns_server, names):
     """A backend switched between marker types must not write beside the old marker:
-    to it the name looks new, and "name not in use" fails at the server."""
-    txt, cname = rfc2136(dns_server), rfc2136(dns_server, marker_type="cname")
+    to it the name looks new, and "name not in use" fails at the server; the error
+    names both types and the setting."""
+    txt, cname = rfc2136(dns_server, marker_type="txt"), rfc2136(dns_server)
     a, b = names("t"), names("c")
     txt.apply_fenced(G(1), {a: content("10.0.0.1")})
     cname.apply_fenced(G(1), {b: content("10.0.0.1")})
     for writer, reader, n in ((cname, txt, a), (txt, cname, b)):
-        with pytest.raises(BackendUnavailable, match="changed under every one"):
+        with pytest.raises(BackendRejected, match=r"holds a \w+ marker but \[backend\] marker_type"):
             writer.apply_fenced(G(2), {n: content("10.0.0.2")})
         live = reader.read([n])[n]
         assert live.marker.generation == 1 and live.addresses == {("A", "10.0.0.1")}

@@ -30,7 +30,7 @@ from zonewarden.stores.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
 NAMES = list(demo_region().endpoints)
-SERVERS = ["bind", "knot", "pdns", "pdns-cname", "route53"]
+SERVERS = ["bind", "knot", "pdns", "pdns-txt", "route53"]
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +95,7 @@ port = {run.port}
 tsig_key_name = "{KEY_NAME}"
 tsig_secret = "{KEY_SECRET}"
 timeout = 2.0
-marker_type = "{getattr(backend, "marker_type", "txt")}"
+marker_type = "{getattr(backend, "marker_type", "cname")}"
 """
     path.write_text(path.read_text() + f'\n[backend]\nzone = "example."\n{section}')
     return path
@@ -105,9 +105,9 @@ def start(tmp: Path, server: str) -> tuple[Running, FencedBackend]:
     if server.startswith("route53"):
         run = start_moto(tmp / server, exact=True, checks=server != "route53-unchecked")
         return run, route53(run)
-    kind, _, marker = server.partition("-")  # "pdns-cname": PowerDNS, CNAME markers
+    kind, _, marker = server.partition("-")  # "pdns-txt": PowerDNS, TXT markers
     run = STARTERS[kind](tmp / server)
-    return run, rfc2136(run, marker_type=marker or "txt")
+    return run, rfc2136(run, marker_type=marker or "cname")
 
 
 def run_race(tmp: Path, protocol: str, seconds: float, seed: int, server: str = "bind"):

@@ -32,7 +32,7 @@ def open_backend(settings: Mapping[str, Any], *, default_zone: str) -> DnsBacken
             tsig_algorithm=settings.get("tsig_algorithm", "hmac-sha256"),
             require_tsig=settings.get("require_tsig", True),
             timeout=settings.get("timeout", 3.0),
-            marker_type=settings.get("marker_type", "txt"),
+            marker_type=settings.get("marker_type", "cname"),
             **common,
         )
     if kind == "route53":
