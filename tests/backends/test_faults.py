@@ -108,7 +108,9 @@ def test_a_marker_of_the_other_type_fences_every_write_out(dns_server, names):
     txt.apply_fenced(G(1), {a: content("10.0.0.1")})
     cname.apply_fenced(G(1), {b: content("10.0.0.1")})
     for writer, reader, n in ((cname, txt, a), (txt, cname, b)):
-        with pytest.raises(BackendRejected, match=r"holds a \w+ marker but \[backend\] marker_type"):
+        with pytest.raises(
+            BackendRejected, match=r"holds a \w+ marker but \[backend\] marker_type"
+        ):
             writer.apply_fenced(G(2), {n: content("10.0.0.2")})
         live = reader.read([n])[n]
         assert live.marker.generation == 1 and live.addresses == {("A", "10.0.0.1")}
