@@ -40,19 +40,33 @@ def test_watch_zone_wakes_on_a_write(etcd):
     assert etcd.watch_zone(new_version, 0.3) == 0  # nothing changed: times out
 
 
-def test_a_write_of_unchanged_content_is_not_a_zone_change(etcd):
-    """The served key is written only when the digest changes: an apply that only moves
-    the generation (here on the fast blind path's fallback) wakes no DNS server."""
-    a = EndpointName("a.example.")
-    same = content("10.0.0.1")
-    g1 = etcd.publish(draft(a=same), source="t", actor="t", now=0).generation
-    g2 = etcd.publish(draft(a=same), source="t", actor="t", now=0).generation
-    assert etcd.apply_if_newer(g1, [a], actor="e", now=1) == {a: Outcome.APPLIED}
-    version, _ = etcd.changed_since(0)
-    assert etcd.apply_if_newer(g2, [a], actor="e", now=2) == {a: Outcome.APPLIED}
-    assert etcd.applied() == {a: g2}
-    assert etcd.changed_since(version) == (version, {})
-    assert etcd.watch_zone(version, 0.2) == 0
+def test_a_pruned_change_log_sends_old_readers_to_the_whole_zone(etcd, monkeypatch):
+    """Clean-up keeps the newest CHANGE_LOG_KEEP log entries and raises the floor: a
+    reader whose version predates the pruned entries still sees every change (it reads
+    the whole zone); a recent reader still gets only what changed."""
+    from zonewarden.stores.etcd import store as etcd_store
+
+    monkeypatch.setattr(etcd_store, "CHANGE_LOG_KEEP", 2)
+    many = names(4)
+    g = etcd.publish(
+        PlanDraft(dict.fromkeys(many, content("10.0.0.1"))), source="t", actor="t", now=0
+    ).generation
+    etcd.apply_if_newer(g, many, actor="e", now=1)
+    old_version, _ = etcd.changed_since(0)
+    for i, name in enumerate(many[:3]):  # three content changes, one Txn each
+        ip = f"10.0.1.{i + 1}"
+        plan = {**dict.fromkeys(many, content("10.0.0.1")), name: content(ip)}
+        g = etcd.publish(PlanDraft(plan), source="t", actor="t", now=2).generation
+        etcd.advance_unchanged(g, actor="e", now=3)
+        etcd.apply_if_newer(g, [name], actor="e", now=3)
+        if i == 1:
+            recent, _ = etcd.changed_since(0)
+    etcd.delete_unreferenced(list(etcd.index().generations), actor="c", now=4)
+    log = etcd.client.read([ec.get(etcd.keys.changes, prefix=True, keys_only=True)]).ranges[0]
+    assert len(log) == 2
+    _, seen = etcd.changed_since(old_version)
+    assert set(seen) == set(many)  # below the floor: the whole zone, nothing missed
+    assert set(etcd.changed_since(recent)[1]) == {many[2]}  # above it: only what changed
 
 
 def test_a_schema_1_prefix_is_migrated_and_reports_its_whole_zone(etcd):
@@ -62,8 +76,10 @@ def test_a_schema_1_prefix_is_migrated_and_reports_its_whole_zone(etcd):
     ).generation
     etcd.apply_if_newer(g, many, actor="e", now=1)
     k = etcd.keys
-    etcd.client.txn([], [ec.delete(k.serveds, prefix=True), ec.put(k.schema, b"1")])
+    before, _ = etcd.changed_since(0)
+    etcd.client.txn([], [ec.delete(k.changes, prefix=True), ec.put(k.schema, b"1")])
     reopened = EtcdStore(etcd.client.endpoints, prefix=k.prefix)
+    assert sorted(reopened.changed_since(before)[1]) == many  # no log before: whole zone
     version, zone = reopened.changed_since(0)
     assert sorted(zone) == many and all(e.generation == g for e in zone.values())
     assert etcd.client.read([ec.get(k.schema)]).ranges[0][0].value == b"2"

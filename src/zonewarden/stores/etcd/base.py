@@ -93,19 +93,20 @@ class EtcdBase:
                 )
 
     def _migrate_from_1(self) -> None:
-        """Schema 1 had no served keys: give every live endpoint one (its digest), then
-        mark the prefix schema 2 in a Txn that holds only if no zone key moved meanwhile.
-        Stop schema-1 processes first: their writes would not touch the served keys."""
+        """Schema 1 had no change log: raise the log's floor to now, so a reader of an
+        older zone version reads the whole zone once, and mark the prefix schema 2.
+        Stop schema-1 processes first: their writes would not be logged."""
         k = self.keys
-        rev, (schema, zone_kvs) = self._read([ec.get(k.schema), ec.get(k.zones, prefix=True)])
+        rev, (schema,) = self._read([ec.get(k.schema)])
         if schema and schema[0].value == SCHEMA_VERSION.encode():
             return  # another process migrated it
-        puts = [self._served_put(n, e.content) for n, (e, _) in self._zone_of(zone_kvs).items()]
-        for chunk in _chunks(puts, self.max_txn_ops):
-            self._commit([], list(chunk))
         self._commit(
-            [ec.compare_value(k.schema, "EQUAL", b"1"), ec.compare_unchanged_since(k.zones, rev)],
-            [ec.put(k.schema, SCHEMA_VERSION.encode()), self._bump_zone()],
+            [ec.compare_value(k.schema, "EQUAL", b"1")],
+            [
+                ec.put(k.schema, SCHEMA_VERSION.encode()),
+                ec.put(k.changes_floor, str(rev).encode()),
+                *self._bump_zone([]),
+            ],
         )
 
     def close(self) -> None:
@@ -157,21 +158,22 @@ class EtcdBase:
     def _zone_put(self, g: int, name: str, content: Content) -> dict[str, Any]:
         return ec.put(self.keys.zone(name), encode_zone(g, content))
 
-    def _served_put(self, name: str, content: Content) -> dict[str, Any]:
-        """Only for a content change: its mod_revision is what `changed_since` reports."""
-        return ec.put(self.keys.served(name), content.digest.encode())
-
     def _zone_writes(
         self, g: int, name: str, content: Content, live: ZoneEntry | None
     ) -> tuple[list[dict[str, Any]], bool]:
-        """The zone put, plus the served put when the served content changes (and then
-        the caller bumps the zone version once per Txn); True when it does."""
-        if live is not None and live.content.digest == content.digest:
-            return [self._zone_put(g, name, content)], False
-        return [self._zone_put(g, name, content), self._served_put(name, content)], True
+        """The zone put, and whether the served content changes (the caller then logs
+        the name with `_bump_zone`, once per Txn)."""
+        changed = live is None or live.content.digest != content.digest
+        return [self._zone_put(g, name, content)], changed
 
-    def _bump_zone(self) -> dict[str, Any]:
-        return ec.put(self.keys.zone_version, b"")
+    def _bump_zone(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        """For a Txn that changes served content: touch the zone version (what
+        `watch_zone` wakes on) and log the changed names (what `changed_since` reads),
+        two puts per Txn whatever its size."""
+        return [
+            ec.put(self.keys.zone_version, b""),
+            ec.put(self.keys.change(uuid.uuid4().hex), dumps(sorted(names))),
+        ]
 
     @staticmethod
     def _one(kvs: list[KV]) -> KV | None:

@@ -3,21 +3,23 @@
 Layout under the configured prefix P (generations zero-padded so key order is
 generation order; every value is compact JSON):
 
-    P/meta/schema            "2" (schema 1 had no P/served keys; opening migrates it)
+    P/meta/schema            "2" (schema 1 had no change log; opening migrates it)
     P/meta/next_gen          the next generation to assign (publish compares its mod_revision)
     P/meta/frozen            "1" or "0"
-    P/meta/zone_version      touched by every Txn that writes a P/served key: its
+    P/meta/zone_version      touched by every Txn that changes served content: its
                              mod_revision is the zone version (a generation-only advance
                              leaves it alone, as in the memory and SQLite stores)
+    P/meta/changes_floor     clean-up pruned the change log up to this revision: a
+                             reader of an older zone version reads the whole zone
     P/plan/<gen>             header: digest, created_at, source, endpoint_count
     P/pe/<gen>/<name>        one endpoint's content in plan <gen>; keys under a generation
                              with no header are an unfinished chunked publish, or an
                              orphan once a higher header exists (clean-up sweeps those)
     P/zone/<name>            the live entry: "<zero-padded gen>|" + JSON (gen, digest, ttl,
                              policy, records); the prefix makes VALUE LESS the fence
-    P/served/<name>          the live entry's content digest, written (in the zone write's
-                             Txn) only when the digest changes: its mod_revision is when the
-                             served content last changed, which `changed_since` ranges over
+    P/changes/<unique id>    the change log: one key per Txn that changes served content
+                             (written in that Txn), holding the names it changed;
+                             `changed_since(v)` ranges over the keys modified after v
     P/rollback/<name>        legacy mode's rollback pointer
     P/lock/<name>            legacy mode's lock: owner, expires
     P/pin/<name>, P/beat/<actor>, P/audit/<revision-ordered unique id>
@@ -93,12 +95,16 @@ class Keys:
     def zone(self, name: str) -> bytes:
         return self._k("zone", name)
 
-    def served(self, name: str) -> bytes:
-        return self._k("served", name)
+    def change(self, unique: str) -> bytes:
+        return self._k("changes", unique)
 
     @property
-    def serveds(self) -> bytes:
-        return self._k("served", "")
+    def changes(self) -> bytes:
+        return self._k("changes", "")
+
+    @property
+    def changes_floor(self) -> bytes:
+        return self._k("meta", "changes_floor")
 
     @property
     def zones(self) -> bytes:

@@ -54,7 +54,7 @@ class LegacyOps(EtcdBase):
             compares.append(ec.compare_mod(pe.key, pe.mod_revision))
             content = decode_content(pe.value, pe.key)[0]
             writes, changed = self._zone_writes(g, name, content, live)  # no fence: the 2025 bug
-            ops += writes + ([self._bump_zone()] if changed else [])
+            ops += writes + (self._bump_zone([name]) if changed else [])
             self._commit(
                 compares, ops + self._audit_op(actor, now, [("legacy-write", name, g, "")])
             )
@@ -76,18 +76,18 @@ class LegacyOps(EtcdBase):
             chunk = doomed[: self.batch // 2]
             if not chunk:
                 return tuple(deleted)
-            emptied, changed = [], False  # the plan's records go with it: endpoints go empty
+            emptied, changed = [], []  # the plan's records go with it: endpoints go empty
             for n, (e, _) in self._zone_of(zone_kvs).items():
                 if e.generation in chunk:
                     writes, served = self._zone_writes(e.generation, n, EMPTY_CONTENT, e)
                     emptied += writes
-                    changed |= served
+                    changed += [n] if served else []
             ops = [
                 op
                 for g in chunk
                 for op in (ec.delete(k.plan(g)), ec.delete(k.plan_endpoints(g), prefix=True))
             ]
-            ops += emptied + ([self._bump_zone()] if changed else [])
+            ops += emptied + (self._bump_zone(changed) if changed else [])
             if len(chunk) == len(doomed):
                 audit = [("legacy-cleanup", "", 0, f"deleted {[*deleted, *chunk]}")]
                 ops += self._audit_op(actor, now, audit)

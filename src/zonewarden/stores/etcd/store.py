@@ -19,7 +19,7 @@ Rules kept here:
 - the audit rows of a write go in the same Txn as the write; an audit row's seq is its
   etcd create revision x 10,000 + its index in the Txn, so seq order is commit order;
 - the zone version is the mod_revision of `meta/zone_version`, touched by every Txn
-  that changes an endpoint's served content (and writes its `served/<name>` key, see
+  that changes an endpoint's served content (with a change-log key naming them, see
   `keys.py`), never by a generation-only advance; so `changed_since` costs one key read
   when nothing changed, reports only content changes, and `watch_zone` wakes a reader
   without polling;
@@ -58,6 +58,7 @@ from zonewarden.stores.etcd.legacy import LegacyOps
 from zonewarden.stores.etcd.zone import ZoneOps
 from zonewarden.stores.memory import require_valid
 
+CHANGE_LOG_KEEP = 1024  # change-log entries clean-up keeps (one per content-changing Txn)
 PUBLISH_ATTEMPTS = 5  # chunked publishes overtaken by newer plans before giving up
 
 
@@ -257,7 +258,30 @@ class EtcdStore(ZoneOps, LegacyOps):
 
         result = self._retrying("clean-up", attempt)
         self._sweep_unpublished(actor=actor, now=now)
+        self._prune_change_log()
         return result
+
+    def _prune_change_log(self) -> None:
+        """Keep the newest CHANGE_LOG_KEEP entries of the change log. Each Txn that
+        deletes older ones raises `changes_floor` to the newest revision it deletes, and
+        compares the floor unchanged since read, so the floor never goes down; a reader of
+        a version below the floor reads the whole zone (`changed_since`)."""
+        k = self.keys
+        _, (log, floor) = self._read(
+            [ec.get(k.changes, prefix=True, keys_only=True), ec.get(k.changes_floor)]
+        )
+        if len(log) <= CHANGE_LOG_KEEP:
+            return
+        old = sorted(log, key=lambda kv: kv.mod_revision)[: len(log) - CHANGE_LOG_KEEP]
+        floor_mod = self._mod(self._one(floor))
+        for chunk in _chunks(old, self.max_txn_ops - 1):
+            top = max(kv.mod_revision for kv in chunk)
+            ops = [ec.put(k.changes_floor, str(top).encode())]
+            ops += [ec.delete(kv.key) for kv in chunk]
+            try:
+                floor_mod = self._commit([ec.compare_mod(k.changes_floor, floor_mod)], ops)
+            except Conflict:
+                return  # another clean-up is pruning
 
     def _sweep_unpublished(self, *, actor: str, now: float) -> tuple[Generation, ...]:
         """Delete the endpoint keys of generations that have no header and lie below the

@@ -2,10 +2,12 @@
 (`apply_if_newer`, `advance_unchanged`). Each write is one Txn whose compare holds the
 generation check; see `store.py` for the rules.
 
-A write that changes an endpoint's served content also writes its `served/<name>` key
-(the new digest) and bumps `meta/zone_version`, in the same Txn; a write that only moves
-the generation writes neither, so `changed_since` and `watch_zone` see content changes
-only, as the port's docstring asks."""
+A Txn that changes served content also bumps `meta/zone_version` and adds one
+`changes/<id>` key naming the endpoints it changed (two puts per Txn, not per endpoint);
+a write that only moves the generation writes neither, so `changed_since` and
+`watch_zone` see content changes only, as the port's docstring asks. The fast path
+(`_apply_blind`) cannot see the live digest inside its compare, so it logs every name it
+writes: a write of identical content may be reported, which the port allows."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from zonewarden.stores.etcd.keys import (
     decode_content,
     decode_zone,
     generation_prefix,
+    loads,
 )
 
 WHOLE_ZONE_READ = 8  # more changed endpoints than this many Txns' worth: read the zone prefix
@@ -53,20 +56,23 @@ class ZoneOps(EtcdBase):
         return {n: e.generation for n, e in self.read_zone().items()}
 
     def changed_since(self, version: int) -> tuple[int, dict[EndpointName, ZoneEntry]]:
-        """The served keys modified after `version` name the endpoints whose content
-        changed (a generation-only advance writes none); their entries are then read at
-        the same revision, a few Txn-sized reads instead of the whole zone."""
+        """The change-log keys modified after `version` name the endpoints whose content
+        changed (a generation-only advance logs none); their entries are then read at
+        the same revision, a few Txn-sized reads instead of the whole zone. A version
+        below the log's floor (pruned by clean-up) reads the whole zone."""
         k = self.keys
-        rev, (marker,) = self._read([ec.get(k.zone_version)])
+        rev, (marker, floor) = self._read([ec.get(k.zone_version), ec.get(k.changes_floor)])
         current = self._mod(self._one(marker))
         if current <= version:
             return current, {}
-        if version == 0:
+        pruned = int(floor[0].value) if floor else 0
+        if version == 0 or version < pruned:
             kvs = self._read([ec.get(k.zones, prefix=True)], revision=rev)[1][0]
             return current, {n: e for n, (e, _) in self._zone_of(kvs).items()}
-        op = ec.get(k.serveds, prefix=True, keys_only=True)
+        op = ec.get(k.changes, prefix=True)
         op["request_range"]["min_mod_revision"] = str(version + 1)
-        names = [k.tail(kv.key, k.serveds) for kv in self._read([op], revision=rev)[1][0]]
+        logged = self._read([op], revision=rev)[1][0]
+        names = sorted({n for kv in logged for n in loads(kv.value, kv.key)})
         if len(names) > WHOLE_ZONE_READ * self.max_txn_ops:
             kvs = self._read([ec.get(k.zones, prefix=True)], revision=rev)[1][0]
         else:
@@ -126,7 +132,7 @@ class ZoneOps(EtcdBase):
                     ec.compare_mod(k.plan(g), head[0].mod_revision),
                 ]
                 compares += [ec.compare_mod(k.zone(n), self._mod(kv)) for n, _, kv in chunk]
-                # same content: no served key and no zone version (`changed_since` readers
+                # same content: no change-log key and no zone version (`changed_since` readers
                 # have nothing to re-read), exactly as in the memory and SQLite stores
                 ops = [self._zone_put(g, n, e.content) for n, e, _ in chunk]
                 ops += self._audit_op(
@@ -204,19 +210,9 @@ class ZoneOps(EtcdBase):
             return self._read(self._apply_ops(k, g, names))[1]
         compares = [ec.compare_value(k.frozen, "EQUAL", b"0"), ec.compare_created(k.plan(g))]
         compares += [ec.compare_value(k.zone(n), "LESS", generation_prefix(g)) for n in names]
-        # and every served digest differs (so each write is a content change); an endpoint
-        # whose content stays the same fails this and goes the slow way, which writes its
-        # zone key without a served key or a zone version bump
-        compares += [
-            ec.compare_value(k.served(n), "NOT_EQUAL", contents[n].digest.encode()) for n in names
-        ]
         audit = [("write", n, g, f"{len(contents[n].records)} records") for n in names]
-        writes = [
-            op
-            for n in names
-            for op in (self._zone_put(g, n, contents[n]), self._served_put(n, contents[n]))
-        ]
-        writes.append(self._bump_zone())
+        writes = [self._zone_put(g, n, contents[n]) for n in names]
+        writes += self._bump_zone(names)
         res = self.client.txn(
             compares, writes + self._audit_op(actor, now, audit), self._apply_ops(k, g, names)
         )
@@ -240,7 +236,7 @@ class ZoneOps(EtcdBase):
         out: dict[EndpointName, Outcome] = {}
         audit: list[Audit] = []
         writes: list[Json] = []
-        content_changed = False
+        changed_names: list[str] = []
         compares = [
             ec.compare_mod(k.frozen, self._mod(frozen)),
             ec.compare_mod(k.plan(g), self._mod(head)),
@@ -274,10 +270,10 @@ class ZoneOps(EtcdBase):
                 out[name] = Outcome.APPLIED
                 ops, changed = self._zone_writes(g, name, content, live)
                 writes += ops
-                content_changed |= changed
+                changed_names += [name] if changed else []
                 audit.append(("write", name, g, f"{len(content.records)} records"))
-        if content_changed:
-            writes.append(self._bump_zone())
+        if changed_names:
+            writes += self._bump_zone(changed_names)
         if writes or audit:  # all CURRENT: the (linearizable) read decided; nothing to commit
             self._commit(compares, writes + self._audit_op(actor, now, audit))
         return out
