@@ -8,8 +8,8 @@ Rules kept here:
   of the write, never at a moment before it;
 - the common apply needs no read at all: one Txn comparing "freeze flag is 0, plan g
   exists, every live value < the zero-padded g" (zone values start with their padded
-  generation, so etcd's byte-wise VALUE LESS is the numeric fence); when it fails, its
-  failure branch returns the snapshot the slow path above decides from;
+  generation, so etcd's byte-wise VALUE LESS is the numeric fence); when it fails, the
+  slow path above reads and decides;
 - parts: `base` (reads, commits, retries), `zone` (zone reads and fenced writes),
   `legacy` (the unsafe 2025 mode), this module (plans and control), `client` (HTTP);
 - clean-up's delete compares that no zone key changed since the snapshot in which it
