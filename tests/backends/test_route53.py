@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.backends.conftest import route53, server_of
 from tests.helpers import content
 from zonewarden.backends.base import Change
-from zonewarden.backends.route53 import fail_open_warnings
+from zonewarden.core.failopen import fail_open_warnings
 from zonewarden.core.model import Content, Generation, LbId, Policy, Record, RecordType
 from zonewarden.core.outcomes import Outcome
 from zonewarden.ports import Marker

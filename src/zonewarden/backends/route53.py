@@ -26,7 +26,7 @@ endpoint was not found to enforce those checks; `verify=True` always reads back.
 Fail-open. Route 53 answers every record of a weighted set equally when all weights are
 0, and treats a set whose targets are all unhealthy as all healthy. ZoneWarden's gates
 already refuse total weight 0; `fail_open_warnings` names the remaining cases for the
-planner and `backend check`.
+planner and `backend check` (core/failopen.py).
 
 What holds where (tested, tests/backends/test_route53.py and test_race.py):
 - Route 53 validates a whole batch against the live sets (exact-value DELETE, CREATE
@@ -51,6 +51,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from zonewarden.backends.base import MAX_RETRIES, Change, FencedBackend
+from zonewarden.core.failopen import fail_open_warnings
 from zonewarden.core.model import Content, EndpointName, Generation, RecordType
 from zonewarden.core.outcomes import Outcome
 from zonewarden.errors import BackendRejected, BackendUnavailable, MissingExtra
@@ -65,17 +66,6 @@ RRSet = dict[str, Any]
 
 def marker_name(name: str) -> str:
     return f"_zw.{name}"
-
-
-def fail_open_warnings(name: str, content: Content) -> list[str]:
-    """Cases where Route 53 would serve something the plan did not mean."""
-    out = []
-    weighted = [r for r in content.records if r.weight > 0]
-    if content.records and not weighted:
-        out.append(f"{name}: all weights are 0; Route 53 then answers every record equally")
-    if len(weighted) == 1:
-        out.append(f"{name}: one weighted record; if it fails there is nothing to shift to")
-    return out
 
 
 class Route53Backend(FencedBackend):

@@ -2,7 +2,9 @@
 
 It keeps the last published draft in memory (loading the newest plan once at start),
 copies pinned endpoints' content forward from the newest plan, and audits a hold once
-per distinct reason rather than on every tick.
+per distinct reason rather than on every tick. With a Route 53 backend it also names,
+once each, the endpoints where Route 53's fail-open rules apply to what stays live
+(core/failopen.py), in the log and the audit log.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 from zonewarden.config import Config
-from zonewarden.core.model import PlanDraft
-from zonewarden.core.planner import Decision, PlanningInputs, decide
+from zonewarden.core.failopen import fail_open_warnings
+from zonewarden.core.model import LbId, PlanDraft
+from zonewarden.core.planner import Decision, Observation, PlanningInputs, decide
 from zonewarden.errors import HealthUnavailable, RetryableError
 from zonewarden.ports import HealthSource, Heartbeat, RegionStore
 from zonewarden.runtime.clock import pause
@@ -27,6 +31,8 @@ class Planner:
         self.previous: PlanDraft | None = None
         self.based_on = 0
         self._held_for: str | None = None
+        self._fail_open: set[str] = set()
+        self._route53 = config.backend.get("kind") == "route53"
 
     def _refresh_previous(self) -> None:
         """Base the next plan on the store's newest plan whenever someone else published
@@ -69,8 +75,25 @@ class Planner:
                 self.store.record("planner", "hold", now=now, detail=reason)
                 log.warning("holding last good plan: %s", reason)
                 self._held_for = reason
+        if self._route53:
+            self._warn_fail_open(observed, now)
         self._beat(decision, now)
         return decision
+
+    def _warn_fail_open(self, observed: Mapping[LbId, Observation], now: float) -> None:
+        """Name each new fail-open case of what stays live (published or held) once."""
+        if self.previous is None:
+            return
+        healthy = {lb: obs.healthy for lb, obs in observed.items()}
+        current = {
+            w
+            for name, content in self.previous.endpoints.items()
+            for w in fail_open_warnings(name, content, healthy)
+        }
+        for warning in sorted(current - self._fail_open):
+            log.warning("Route 53 fail-open: %s", warning)
+            self.store.record("planner", "route53-fail-open", now=now, detail=warning)
+        self._fail_open = current
 
     def _beat(self, decision: Decision, now: float) -> None:
         detail = "; ".join(str(v) for v in decision.reasons) if decision.action == "hold" else ""
