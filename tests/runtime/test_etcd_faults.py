@@ -16,18 +16,26 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.exception
+import dns.message
 import pytest
+from tests.dns.peer_servers import free_port, wait_for_answer
 from tests.runtime.test_race import race_config, run_race, stop
 from tests.stores.etcd_cluster import EtcdCluster, fresh_prefix
 
+import dns.query
+from zonewarden.core.region import demo_region
 from zonewarden.errors import StoreUnavailable
 from zonewarden.stores.etcd import EtcdStore
 
 pytestmark = pytest.mark.slow
+ZONEWARDEN = (sys.executable, "-m", "zonewarden")
 SEED = int(os.environ.get("RACE_SEED", "7"))
 
 
@@ -133,6 +141,7 @@ def test_two_members_down_means_no_quorum_then_progress_resumes(cluster, region,
             cluster.kill(1)
             cluster.kill(2)
         elif "at" in outage and "error" not in outage and elapsed >= 5.0:
+            outage["answers"] = answers(port)  # the DNS server, from its last snapshot
             try:  # the cluster has had > 2 election timeouts to notice
                 store.record("test", "probe", now=time.time(), detail="during the outage")
                 outage["error"] = "the write succeeded without quorum"
@@ -145,9 +154,25 @@ def test_two_members_down_means_no_quorum_then_progress_resumes(cluster, region,
             cluster.restart(2)
             outage["back"] = time.monotonic()
 
-    observer, _, procs = run_race(
-        tmp_path, "safe", seconds=13.0, seed=SEED, store=store, cfg=cfg, on_tick=outage_then_return
+    port = free_port()
+    server = subprocess.Popen(
+        [*ZONEWARDEN, "serve-dns", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"],
+        stderr=(tmp_path / "serve-dns.log").open("wb"),
     )
+    try:
+        wait_for_answer(port, "example.", 30.0, server)
+        observer, _, procs = run_race(
+            tmp_path,
+            "safe",
+            seconds=13.0,
+            seed=SEED,
+            store=store,
+            cfg=cfg,
+            on_tick=outage_then_return,
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
     try:
         procs[0].terminate()
         procs[0].wait(timeout=10)
@@ -156,6 +181,9 @@ def test_two_members_down_means_no_quorum_then_progress_resumes(cluster, region,
         stop(procs)
     message = str(outage["error"])
     assert "no quorum" in message, f"the outage must say 'no quorum', said: {message}"
+    assert outage["answers"] and all(outage["answers"].values()), (
+        f"the DNS server must answer from its last snapshot during the outage: {outage['answers']}"
+    )
     assert outage["frozen_at"] is None and outage["still"] is None, "reads need quorum too"
     assert newest > before["newest"], f"no progress after the members returned ({newest})"
     assert observer.violations == []
@@ -169,6 +197,18 @@ def test_two_members_down_means_no_quorum_then_progress_resumes(cluster, region,
     )
     print(f"etcd 2/3 down: {message}")
     print(f"etcd 2/3 down: generation {before['newest']} before the outage, {newest} after")
+
+
+def answers(port: int) -> dict[str, int]:
+    """A records each demo endpoint answers with right now (0: empty or no answer)."""
+    out = {}
+    for name in demo_region().endpoints:
+        try:
+            r = dns.query.udp(dns.message.make_query(name, "A"), "127.0.0.1", port=port, timeout=2)
+            out[name] = sum(len(rrset) for rrset in r.answer)
+        except dns.exception.Timeout:
+            out[name] = 0
+    return out
 
 
 def eventually(call, seconds: float = 10.0):
