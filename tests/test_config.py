@@ -87,3 +87,81 @@ def test_all_zero_capacity_is_refused(tmp_path):
     for cap in ("100", "110", "120"):
         text = text.replace(f"capacity = {cap}", "capacity = 0")
     assert "total weight 0" in str(error_for(text, tmp_path))
+
+
+SQLITE_STORE = '[store]\nkind = "sqlite"\npath = "region.db"'
+HTTPS = 'kind = "etcd"\nendpoints = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]'
+
+
+def with_store(lines: str) -> str:
+    text = GOOD.replace(SQLITE_STORE, "[store]\n" + lines)
+    assert text != GOOD
+    return text
+
+
+@pytest.mark.parametrize(
+    ("lines", "bad", "message"),
+    [
+        (
+            'kind = "etcd"\nendpoints = ["http://10.0.0.1:2379"]\nca_file = "ca.pem"',
+            "ca_file",
+            "ca_file needs https:// endpoints: write them as https://HOST:PORT",
+        ),
+        (
+            'kind = "etcd"\nendpoints = ["https://10.0.0.1:2379", "http://10.0.0.2:2379"]',
+            "endpoints",
+            "endpoints mix http:// and https://",
+        ),
+        (
+            'kind = "etcd"\nendpoints = ["10.0.0.1:2379"]',
+            "endpoints",
+            "endpoint '10.0.0.1:2379' is not http://HOST:PORT or https://HOST:PORT",
+        ),
+        (HTTPS + '\ncert_file = "client.pem"', "cert_file", "cert_file needs key_file too"),
+        (HTTPS + '\nkey_file = "client.key"', "key_file", "key_file needs cert_file too"),
+        (
+            HTTPS + '\nusername = "zw"\npassword = "x"\npassword_file = "pw"',
+            "password_file",
+            "set password or password_file, not both",
+        ),
+        (HTTPS + '\nusername = "zw"', "username", "username needs password or password_file"),
+        (HTTPS + '\npassword = "x"', "password", "password needs username"),
+        (HTTPS + '\nca_file = "missing.pem"', "ca_file", "missing.pem: No such file or directory"),
+        (
+            HTTPS + '\nusername = "zw"\npassword_file = "nope.txt"',
+            "password_file",
+            "nope.txt: No such file or directory",
+        ),
+        (HTTPS + '\nusername = "zw"\npassword_file = "empty"', "password_file", "is empty"),
+    ],
+)
+def test_etcd_tls_and_auth_keys_are_checked(tmp_path, lines, bad, message):
+    (tmp_path / "ca.pem").write_text("a CA")  # exists: only the named problem remains
+    (tmp_path / "client.pem").write_text("a cert")
+    (tmp_path / "client.key").write_text("a key")
+    (tmp_path / "empty").write_text("\n")
+    text = with_store(lines)
+    err = error_for(text, tmp_path)
+    assert message in str(err)
+    assert err.line == line_of(text, f"{bad} =")
+
+
+def test_etcd_tls_and_auth_keys_resolve_and_read(tmp_path):
+    for name in ("ca.pem", "client.pem", "client.key"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "pw").write_text("s3cret\n")
+    path = tmp_path / "region.toml"
+    path.write_text(
+        with_store(
+            HTTPS + '\nca_file = "ca.pem"\ncert_file = "client.pem"\nkey_file = "client.key"\n'
+            'username = "zw"\npassword_file = "pw"'
+        )
+    )
+    s = config.load(path).store
+    assert (s.ca_file, s.cert_file, s.key_file) == (
+        tmp_path / "ca.pem",
+        tmp_path / "client.pem",
+        tmp_path / "client.key",
+    )
+    assert (s.username, s.password) == ("zw", "s3cret")
+    assert "s3cret" not in repr(s)

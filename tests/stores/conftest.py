@@ -8,7 +8,7 @@ from tests.stores.etcd_cluster import fresh_prefix, shared_cluster
 from zonewarden.stores.memory import MemoryStore
 from zonewarden.stores.sqlite import SqliteStore
 
-STORE_KINDS = ["memory", "sqlite", "etcd"]
+STORE_KINDS = ["memory", "sqlite", "etcd", "etcd-tls"]  # etcd-tls: https + client cert + auth
 
 
 def make_store(kind: str, tmp_path):
@@ -27,9 +27,26 @@ def make_store(kind: str, tmp_path):
     raise ValueError(kind)
 
 
+@pytest.fixture(scope="session")
+def tls_etcd(tmp_path_factory):
+    """One etcd member serving https with --client-cert-auth and etcd auth on, for the
+    session; stopped when the session ends."""
+    from tests.stores.etcd_tls import start_tls_etcd
+
+    try:
+        server = start_tls_etcd(tmp_path_factory.mktemp("etcd-tls"))
+    except RuntimeError as exc:  # missing binary or a member that cannot start: FAIL
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=STORE_KINDS)
 def store(request, tmp_path):
-    s = make_store(request.param, tmp_path)
+    if request.param == "etcd-tls":
+        s = request.getfixturevalue("tls_etcd").store()
+    else:
+        s = make_store(request.param, tmp_path)
     yield s
     s.close()
 

@@ -7,7 +7,9 @@ Rules kept here:
   never skips: a store test that silently does not run proves nothing;
 - ports are picked free on 127.0.0.1 and every member only listens on loopback;
 - members can be killed and restarted by index (fault tests), keeping their data dir,
-  so a restarted member rejoins with its log.
+  so a restarted member rejoins with its log;
+- with `tls` (see etcd_tls.py) the client URLs are https:// with --client-cert-auth;
+  the peer URLs stay plain http on loopback.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -25,6 +28,10 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.stores.etcd_tls import Pki
 
 INSTALL_HINT = (
     "the etcd tests need the `etcd` binary from Debian etcd-server 3.4: install it with "
@@ -63,10 +70,30 @@ class EtcdCluster:
     procs: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
     client_ports: list[int] = field(default_factory=list)
     peer_ports: list[int] = field(default_factory=list)
+    tls: Pki | None = None
+    extra_args: tuple[str, ...] = ()
 
     @property
     def endpoints(self) -> list[str]:
-        return [f"http://127.0.0.1:{p}" for p in self.client_ports]
+        scheme = "https" if self.tls else "http"
+        return [f"{scheme}://127.0.0.1:{p}" for p in self.client_ports]
+
+    def _context(self) -> ssl.SSLContext | None:
+        if self.tls is None:
+            return None
+        context = ssl.create_default_context(cafile=self.tls.ca)
+        context.load_cert_chain(self.tls.client_cert, self.tls.client_key)
+        return context
+
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return [
+            "--cert-file", str(self.tls.server_cert),
+            "--key-file", str(self.tls.server_key),
+            "--trusted-ca-file", str(self.tls.ca),
+            "--client-cert-auth",
+        ]  # fmt: skip
 
     def start(self, timeout: float = 30.0) -> EtcdCluster:
         etcd_binary()
@@ -82,15 +109,15 @@ class EtcdCluster:
         return ",".join(f"m{i}=http://127.0.0.1:{p}" for i, p in enumerate(self.peer_ports))
 
     def start_member(self, i: int) -> None:
-        client, peer = self.client_ports[i], self.peer_ports[i]
+        peer, url = self.peer_ports[i], self.endpoints[i]
         log = open(self.root / f"m{i}.log", "ab")  # noqa: SIM115 - lives as long as the member
         self.procs[i] = subprocess.Popen(
             [
                 etcd_binary(),
                 "--name", f"m{i}",
                 "--data-dir", str(self.root / f"m{i}.etcd"),
-                "--listen-client-urls", f"http://127.0.0.1:{client}",
-                "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                "--listen-client-urls", url,
+                "--advertise-client-urls", url,
                 "--listen-peer-urls", f"http://127.0.0.1:{peer}",
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
                 "--initial-cluster", self._initial_cluster(),
@@ -100,6 +127,8 @@ class EtcdCluster:
                 "--election-timeout", str(self.election_ms),
                 "--log-level", "warn",
                 "--logger", "zap",
+                *self._tls_args(),
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -121,7 +150,7 @@ class EtcdCluster:
         for i, url in enumerate(self.endpoints):
             if self.procs[i] is None:
                 continue
-            status = _post(url + "/v3/maintenance/status", {})
+            status = _post(url + "/v3/maintenance/status", {}, self._context())
             if status and status.get("leader") == status.get("header", {}).get("member_id"):
                 return i
         return None
@@ -131,7 +160,7 @@ class EtcdCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             alive = [u for i, u in enumerate(self.endpoints) if self.procs[i] is not None]
-            statuses = [_post(u + "/v3/maintenance/status", {}) for u in alive]
+            statuses = [_post(u + "/v3/maintenance/status", {}, self._context()) for u in alive]
             if all(s and s.get("leader") for s in statuses):
                 return
             for i, p in enumerate(self.procs):
@@ -160,12 +189,18 @@ class EtcdCluster:
         _post(
             self.endpoints[0] + "/v3/kv/deleterange",
             {"key": b64(key), "range_end": b64(prefix_end(key))},
+            self._context(),
         )
 
 
-def _post(url: str, body: dict[str, object]) -> dict[str, object] | None:
+def _post(
+    url: str, body: dict[str, object], context: ssl.SSLContext | None = None
+) -> dict[str, object] | None:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
-    with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(req, timeout=1.0) as resp:
+    with (
+        contextlib.suppress(OSError, ValueError),
+        urllib.request.urlopen(req, timeout=1.0, context=context) as resp,
+    ):
         out: dict[str, object] = json.loads(resp.read())
         return out
     return None

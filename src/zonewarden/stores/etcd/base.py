@@ -29,6 +29,7 @@ from zonewarden.stores.etcd.keys import (
     encode_zone,
     loads,
 )
+from zonewarden.stores.etcd.security import Security
 
 T = TypeVar("T")
 AUDIT_SLOTS = 10_000
@@ -57,8 +58,9 @@ class EtcdBase:
         timeout: float = 3.0,
         max_txn_ops: int = 128,
         open_timeout: float = 10.0,
+        security: Security | None = None,
     ) -> None:
-        self.client = EtcdClient(endpoints, timeout=timeout)
+        self.client = EtcdClient(endpoints, timeout=timeout, security=security)
         self.keys = Keys(prefix)
         self.max_txn_ops = max_txn_ops
         self.batch = max(1, (max_txn_ops - 3) // 2)  # endpoints per Txn: 2 ops each + fixed

@@ -17,6 +17,24 @@ Rules kept here:
   (connection refused); an ambiguous failure (reset, timeout) is reported, because only
   the caller's compare can tell whether a write landed;
 - one connection per thread; the endpoint that last answered is tried first.
+
+TLS and authentication (`security.py` holds the settings and the error words):
+- https:// endpoints use TLS, verified against `ca_file` or the system CA store, never
+  unverified; `cert_file`/`key_file` is the client certificate a cluster started with
+  --client-cert-auth wants. With etcd auth on as well, etcd's JSON gateway refuses a
+  client certificate that has a Common Name (HTTP 400), so issue it with an empty
+  subject: the identity is the user, not the certificate;
+- with `username`, the client gets a token from /v3/auth/authenticate before its first
+  request and sends it as `Authorization` on every request and watch; the token is
+  shared by all threads and members (etcd replicates it);
+- a token etcd no longer takes ("invalid auth token" after --auth-token-ttl of disuse
+  or a restart, "revision of auth store is old" after a user/role change) is renewed
+  once and the request resent: etcd refused it before doing anything, so that is safe
+  for writes too. A wrong password, a missing permission or a refused certificate is a
+  ConfigError naming the setting to fix, never a retry loop;
+- a handshake failure (unknown CA, host name not in the certificate, no client
+  certificate) never reached etcd, so the next endpoint is tried; when every endpoint
+  refuses TLS, the ConfigError names each one and its cause.
 """
 
 from __future__ import annotations
@@ -24,15 +42,19 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import ssl
 import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from zonewarden.errors import ConfigError, StoreCorrupt, StoreUnavailable
+from zonewarden.stores.etcd import security as sec
+from zonewarden.stores.etcd.security import Security
 
 Json = dict[str, Any]
+T = TypeVar("T")
 NO_LEADER_HINT = (
     "an election is under way or, if this lasts, there is no quorum: a majority of the "
     "etcd members is down or cut off; restart the stopped members (writes resume by "
@@ -129,6 +151,18 @@ def first_key(start: bytes, end: bytes) -> Json:
     return {"request_range": body}
 
 
+class TokenRejected(StoreUnavailable):
+    """etcd did not take our auth token (or we sent none): authenticate and resend."""
+
+    def __init__(self, message: str, *, answer: str) -> None:
+        super().__init__(message)
+        self.answer = answer  # etcd's own words
+
+
+class AuthNotEnabled(ConfigError):
+    """/v3/auth/authenticate on a cluster without auth: go on without a token."""
+
+
 @dataclass(frozen=True, slots=True)
 class TxnResult:
     succeeded: bool
@@ -139,11 +173,21 @@ class TxnResult:
 class EtcdClient:
     """Range, Txn and Watch over the JSON gateway of one etcd cluster."""
 
-    def __init__(self, endpoints: Sequence[str], *, timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        *,
+        timeout: float = 3.0,
+        security: Security | None = None,
+    ) -> None:
         if not endpoints:
             raise StoreUnavailable("no etcd endpoints configured: set [store] endpoints")
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.timeout = timeout
+        self.security = security or Security()
+        self._tls = sec.ssl_context(self.security, self.endpoints)
+        self._token: str | None = None  # None: not authenticated yet; "": auth is off
+        self._auth_lock = threading.Lock()
         self._preferred = 0
         self._local = threading.local()
 
@@ -155,15 +199,24 @@ class EtcdClient:
         conns: dict[int, http.client.HTTPConnection] = self._local.__dict__.setdefault("c", {})
         conn = conns.get(index)
         if conn is None:
-            url = urllib.parse.urlsplit(self.endpoints[index])
-            conn = http.client.HTTPConnection(
-                url.hostname or "127.0.0.1", url.port, timeout=timeout
-            )
-            conns[index] = conn
+            conn = conns[index] = self._connect(index, timeout)
         conn.timeout = timeout
         if conn.sock is not None:
             conn.sock.settimeout(timeout)
         return conn
+
+    def _connect(self, index: int, timeout: float) -> http.client.HTTPConnection:
+        url = urllib.parse.urlsplit(self.endpoints[index])
+        host = url.hostname or "127.0.0.1"
+        if self._tls is not None:
+            return http.client.HTTPSConnection(host, url.port, timeout=timeout, context=self._tls)
+        return http.client.HTTPConnection(host, url.port, timeout=timeout)
+
+    def _headers(self, auth: bool = True) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Grpc-Metadata-hasleader": "true"}
+        if auth and self._token:
+            headers["Authorization"] = self._token
+        return headers
 
     def _drop(self, index: int) -> None:
         conns = self._local.__dict__.get("c", {})
@@ -171,23 +224,72 @@ class EtcdClient:
         if conn is not None:
             conn.close()
 
+    # -- authentication ------------------------------------------------------------------
+    def _with_token(self, send: Callable[[], T]) -> T:
+        """Run `send` with a token (when a user is configured); if etcd refuses the
+        token, authenticate again and resend once."""
+        if self.security.username is not None and self._token is None:
+            self._renew_token(None)
+        stale = self._token
+        try:
+            return send()
+        except TokenRejected as exc:
+            if self.security.username is None:
+                raise sec.needs_credentials(self.describe(), exc.answer) from exc
+            self._renew_token(stale)
+            return send()
+
+    def _renew_token(self, stale: str | None) -> None:
+        """Authenticate, unless another thread already replaced the `stale` token."""
+        with self._auth_lock:
+            if self._token != stale:
+                return
+            body = {"name": self.security.username, "password": self.security.password or ""}
+            try:
+                payload = json.dumps(body).encode()
+                # no Authorization header: etcd refuses authenticate with a stale token
+                out = self._call("/v3/auth/authenticate", payload, None, True, auth=False)
+            except AuthNotEnabled:
+                self._token = ""  # a cluster without auth: requests need no token
+                return
+            token = out.get("token")
+            if not isinstance(token, str) or not token:
+                raise StoreCorrupt(
+                    f"etcd at {self.describe()} answered authenticate without a token"
+                )
+            self._token = token
+
+    # -- requests ------------------------------------------------------------------------
     def call(
         self, path: str, body: Json, *, timeout: float | None = None, idempotent: bool = False
     ) -> Json:
         """POST `body` to `path` on the first endpoint that accepts a connection; an
         `idempotent` request (a read) also moves on after a reset or a timeout."""
         payload = json.dumps(body).encode()
+        return self._with_token(lambda: self._call(path, payload, timeout, idempotent))
+
+    def _call(
+        self, path: str, payload: bytes, timeout: float | None, idempotent: bool, auth: bool = True
+    ) -> Json:
         failures: list[str] = []
+        tls_failures = 0
         n = len(self.endpoints)
         for step in range(n):
             index = (self._preferred + step) % n
             try:
-                status, data = self._post(index, path, payload, timeout or self.timeout)
+                status, data = self._post(index, path, payload, timeout or self.timeout, auth)
             except ConnectionRefusedError:
                 self._drop(index)
                 failures.append(f"{self.endpoints[index]} refused the connection")
                 continue
             except (TimeoutError, OSError, http.client.HTTPException) as exc:
+                if sec.tls_refusal(exc):  # refused in the handshake: etcd never saw it
+                    self._drop(index)
+                    failures.append(
+                        sec.describe_tls_failure(self.endpoints[index], exc, self.security)
+                    )
+                    tls_failures += 1
+                    continue
                 if not idempotent:
                     raise self._ambiguous(index, path, exc, timeout) from exc
                 self._drop(index)
@@ -196,12 +298,16 @@ class EtcdClient:
             self._preferred = index
             try:
                 return self._decode(index, path, status, data)
+            except TokenRejected:
+                raise
             except StoreUnavailable as exc:
                 if failures:  # say which members were unreachable too
                     raise StoreUnavailable(
                         f"{exc} ({'; '.join(failures)})", delay=exc.delay
                     ) from exc
                 raise
+        if tls_failures == n:
+            raise ConfigError("; ".join(failures))
         raise StoreUnavailable(
             f"no etcd member reachable at {self.describe()}: {'; '.join(failures)}; "
             "start the cluster or fix [store] endpoints"
@@ -223,23 +329,44 @@ class EtcdClient:
             f"({exc!r}); retrying re-reads and decides again"
         )
 
-    def _post(self, index: int, path: str, payload: bytes, timeout: float) -> tuple[int, bytes]:
+    def _post(
+        self, index: int, path: str, payload: bytes, timeout: float, auth: bool
+    ) -> tuple[int, bytes]:
         conn = self._connection(index, timeout)
-        headers = {"Content-Type": "application/json", "Grpc-Metadata-hasleader": "true"}
+        fresh = conn.sock is None
+        headers = self._headers(auth)
+        if fresh and self._tls is not None:
+            try:
+                conn.connect()  # the handshake alone, so its failures tell what they are
+            except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as exc:
+                raise sec.TlsRefused(exc, in_handshake=True) from exc
         try:
-            conn.request("POST", path, payload, headers)
-        except (BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest):
-            # a stale keep-alive connection: nothing was sent, so one reconnect is safe
-            self._drop(index)
-            conn = self._connection(index, timeout)
-            conn.request("POST", path, payload, headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
+            try:
+                conn.request("POST", path, payload, headers)
+            except (BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest):
+                if fresh and self._tls is not None:
+                    raise  # not stale: refused in the handshake (below)
+                # a stale keep-alive connection: nothing was sent, so one reconnect is safe
+                self._drop(index)
+                conn = self._connection(index, timeout)
+                fresh = True
+                conn.request("POST", path, payload, headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as exc:
+            if fresh and self._tls is not None:
+                # etcd's (Go's) TLS server checks our certificate before it reads a
+                # request, and TLS 1.3 tells us only on our first read: a new connection
+                # that fails before any answer was refused in the handshake
+                raise sec.TlsRefused(exc, in_handshake=False) from exc
+            raise
 
     def _decode(self, index: int, path: str, status: int, data: bytes) -> Json:
         try:
             out = json.loads(data)
         except ValueError as exc:
+            if sec.GATEWAY_CN in data:
+                raise sec.gateway_cn_refusal(self.endpoints[index], self.security) from exc
             raise StoreCorrupt(
                 f"etcd {self.endpoints[index]} answered {path} with non-JSON (HTTP {status}); "
                 "is [store] endpoints pointing at an etcd v3 client URL?"
@@ -251,6 +378,7 @@ class EtcdClient:
             if isinstance(out, dict)
             else str(out)
         )
+        self._refusal(index, path, message)
         if "no leader" in message:
             raise StoreUnavailable(
                 f"etcd at {self.describe()} has no leader ({message}): {NO_LEADER_HINT}",
@@ -284,6 +412,24 @@ class EtcdClient:
         raise StoreCorrupt(
             f"etcd {self.endpoints[index]} rejected {path}: {message} (HTTP {status})"
         )
+
+    def _refusal(self, index: int, path: str, message: str) -> None:
+        """Raise for etcd's auth answers: a token to renew, or a setting to fix."""
+        if any(m in message for m in sec.TOKEN_RETRY):
+            raise TokenRejected(
+                f"etcd {self.endpoints[index]} did not take the auth token ({message}) even "
+                "just after authenticating: are tokens expiring within a round trip "
+                "(--auth-token-ttl)?",
+                answer=message,
+            )
+        if "authentication is not enabled" in message:
+            raise AuthNotEnabled(message)
+        if "authentication failed" in message:
+            raise sec.bad_credentials(self.describe(), self.security, message)
+        if "permission denied" in message:
+            if self.security.username is None:  # what etcd answers a request with no user
+                raise sec.needs_credentials(self.describe(), message)
+            raise sec.permission_denied(self.endpoints[index], path, self.security, message)
 
     # -- operations ----------------------------------------------------------------------
     def txn(
@@ -319,19 +465,33 @@ class EtcdClient:
         """Block until `key` changes at or after `start_revision`, or `timeout` passes;
         return the revision seen (0 on timeout). One short-lived stream per call."""
         body = {"create_request": {"key": b64(key), "start_revision": str(start_revision)}}
-        url = urllib.parse.urlsplit(self.endpoints[self._preferred])
-        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=timeout)
+        payload = json.dumps(body).encode()
+        return self._with_token(lambda: self._watch(payload, timeout))
+
+    def _watch(self, payload: bytes, timeout: float) -> int:
+        index = self._preferred
+        conn = self._connect(index, timeout)
         try:
-            conn.request(
-                "POST", "/v3/watch", json.dumps(body).encode(), {"Grpc-Metadata-hasleader": "true"}
-            )
+            conn.request("POST", "/v3/watch", payload, self._headers())
             resp = conn.getresponse()
+            if resp.status != 200:
+                self._decode(index, "/v3/watch", resp.status, resp.read())  # raises if refused
+                return 0
             for message in _json_stream(resp):
-                events = message.get("result", {}).get("events", [])
+                result = message.get("result", {})
+                if result.get("canceled"):  # how etcd refuses a watch: auth, permission
+                    self._refusal(index, "a watch", str(result.get("cancel_reason", "")))
+                events = result.get("events", [])
                 if events:
                     return max(int(e["kv"]["mod_revision"]) for e in events)
         except TimeoutError:
             return 0
+        except ssl.SSLError as exc:
+            if sec.tls_refusal(exc):
+                raise ConfigError(
+                    sec.describe_tls_failure(self.endpoints[index], exc, self.security)
+                ) from exc
+            raise StoreUnavailable(f"etcd watch on {self.describe()} failed: {exc!r}") from exc
         except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
             raise StoreUnavailable(f"etcd watch on {self.describe()} failed: {exc!r}") from exc
         finally:
