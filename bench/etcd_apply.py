@@ -36,7 +36,7 @@ from zonewarden.core.model import (
 )
 from zonewarden.core.outcomes import Outcome
 from zonewarden.stores.etcd import EtcdStore
-from zonewarden.stores.etcd import client as ec
+from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.keys import encode_zone
 
 RECORDS = 8

@@ -183,7 +183,7 @@ class EtcdCluster:
 
     def wipe(self, prefix: str) -> None:
         """Delete every key under `prefix` (isolates tests sharing one cluster)."""
-        from zonewarden.stores.etcd.client import b64, prefix_end
+        from zonewarden.stores.etcd.ops import b64, prefix_end
 
         key = prefix.encode()
         _post(

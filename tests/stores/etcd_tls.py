@@ -22,7 +22,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tests.stores.etcd_cluster import EtcdCluster
 
 from zonewarden.stores.etcd import EtcdStore, Security
-from zonewarden.stores.etcd.client import EtcdClient, b64, prefix_end
+from zonewarden.stores.etcd.client import EtcdClient
+from zonewarden.stores.etcd.ops import b64, prefix_end
 
 Key = ec.EllipticCurvePrivateKey
 

@@ -17,7 +17,7 @@ from zonewarden.core.outcomes import Outcome
 from zonewarden.errors import ConfigError, StoreCorrupt, StoreUnavailable
 from zonewarden.runtime.openers import open_store
 from zonewarden.stores.etcd import EtcdStore
-from zonewarden.stores.etcd import client as ec
+from zonewarden.stores.etcd import ops as ec
 
 
 def names(n: int) -> list[EndpointName]:

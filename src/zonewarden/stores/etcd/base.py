@@ -18,8 +18,8 @@ from zonewarden.core.model import (
     ZoneEntry,
 )
 from zonewarden.errors import StoreCorrupt, StoreUnavailable
-from zonewarden.stores.etcd import client as ec
-from zonewarden.stores.etcd.client import KV, EtcdClient
+from zonewarden.stores.etcd import ops as ec
+from zonewarden.stores.etcd.client import EtcdClient
 from zonewarden.stores.etcd.keys import (
     SCHEMA_VERSION,
     Keys,
@@ -29,6 +29,7 @@ from zonewarden.stores.etcd.keys import (
     encode_zone,
     loads,
 )
+from zonewarden.stores.etcd.ops import KV
 from zonewarden.stores.etcd.security import Security
 
 T = TypeVar("T")

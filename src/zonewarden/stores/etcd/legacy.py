@@ -10,7 +10,7 @@ from zonewarden.core.model import (
     Generation,
 )
 from zonewarden.core.outcomes import Outcome
-from zonewarden.stores.etcd import client as ec
+from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.base import Conflict, EtcdBase
 from zonewarden.stores.etcd.keys import (
     decode_content,

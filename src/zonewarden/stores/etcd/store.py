@@ -47,7 +47,7 @@ from zonewarden.core.model import (
 from zonewarden.core.outcomes import CleanupResult, PlanIndex
 from zonewarden.errors import NotFound, StoreUnavailable
 from zonewarden.ports import AuditEvent, Heartbeat
-from zonewarden.stores.etcd import client as ec
+from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.base import AUDIT_SLOTS, Conflict, _chunks
 from zonewarden.stores.etcd.keys import (
     dumps,

@@ -21,9 +21,8 @@ from zonewarden.core.model import (
     ZoneEntry,
 )
 from zonewarden.core.outcomes import Outcome
-from zonewarden.stores.etcd import client as ec
+from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.base import PLAN_CACHE, Audit, EtcdBase, _chunks
-from zonewarden.stores.etcd.client import KV, Json
 from zonewarden.stores.etcd.keys import (
     Keys,
     decode_content,
@@ -31,6 +30,7 @@ from zonewarden.stores.etcd.keys import (
     generation_prefix,
     loads,
 )
+from zonewarden.stores.etcd.ops import KV, Json
 
 WHOLE_ZONE_READ = 8  # more changed endpoints than this many Txns' worth: read the zone prefix
 
