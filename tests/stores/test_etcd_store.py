@@ -40,6 +40,22 @@ def test_watch_zone_wakes_on_a_write(etcd):
     assert etcd.watch_zone(new_version, 0.3) == 0  # nothing changed: times out
 
 
+def test_a_watch_from_a_compacted_revision_wakes_at_once(etcd):
+    """A zone watch whose start revision etcd compacted away cannot tell what changed:
+    it wakes the caller (who re-reads) instead of sleeping until its timeout."""
+    a = EndpointName("a.example.")
+    g = etcd.publish(draft(a=content("10.0.0.1")), source="t", actor="t", now=0).generation
+    etcd.apply_if_newer(g, [a], actor="e", now=0)
+    version, _ = etcd.changed_since(0)
+    g = etcd.publish(draft(a=content("10.0.0.2")), source="t", actor="t", now=1).generation
+    etcd.apply_if_newer(g, [a], actor="e", now=1)
+    now = etcd.client.read([ec.get(etcd.keys.schema)]).revision
+    etcd.client.call("/v3/kv/compaction", {"revision": str(now), "physical": True})
+    started = time.monotonic()
+    assert etcd.watch_zone(version, 10.0) > 0
+    assert time.monotonic() - started < 5
+
+
 def test_a_pruned_change_log_sends_old_readers_to_the_whole_zone(etcd, monkeypatch):
     """Clean-up keeps the newest CHANGE_LOG_KEEP log entries and raises the floor: a
     reader whose version predates the pruned entries still sees every change (it reads

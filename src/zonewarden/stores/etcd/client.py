@@ -391,6 +391,8 @@ class EtcdClient:
                 result = message.get("result", {})
                 if result.get("canceled"):  # how etcd refuses a watch: auth, permission
                     self._refusal(index, "a watch", str(result.get("cancel_reason", "")))
+                    if int(result.get("compact_revision", 0)):  # history compacted away:
+                        return int(result["compact_revision"])  # wake the caller to re-read
                 events = result.get("events", [])
                 if events:
                     return max(int(e["kv"]["mod_revision"]) for e in events)
