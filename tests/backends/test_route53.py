@@ -29,6 +29,7 @@ def test_moto_accepts_a_stale_batch_that_route53_rejects(servers, tmp_path_facto
     facts = backend.probe()
     assert backend.fenced_at_server is False
     assert any("NOT rejected" in f for f in facts) and any("ledger" in f for f in facts)
+    assert any("ALSO REMOVED the same SetIdentifier" in f for f in facts)
 
 
 def test_route53_rules_reject_the_same_stale_batch(servers, tmp_path_factory, names):
@@ -45,8 +46,9 @@ def test_route53_rules_reject_the_same_stale_batch(servers, tmp_path_factory, na
     assert backend.apply_fenced(G(2), {n: content("10.0.0.2")}, {n: Marker(G(1), c1.digest)}) == {
         n: Outcome.FENCED_OUT
     }
-    backend.probe()
+    facts = backend.probe()
     assert backend.fenced_at_server is True
+    assert any("removes that name's set only" in f for f in facts)
 
 
 def test_moto_rejects_a_marker_it_never_had_and_applies_nothing(servers, tmp_path_factory, names):

@@ -323,14 +323,36 @@ class Route53Backend(FencedBackend):
                 return self._pages(size * 10)
             start = token
 
+    def _set_identifier_scoped(self, scratch: str) -> bool:
+        """Does a DELETE of a weighted set leave the same SetIdentifier at another name?"""
+        one, two = f"a.{scratch}", f"b.{scratch}"
+        sets = [
+            {
+                "Name": n,
+                "Type": "A",
+                "SetIdentifier": "probe/192.0.2.1",
+                "Weight": 1,
+                "TTL": MARKER_TTL,
+                "ResourceRecords": [{"Value": "192.0.2.1"}],
+            }
+            for n in (one, two)
+        ]
+        self._submit([{"Action": "CREATE", "ResourceRecordSet": s} for s in sets])
+        self._submit([{"Action": "DELETE", "ResourceRecordSet": sets[0]}])
+        survived = any(r["Name"].lower() == two for r in self._list())
+        if survived:
+            self._submit([{"Action": "DELETE", "ResourceRecordSet": sets[1]}])
+        return survived
+
     # -- operator checks -----------------------------------------------------------------
     def probe(self) -> list[str]:
         """Which guarantees this endpoint enforces, found by trying on a scratch name.
 
         Route 53 rejects a DELETE whose values differ from the live record set and a
         CREATE of an existing one. moto 5 checks a DELETE against every value the
-        name ever had (its change journal), not the live one, and accepts a CREATE
-        over an existing set: there, a stale enactor's batch is NOT rejected."""
+        name ever had (its change journal), not the live one, accepts a CREATE over an
+        existing set, and deletes a weighted set's SetIdentifier at every name: there, a
+        stale enactor's batch is NOT rejected, and records of other names can vanish."""
         scratch = f"probe-{uuid.uuid4().hex[:8]}.{self.zone}"
         a, b, c = (_marker_set(scratch, Marker(Generation(0), d), MARKER_TTL) for d in "abc")
         self._submit([{"Action": "CREATE", "ResourceRecordSet": a}])
@@ -339,8 +361,16 @@ class Route53Backend(FencedBackend):
         stale = self._submit([{"Action": "DELETE", "ResourceRecordSet": a}])
         for s in (a, b, c):
             self._submit([{"Action": "DELETE", "ResourceRecordSet": s}])
-        self.fenced_at_server = not dup and not stale
+        scoped = self._set_identifier_scoped(scratch)
+        self.fenced_at_server = not dup and not stale and scoped
         return [
+            "DELETE of a weighted set: "
+            + (
+                "removes that name's set only"
+                if scoped
+                else "ALSO REMOVED the same SetIdentifier at another name: records of other "
+                "endpoints can vanish (stock moto); do not serve real traffic from here"
+            ),
             "CREATE over an existing record set: "
             + ("ACCEPTED (a new endpoint's first write is not fenced)" if dup else "rejected"),
             "DELETE of a value that is no longer live: "
