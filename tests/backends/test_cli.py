@@ -63,3 +63,33 @@ def test_check_names_the_server_and_recommends_cname_markers_on_powerdns(
     cname = check(tmp_path, rfc2136_toml(pdns.port), "--no-write")
     assert cname.returncode == 0, cname.stderr
     assert "_zw.<name> CNAME" in cname.stdout and "marker_type" not in cname.stdout
+
+
+UP = (sys.executable, "-m", "zonewarden", "up")
+
+
+def test_up_drives_an_external_server_and_starts_no_embedded_one(tmp_path, bind_server):
+    """`zonewarden up` with [backend] rfc2136: the enactors write BIND, every endpoint
+    reaches the newest plan there, and no embedded DNS server is started."""
+    from tests.backends.conftest import rfc2136
+    from zonewarden.core.region import demo_region
+    from zonewarden.stores.sqlite import SqliteStore
+
+    cfg = tmp_path / "region.toml"
+    cfg.write_text(
+        demo_toml(planner_interval=0.5) + "\n[backend]\n" + rfc2136_toml(bind_server.port)
+    )
+    out = subprocess.run(
+        [*UP, "--config", str(cfg), "--quiet", "--duration", "6"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    said = " ".join(out.stdout.split())
+    assert "records go to the external rfc2136 backend" in said and "dig @" not in said
+    newest = SqliteStore(tmp_path / "region.db").newest()
+    names = list(demo_region().endpoints)
+    live = rfc2136(bind_server).read(names)
+    assert newest >= 1
+    assert {n: int(live[n].marker.generation) for n in names} == dict.fromkeys(names, newest)

@@ -145,6 +145,8 @@ def up(
 
     With no --config it runs the built-in demo region (4 endpoints, 12 LBs, 3 AZs),
     writing .zonewarden/demo.toml; then try `dig @127.0.0.1 -p 5353 kv.us-east-1.example.`.
+    With an external [backend] (rfc2136, route53) the enactors write there and no
+    embedded DNS server starts.
     """
     path = Path(config_path) if config_path else _demo_config(protocol or "safe")
     config = load(path)
@@ -156,7 +158,10 @@ def up(
     store = open_store(config, create=True)
     from zonewarden.cli.main import cli
 
-    with_dns = not no_dns and "serve-dns" in cli.commands
+    external = config.backend.get("kind", "embedded") != "embedded"
+    # with an external backend the records live at that server: an embedded server would
+    # answer from the store, not from what clients are actually served
+    with_dns = not no_dns and not external and "serve-dns" in cli.commands
     children = child_roles(config, path, with_dns=with_dns, protocol=chosen)
     supervisor = Supervisor(children, config.store.path.parent / "logs")
     stopping = {"now": False}
@@ -175,6 +180,12 @@ def up(
         host, _, port = listen.rpartition(":")
         name = min(config.region.endpoints, key=len)
         console.print(f"try: dig @{host.strip('[]')} -p {port} {name}")
+    elif external:
+        console.print(
+            f"records go to the external {config.backend['kind']} backend, not to an "
+            "embedded server; "
+            "`zonewarden backend check` shows the generation each endpoint holds there"
+        )
     console.print("Ctrl-C stops everything. Logs: " + str(supervisor.log_dir))
     deadline = time.monotonic() + duration if duration else None
     try:
