@@ -44,6 +44,12 @@ class StoreSettings:
     username: str | None = None  # etcd authentication
     password: str | None = field(default=None, repr=False)
 
+    def describe(self) -> str:
+        """Where the region's state lives, for people: a file or a cluster and prefix."""
+        if self.kind == "etcd":
+            return f"etcd {', '.join(self.endpoints)} (prefix {self.prefix})"
+        return str(self.path)
+
 
 @dataclass(frozen=True, slots=True)
 class PlannerSettings:

@@ -173,7 +173,7 @@ def up(
         signal.signal(sig, on_signal)
     supervisor.start()
     console.print(
-        f"[green]region {config.region.name} up[/] with {len(children)} processes; store {config.store.path}"
+        f"[green]region {config.region.name} up[/] with {len(children)} processes; store {config.store.describe()}"
     )
     if with_dns:
         listen = config.dns.get("listen", ["127.0.0.1:5353"])[0]
