@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.backends.conftest import route53, server_of
 from tests.helpers import content
 from zonewarden.backends.base import Change
+from zonewarden.backends.route53 import Route53Backend
 from zonewarden.core.failopen import fail_open_warnings
 from zonewarden.core.model import Content, Generation, LbId, Policy, Record, RecordType
 from zonewarden.core.outcomes import Outcome
@@ -137,3 +138,33 @@ def test_a_change_is_awaited_until_insync(monkeypatch):
     backend = Route53Backend("Z1", "example.", client=client)
     assert backend._submit([]) is True
     assert client.polls == 2
+
+
+def test_a_write_on_the_ledgers_hint_lists_nothing_and_a_stale_cache_is_caught(
+    servers, tmp_path_factory, names
+):
+    """After this process wrote a name, its next write goes on the ledger's hint without
+    listing the zone; if another enactor wrote in between, the exact DELETE fails at
+    Route 53 and the write re-reads: FENCED_OUT, or applied over the right sets."""
+    run = server_of(servers, "moto-exact", tmp_path_factory)
+    ours = route53(run)
+    n = names("kv")
+    c1, c2, c3 = content("10.0.0.1", "10.0.1.1"), content("10.0.0.2"), content("10.0.0.3")
+    ours.apply_fenced(G(1), {n: c1})
+    listings = []
+    real = ours._list
+    ours._list = lambda: listings.append(1) or real()
+    assert ours.apply_fenced(G(2), {n: c2}, {n: Marker(G(1), c1.digest)}) == {n: Outcome.APPLIED}
+    assert listings == []  # no read before the write, none after (Route 53 fences)
+    theirs = Route53Backend(ours.hosted_zone_id, ours.zone, client=ours.client)
+    theirs.apply_fenced(G(3), {n: c3})  # another enactor, behind our cache's back
+    stale = ours.apply_fenced(G(2), {n: content("10.0.0.9")}, {n: Marker(G(1), c1.digest)})
+    assert stale == {n: Outcome.FENCED_OUT} and listings  # rejected, re-read, fenced
+    c4 = content("10.0.0.4", "10.0.4.4")
+    listings.clear()
+    theirs.apply_fenced(G(4), {n: c4})
+    c5 = content("10.0.0.5")
+    assert ours.apply_fenced(G(5), {n: c5}, {n: Marker(G(4), c4.digest)}) == {n: Outcome.APPLIED}
+    ours._list = real
+    live = ours.read([n])[n]
+    assert live.marker == Marker(G(5), c5.digest) and live.addresses == {("A", "10.0.0.5")}

@@ -169,12 +169,23 @@ class FencedBackend(ABC):
         server holds) is not read first: the server's prerequisite checks the hint, and
         a wrong one only costs a rejected batch and a re-read."""
         use = self.uses_hints
-        hinted = {n for n in wanted if use and n in hints and _older(hints[n], generation)}
+        hinted = {
+            n
+            for n in wanted
+            if use
+            and n in hints
+            and _older(hints[n], generation)
+            and self._hint_usable(n, hints[n])
+        }
         unread = [n for n in wanted if n not in hinted]
         live = self.read(unread) if unread else {}
         changes = self._changes(generation, {n: wanted[n] for n in unread}, live, out)
         changes += [Change(n, generation, wanted[n], hints[n]) for n in wanted if n in hinted]
         return changes
+
+    def _hint_usable(self, name: EndpointName, hint: Marker | None) -> bool:
+        """Can a write of `name` go without a read, on the ledger's `hint` alone?"""
+        return True
 
     def write_unfenced(self, generation: Generation, name: EndpointName, content: Content) -> None:
         """Legacy: write without any prerequisite (last writer wins, as in 2025)."""

@@ -100,7 +100,14 @@ class Route53Backend(FencedBackend):
         if self._auto_verify:
             self.verify = not aws
 
-    uses_hints = False  # a batch DELETEs the exact old record sets: they must be read
+    def _hint_usable(self, name: EndpointName, hint: Marker | None) -> bool:
+        """A batch DELETEs the exact old record sets, so they must be known: only where
+        this process last read or wrote the name and the marker it saw is the ledger's
+        hint. A stale cache costs a rejected batch and a re-read, never a wrong write."""
+        if name not in self._raw:
+            return False
+        cached = self._marker_set(name)
+        return (Marker.parse(_txt_value(cached)) if cached else None) == hint
 
     def apply_fenced(
         self,
@@ -146,10 +153,25 @@ class Route53Backend(FencedBackend):
     def _apply(self, changes: Sequence[Change], *, fenced: bool) -> bool:
         steps = [self._steps(c, fenced=fenced) for c in changes]
         if len(changes) == 1 and len(steps[0]) > 1:
-            return self._apply_steps(steps[0])
+            if not self._apply_steps(steps[0]):
+                return False
+            self._remember(changes)
+            return True
         if any(len(s) > 1 for s in steps) or sum(len(s[0]) for s in steps) > MAX_CHANGES:
             return False  # too large to share a batch: the base retries each one alone
-        return self._submit([change for s in steps for change in s[0]])
+        if not self._submit([change for s in steps for change in s[0]]):
+            return False
+        self._remember(changes)
+        return True
+
+    def _remember(self, changes: Sequence[Change]) -> None:
+        """What an accepted batch left at Route 53, so the next write of these names can
+        go on the ledger's hint without listing the zone (`_hint_usable`)."""
+        for c in changes:
+            self._raw[c.name] = _desired(c.name, c.content)
+            self._raw[marker_name(c.name)] = {
+                ("TXT", ""): _marker_set(c.name, c.marker, MARKER_TTL)
+            }
 
     def _pack(self, changes: list[Change]) -> list[list[Change]]:
         """Up to `batch_size` endpoints while their changes fit one batch; an endpoint
