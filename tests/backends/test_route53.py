@@ -168,3 +168,37 @@ def test_a_write_on_the_ledgers_hint_lists_nothing_and_a_stale_cache_is_caught(
     ours._list = real
     live = ours.read([n])[n]
     assert live.marker == Marker(G(5), c5.digest) and live.addresses == {("A", "10.0.0.5")}
+
+
+def test_new_names_go_without_a_listing_but_records_there_before_are_replaced(
+    servers, tmp_path_factory, names
+):
+    """A name the ledger never wrote and the last listing did not show has nothing to
+    delete: it is written without listing the zone again. A name that already held
+    records (a zone taken over from before ZoneWarden) is read, and they are replaced."""
+    backend = route53(server_of(servers, "moto-exact", tmp_path_factory))
+    old, fresh = names("old"), names("fresh")
+    stray = {
+        "Name": old,
+        "Type": "A",
+        "SetIdentifier": "before-zonewarden",
+        "Weight": 1,
+        "TTL": 300,
+        "ResourceRecords": [{"Value": "192.0.2.99"}],
+    }
+    backend._submit([{"Action": "CREATE", "ResourceRecordSet": stray}])
+    backend.apply_fenced(G(1), {names("first"): content("10.0.0.1")})  # one listing
+    listings = []
+    real = backend._list
+    backend._list = lambda: listings.append(1) or real()
+    assert backend.apply_fenced(G(2), {fresh: content("10.0.0.2")}, {fresh: None}) == {
+        fresh: Outcome.APPLIED
+    }
+    assert listings == []
+    assert backend.apply_fenced(G(2), {old: content("10.0.0.2")}, {old: None}) == {
+        old: Outcome.APPLIED
+    }
+    assert listings  # it held records: read first
+    backend._list = real
+    live = backend.read([old, fresh])
+    assert live[old].addresses == live[fresh].addresses == {("A", "10.0.0.2")}

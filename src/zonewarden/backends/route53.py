@@ -92,6 +92,7 @@ class Route53Backend(FencedBackend):
         self.wait_insync, self.insync_timeout = wait_insync, insync_timeout
         self.client = client or _client(endpoint_url, region_name)
         self._raw: dict[str, dict[tuple[str, str], RRSet]] = {}
+        self._owners: set[str] | None = None  # every owner name of the last listing
         aws = endpoint_url is None and client is None
         # AWS itself fences (documented); anything else is probed before the first write
         self.fenced_at_server: bool | None = True if aws else None
@@ -105,7 +106,11 @@ class Route53Backend(FencedBackend):
         this process last read or wrote the name and the marker it saw is the ledger's
         hint. A stale cache costs a rejected batch and a re-read, never a wrong write."""
         if name not in self._raw:
-            return False
+            # a name the ledger never wrote, absent from the last listing: nothing to
+            # delete there (a marker created since makes our CREATE fail: a re-read)
+            if hint is not None or self._owners is None:
+                return False
+            return not {name.lower(), marker_name(name).lower()} & self._owners
         cached = self._marker_set(name)
         return (Marker.parse(_txt_value(cached)) if cached else None) == hint
 
@@ -138,8 +143,10 @@ class Route53Backend(FencedBackend):
     def _read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]:
         wanted = set(names) | {marker_name(n) for n in names}
         raw: dict[str, dict[tuple[str, str], RRSet]] = {}
+        owners = set()
         for rrset in self._list():
             owner = rrset["Name"].lower()
+            owners.add(owner)
             if owner in wanted and rrset["Type"] in ("A", "AAAA", "TXT"):
                 key = (rrset["Type"], rrset.get("SetIdentifier", ""))
                 raw.setdefault(owner, {})[key] = rrset
@@ -148,6 +155,7 @@ class Route53Backend(FencedBackend):
             self._raw[n] = raw.get(n, {})
             self._raw[marker_name(n)] = raw.get(marker_name(n), {})
             out[n] = _live(n, raw.get(n, {}), raw.get(marker_name(n), {}))
+        self._owners = owners
         return out
 
     def _apply(self, changes: Sequence[Change], *, fenced: bool) -> bool:
