@@ -18,6 +18,14 @@ marker moves in every step (exact DELETE + CREATE), through intermediate markers
 same generation with a step digest, so a stale writer is fenced at every step and a
 crash mid-way is repaired by the next write (same generation, other digest).
 
+Reads. A batch must DELETE the exact old sets, so they must be known: one listing of
+the hosted zone serves every name a write needs (Route 53 has no per-name query that
+returns a name's sets and its marker together). Through the region, the ledger's
+previous entry is a hint: a name whose sets this process last read or wrote with that
+marker, or a name the ledger never wrote that the last listing showed empty, is written
+without listing again. A stale cache fails Route 53's check and is re-read; records
+added by hand after the listing at a name ZoneWarden never wrote are not removed.
+
 Read-back. A batch Route 53 accepted was checked whole against the live sets and
 applied whole, so its result is known; re-listing the zone to confirm it cost 60% of a
 fenced write on moto. `verify=None` (the default) therefore reads back only where the
