@@ -24,7 +24,8 @@ returns a name's sets and its marker together). Through the region, the ledger's
 previous entry is a hint: a name whose sets this process last read or wrote with that
 marker, or a name the ledger never wrote that the last listing showed empty, is written
 without listing again. A stale cache fails Route 53's check and is re-read; records
-added by hand after the listing at a name ZoneWarden never wrote are not removed.
+added by hand after the last listing are not removed by such a write (the next read,
+after a rejected batch or a restart, sees them and the write after it removes them).
 
 Read-back. A batch Route 53 accepted was checked whole against the live sets and
 applied whole, so its result is known; re-listing the zone to confirm it cost 60% of a
