@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, start_moto
+from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, moto_client, start_moto
 
 from zonewarden.backends.external import ExternalZoneRegion
 from zonewarden.backends.rfc2136 import Rfc2136Backend
@@ -147,20 +147,12 @@ def bench_route53(args: argparse.Namespace, workdir: Path) -> list[dict[str, obj
     of 40 endpoints with no read and no marker (UPSERT new sets, DELETE old ones).
     Fenced: `Route53Backend.apply_fenced` (zone listing, exact marker DELETE + CREATE in
     every batch). Each side writes its own hosted zone, so both lists equal zones."""
-    import boto3
-
     from zonewarden.backends.route53 import Route53Backend
 
     run = start_moto(workdir / "moto", exact=args.moto == "exact")
     rows = []
     try:
-        client = boto3.client(
-            "route53",
-            endpoint_url=f"http://127.0.0.1:{run.port}",
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
+        client = moto_client(run)
         count, zones = args.route53, itertools.count()
 
         def new_zone() -> str:

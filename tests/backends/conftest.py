@@ -11,7 +11,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.backends.servers import KEY_NAME, KEY_SECRET, STARTERS, ZONE, Running, start_moto
+from tests.backends.servers import (
+    KEY_NAME,
+    KEY_SECRET,
+    STARTERS,
+    ZONE,
+    Running,
+    moto_client,
+    start_moto,
+)
 from zonewarden.backends.memory import MemoryBackend
 from zonewarden.backends.rfc2136 import Rfc2136Backend
 from zonewarden.backends.route53 import Route53Backend
@@ -42,15 +50,7 @@ def server_of(servers: dict[str, Running], kind: str, tmp_path_factory) -> Runni
 
 def route53(run: Running, **kw) -> Route53Backend:
     """A Route 53 backend on a fresh hosted zone of the moto_server `run`."""
-    import boto3
-
-    client = boto3.client(
-        "route53",
-        endpoint_url=f"http://127.0.0.1:{run.port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = moto_client(run)
     zone = client.create_hosted_zone(Name=ZONE, CallerReference=str(next(_counter)))
     return Route53Backend(zone["HostedZone"]["Id"], ZONE, client=client, **kw)
 

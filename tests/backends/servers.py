@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dns.message
 import dns.rcode
@@ -274,6 +275,19 @@ def start_moto(workdir: Path, *, exact: bool = False, checks: bool = True) -> Ru
             time.sleep(0.1)
     run.stop()
     raise RuntimeError(f"moto_server did not start: {run.log.read_text()[-2000:]}")
+
+
+def moto_client(run: Running) -> Any:
+    """A boto3 Route 53 client for the moto_server `run` (moto takes any credentials)."""
+    import boto3
+
+    return boto3.client(
+        "route53",
+        endpoint_url=f"http://127.0.0.1:{run.port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 STARTERS = {"bind": start_bind, "knot": start_knot, "pdns": start_pdns}

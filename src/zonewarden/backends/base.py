@@ -90,6 +90,7 @@ class FencedBackend(ABC):
 
     description = "dns backend"
     uses_hints = True  # False where a write needs the live record sets themselves
+    reads_whole_zone = False  # True: one `_read` lists everything, so never split a read
 
     def __init__(self, zone: str, *, batch_size: int = 100, verify: bool = True) -> None:
         self.zone = zone if zone.endswith(".") else zone + "."
@@ -122,7 +123,10 @@ class FencedBackend(ABC):
         out: dict[EndpointName, LiveEndpoint] = {}
         for name in names:
             self.in_zone(name)
-        for part in chunks(list(names), max(self.batch_size, 100)):
+        if not names:
+            return out
+        size = len(names) if self.reads_whole_zone else max(self.batch_size, 100)
+        for part in chunks(list(names), size):
             out.update(self._read(part))
         return out
 

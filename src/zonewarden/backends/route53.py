@@ -141,12 +141,7 @@ class Route53Backend(FencedBackend):
                 log.warning("%s: %s", self.description, warning)
         return super().apply_fenced(generation, contents, hints)
 
-    def read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]:
-        """One listing of the hosted zone serves every name (the base reads in chunks,
-        which here would list the whole zone once per chunk)."""
-        for name in names:
-            self.in_zone(name)
-        return self._read(names) if names else {}
+    reads_whole_zone = True  # one listing of the hosted zone serves every name of a read
 
     # -- hooks ---------------------------------------------------------------------------
     def _read(self, names: Sequence[EndpointName]) -> dict[EndpointName, LiveEndpoint]:

@@ -32,6 +32,7 @@ class Planner:
         self.based_on = 0
         self._held_for: str | None = None
         self._fail_open: set[str] = set()
+        self._fail_open_key: tuple[int, frozenset[LbId]] | None = None
         self._route53 = config.backend.get("kind") == "route53"
 
     def _refresh_previous(self) -> None:
@@ -84,6 +85,10 @@ class Planner:
         """Name each new fail-open case of what stays live (published or held) once."""
         if self.previous is None:
             return
+        key = (self.based_on, frozenset(lb for lb, obs in observed.items() if not obs.healthy))
+        if key == self._fail_open_key:
+            return  # same live plan, same health: the same warnings as last tick
+        self._fail_open_key = key
         healthy = {lb: obs.healthy for lb, obs in observed.items()}
         current = {
             w
