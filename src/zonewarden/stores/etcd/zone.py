@@ -67,23 +67,27 @@ class ZoneOps(EtcdBase):
             return current, {}
         pruned = int(floor[0].value) if floor else 0
         if version == 0 or version < pruned:
-            kvs = self._read([ec.get(k.zones, prefix=True)], revision=rev)[1][0]
-            return current, {n: e for n, (e, _) in self._zone_of(kvs).items()}
+            return current, {n: e for n, (e, _) in self._zone_at(rev).items()}
         op = ec.get(k.changes, prefix=True)
         op["request_range"]["min_mod_revision"] = str(version + 1)
         logged = self._read([op], revision=rev)[1][0]
         names = sorted({n for kv in logged for n in loads(kv.value, kv.key)})
         if len(names) > WHOLE_ZONE_READ * self.max_txn_ops:
-            kvs = self._read([ec.get(k.zones, prefix=True)], revision=rev)[1][0]
+            zone = self._zone_at(rev)
         else:
-            kvs = [
-                kv
-                for chunk in _chunks(names, self.max_txn_ops)
-                for r in self._read([ec.get(k.zone(n)) for n in chunk], revision=rev)[1]
-                for kv in r
-            ]
-        zone = self._zone_of(kvs)
+            zone = self._zone_of(
+                [
+                    kv
+                    for chunk in _chunks(names, self.max_txn_ops)
+                    for r in self._read([ec.get(k.zone(n)) for n in chunk], revision=rev)[1]
+                    for kv in r
+                ]
+            )
         return current, {EndpointName(n): zone[EndpointName(n)][0] for n in names if n in zone}
+
+    def _zone_at(self, rev: int) -> dict[EndpointName, tuple[ZoneEntry, KV]]:
+        """Every live entry at etcd revision `rev` (one prefix range)."""
+        return self._zone_of(self._read([ec.get(self.keys.zones, prefix=True)], revision=rev)[1][0])
 
     def watch_zone(self, version: int, timeout: float) -> int:
         """Block until the zone changes after `version` (or `timeout`); the new version or 0."""
