@@ -1,0 +1,114 @@
+"""Every config key the region knows, with its checker.
+
+Rules kept here: a key not listed here is an error (with the known keys listed); add a
+key here, and read it in the section parser that builds its settings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from zonewarden.config.checks import (
+    addresses,
+    boolean,
+    choice,
+    integer,
+    listen,
+    nonempty,
+    num,
+    strings,
+)
+from zonewarden.config.settings import BACKEND_KINDS, HEALTH_SOURCES, PROTOCOLS, STORE_KINDS
+from zonewarden.core.model import Policy, RecordType
+
+SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "region": {"name": nonempty, "zone": nonempty},
+    "store": {
+        "kind": choice(*STORE_KINDS),
+        "path": nonempty,
+        "endpoints": strings,
+        "prefix": nonempty,
+        "synchronous": choice("OFF", "NORMAL", "FULL"),
+        "ca_file": nonempty,
+        "cert_file": nonempty,
+        "key_file": nonempty,
+        "username": nonempty,
+        "password": nonempty,
+        "password_file": nonempty,
+    },
+    "planner": {
+        "interval": num(0.005, 3600),
+        "capacity_floor": num(0, 1),
+        "max_removal": num(0, 1),
+        "max_unhealthy_fraction": num(0, 1),
+        "health": choice(*HEALTH_SOURCES),
+        "seed": integer(0, 2**63),
+    },
+    "enactors": {
+        "ids": strings,
+        "protocol": choice(*PROTOCOLS),
+        "batch_size": integer(1, 100_000),
+        "poll_interval": num(0.001, 3600),
+        "backoff_base": num(0.0001, 60),
+        "backoff_cap": num(0.001, 3600),
+        "retention": integer(0, 1_000_000),
+        "keep_newest": integer(1, 1_000_000),
+        "cleanup": lambda v: bool(v) if isinstance(v, bool) else choice()(v),
+    },
+    "reconciler": {"interval": num(0.01, 3600), "max_lag": integer(1, 1_000_000)},
+    "dns": {
+        "listen": listen,
+        "processes": integer(1, 64),
+        "udp_payload": integer(512, 4096),
+        "multi_answers": integer(1, 64),
+        "soa_mname": nonempty,
+        "soa_rname": nonempty,
+        "soa_refresh": integer(0, 2**31),
+        "soa_retry": integer(0, 2**31),
+        "soa_expire": integer(0, 2**31),
+        "soa_minimum": integer(0, 86400),
+        "ns": strings,
+        "tcp_idle_timeout": num(0.1, 3600),
+        "tcp_max_connections": integer(1, 100_000),
+    },
+    "backend": {
+        "kind": choice(*BACKEND_KINDS),
+        "server": nonempty,
+        "port": integer(1, 65535),
+        "zone": nonempty,
+        "tsig_key_name": nonempty,
+        "tsig_secret": nonempty,
+        "tsig_secret_file": nonempty,
+        "tsig_algorithm": choice(
+            "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1"
+        ),
+        "require_tsig": boolean,
+        "timeout": num(0.05, 600),
+        "batch_size": integer(1, 250),
+        "verify": boolean,
+        "marker_type": choice("txt", "cname"),
+        "hosted_zone_id": nonempty,
+        "endpoint_url": nonempty,
+        "aws_region": nonempty,
+        "wait_insync": boolean,
+        "insync_timeout": num(0, 3600),
+    },
+}
+BACKEND_REQUIRED = {"rfc2136": ("server",), "route53": ("hosted_zone_id",)}
+LB_KEYS: dict[str, Callable[[Any], Any]] = {
+    "id": nonempty,
+    "az": nonempty,
+    "ipv4": addresses(ipaddress.IPv4Address),
+    "ipv6": addresses(ipaddress.IPv6Address),
+    "capacity": integer(0, 10**9),
+    "healthy": lambda v: v if isinstance(v, bool) else choice()(v),
+}
+ENDPOINT_KEYS: dict[str, Callable[[Any], Any]] = {
+    "name": nonempty,
+    "lbs": lambda v: v if v == "*" else strings(v),
+    "types": lambda v: tuple(RecordType(choice("A", "AAAA")(t)) for t in strings(v)),
+    "ttl": integer(0, 86400),
+    "policy": lambda v: Policy(choice(*(p.value for p in Policy))(v)),
+}

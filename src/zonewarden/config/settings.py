@@ -1,0 +1,76 @@
+"""The region's settings as parsed from its config: frozen values the drivers read.
+
+Rules kept here: defaults live on the dataclasses, so a missing key and the demo agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zonewarden.core.enactor import EnactorConfig
+from zonewarden.core.gates import Limits
+from zonewarden.core.region import Region
+
+DEFAULT_STATE_DIR = Path(".zonewarden")
+DEMO_CONFIG = DEFAULT_STATE_DIR / "demo.toml"
+PROTOCOLS = ("safe", "legacy")
+STORE_KINDS = ("sqlite", "etcd")
+HEALTH_SOURCES = ("static", "demo")
+BACKEND_KINDS = ("embedded", "rfc2136", "route53")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    kind: str = "sqlite"
+    path: Path = DEFAULT_STATE_DIR / "region.db"
+    endpoints: tuple[str, ...] = ()
+    prefix: str = "/zonewarden"
+    synchronous: str = "NORMAL"
+    ca_file: Path | None = None  # etcd over https: the CA of the members' certificates
+    cert_file: Path | None = None  # etcd client certificate and its key (both or neither)
+    key_file: Path | None = None
+    username: str | None = None  # etcd authentication
+    password: str | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """Where the region's state lives, for people: a file or a cluster and prefix."""
+        if self.kind == "etcd":
+            return f"etcd {', '.join(self.endpoints)} (prefix {self.prefix})"
+        return str(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerSettings:
+    interval: float = 1.0
+    limits: Limits = field(default_factory=Limits)
+    max_unhealthy_fraction: float = 0.5
+    health: str = "static"
+    seed: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EnactorSettings:
+    ids: tuple[str, ...] = ("az1", "az2", "az3")
+    protocol: str = "safe"
+    config: EnactorConfig = field(default_factory=EnactorConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerSettings:
+    interval: float = 2.0
+    max_lag: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None
+    region: Region
+    store: StoreSettings = field(default_factory=StoreSettings)
+    planner: PlannerSettings = field(default_factory=PlannerSettings)
+    enactors: EnactorSettings = field(default_factory=EnactorSettings)
+    reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
+    dns: Mapping[str, Any] = field(default_factory=dict)
+    backend: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,71 @@
+"""The config's source text: finds the line of a table or key, and builds located errors.
+
+Rules kept here: every ConfigError raised while parsing names the file and, where it
+can be found, the line of the key (else of its table header).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from zonewarden.errors import ConfigError
+
+
+class Source:
+    """Finds the line of a key in the raw TOML text, for error messages."""
+
+    def __init__(self, path: Path | None, text: str) -> None:
+        self.path, self.lines = path, text.splitlines()
+
+    def line(self, table: str, index: int | None = None, key: str | None = None) -> int | None:
+        current: tuple[str, int | None] | None = None
+        counts: dict[str, int] = {}
+        header_line = None
+        for number, raw in enumerate(self.lines, 1):
+            text = raw.split("#", 1)[0].strip()
+            if text.startswith("[["):
+                name = text.strip("[] ")
+                counts[name] = counts.get(name, -1) + 1
+                current = (name, counts[name])
+            elif text.startswith("["):
+                current = (text.strip("[] "), None)
+            else:
+                if current == (table, index) and key and text.split("=", 1)[0].strip() == key:
+                    return number
+                continue
+            if current == (table, index):
+                header_line = number
+        return header_line
+
+    def error(
+        self, message: str, table: str, index: int | None = None, key: str | None = None
+    ) -> ConfigError:
+        where = str(self.path) if self.path else "config"
+        return ConfigError(message, file=where, line=self.line(table, index, key))
+
+
+def section(
+    src: Source,
+    data: Mapping[str, Any],
+    table: str,
+    keys: Mapping[str, Callable[[Any], Any]],
+    index: int | None = None,
+) -> dict[str, Any]:
+    out = {}
+    label = f"[[{table}]]" if index is not None else f"[{table}]"
+    for key, value in data.items():
+        check = keys.get(key)
+        if check is None:
+            raise src.error(
+                f"unknown key {key!r} in {label} (known: {', '.join(sorted(keys))})",
+                table,
+                index,
+                key,
+            )
+        try:
+            out[key] = check(value)
+        except ValueError as exc:
+            raise src.error(f"{label} {key}: {exc}", table, index, key) from None
+    return out
