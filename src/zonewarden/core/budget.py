@@ -66,7 +66,7 @@ class Spend:
     """One granted removal: `amount` capacity units taken from `scopes` at `at`."""
 
     at: float
-    scopes: tuple[Scope, ...]
+    scopes: frozenset[Scope]
     amount: float
 
 
@@ -119,7 +119,7 @@ class RemovalBudget:
         """Record a granted removal (amounts <= 0 are not recorded)."""
         if amount <= EPSILON:
             return self
-        return RemovalBudget((*self.spends, Spend(now, tuple(sorted(set(scopes))), amount)))
+        return RemovalBudget((*self.spends, Spend(now, frozenset(scopes), amount)))
 
     def pruned(self, now: float, rules: Mapping[str, BudgetRule]) -> RemovalBudget:
         """Drop spends that have left every window they could count in."""

@@ -14,13 +14,14 @@ Rules kept here:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from zonewarden.core.gates import (
     Limits,
     Violation,
     capacity_floor,
+    content_valid,
     draft_valid,
     max_change,
     never_empty,
@@ -31,6 +32,16 @@ from zonewarden.core.model import (
     LbId,
     PlanDraft,
     Record,
+)
+from zonewarden.core.policy import (
+    LbHealth,
+    OperatorHold,
+    PolicySettings,
+    PolicyState,
+    RegionIndex,
+    Step,
+    initial_state,
+    step,
 )
 from zonewarden.core.region import Region
 
@@ -181,3 +192,139 @@ def _without(draft: PlanDraft | None, pins: Mapping[EndpointName, Content]) -> P
     if draft is None or not pins:
         return draft
     return PlanDraft({n: c for n, c in draft.endpoints.items() if n not in pins})
+
+
+# -- the live planner's tick: policy (budget, hysteresis, fail-static) + incremental build --
+
+
+@dataclass(frozen=True, slots=True)
+class TickInputs:
+    """Everything one planner tick decides from; `rebuild` re-plans every endpoint (the
+    base plan came from someone else: an operator plan, a rollback, a repair)."""
+
+    index: RegionIndex
+    health: Mapping[LbId, LbHealth]
+    state: PolicyState
+    now: float
+    previous: PlanDraft | None = None
+    holds: tuple[OperatorHold, ...] = ()
+    pins: Mapping[EndpointName, Content] = field(default_factory=dict)
+    settings: PolicySettings = field(default_factory=PolicySettings)
+    limits: Limits = field(default_factory=Limits)
+    evidence_problems: tuple[str, ...] = ()
+    rebuild: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TickDecision:
+    """A tick's outcome. `state` is the policy state to keep once `draft` is published
+    (or at once when nothing needs publishing); `changed` names re-planned endpoints."""
+
+    action: str  # "publish" | "unchanged" | "hold"
+    draft: PlanDraft | None
+    state: PolicyState
+    step: Step
+    reasons: tuple[Violation, ...] = ()
+    changed: tuple[EndpointName, ...] = ()
+
+
+def weights_in(draft: PlanDraft) -> dict[LbId, int]:
+    """Each LB's weight in a plan (one weight per LB, the largest if a plan disagrees)."""
+    out: dict[LbId, int] = {}
+    for content in draft.endpoints.values():
+        for r in content.records:
+            if r.weight > out.get(r.lb, -1):
+                out[r.lb] = r.weight
+    return out
+
+
+def plan_tick(inputs: TickInputs) -> TickDecision:
+    """One tick: the policy step, then only the endpoints whose LBs changed weight."""
+    index, region = inputs.index, inputs.index.region
+    state = inputs.state
+    if not state.served and inputs.previous is not None:
+        state = initial_state(index, weights_in(inputs.previous))
+    stepped = step(
+        state,
+        index,
+        inputs.health,
+        inputs.holds,
+        inputs.now,
+        inputs.settings,
+        inputs.evidence_problems,
+    )
+    if stepped.fail_static:
+        alarms = tuple(Violation("fail-static", "*", a) for a in stepped.alarms)
+        return TickDecision("hold", None, inputs.state, stepped, alarms)
+    after = {lb: index.weight(stepped.state.served.get(lb, 0)) for lb in region.lbs}
+    if inputs.previous is None or inputs.rebuild:
+        names: Iterable[EndpointName] = region.endpoints
+        base: dict[EndpointName, Content] = {}
+    else:
+        before = {lb: index.weight(state.served.get(lb, 0)) for lb in region.lbs}
+        moved = [lb for lb in region.lbs if before[lb] != after[lb]]
+        names = sorted({n for lb in moved for n in index.users[lb]})
+        base = dict(inputs.previous.endpoints)
+    contents, changed = _rebuild(region, base, names, after, inputs.pins)
+    if not changed and inputs.previous is not None:
+        return TickDecision("unchanged", inputs.previous, stepped.state, stepped)
+    problems = _tick_gates(region, inputs, contents, changed, stepped)
+    if problems:
+        return TickDecision("hold", None, inputs.state, stepped, tuple(problems), tuple(changed))
+    draft = PlanDraft(contents)
+    if inputs.previous is not None and draft.digest == inputs.previous.digest:
+        return TickDecision("unchanged", inputs.previous, stepped.state, stepped)
+    return TickDecision("publish", draft, stepped.state, stepped, (), tuple(changed))
+
+
+def _rebuild(
+    region: Region,
+    base: dict[EndpointName, Content],
+    names: Iterable[EndpointName],
+    weights: Mapping[LbId, int],
+    pins: Mapping[EndpointName, Content],
+) -> tuple[dict[EndpointName, Content], list[EndpointName]]:
+    changed = []
+    for name in names:
+        content = pins.get(name) or endpoint_content(region, name, weights)
+        old = base.get(name)
+        if old is None or old.digest != content.digest:
+            base[name] = content
+            changed.append(name)
+    for name, content in pins.items():  # a pin set since the base plan
+        if name in base and base[name].digest != content.digest:
+            base[name] = content
+            changed.append(name)
+    return base, changed
+
+
+def _tick_gates(
+    region: Region,
+    inputs: TickInputs,
+    contents: Mapping[EndpointName, Content],
+    changed: list[EndpointName],
+    stepped: Step,
+) -> list[Violation]:
+    """Structural gates on the re-planned endpoints; the per-plan change backstop unless
+    an operator drain moved capacity on purpose this tick."""
+    problems: list[Violation] = []
+    for name in changed:
+        content = contents[name]
+        problems += content_valid(name, content, inputs.limits)
+        for rtype in region.endpoints[name].record_types if name in region.endpoints else ():
+            if content.count(rtype) == 0:
+                problems.append(
+                    Violation("never-empty", name, f"{name} would have 0 {rtype} records")
+                )
+    drained = any(c.cause.startswith("drained by") for c in stepped.changes)
+    if inputs.previous is not None and not drained:
+        before = PlanDraft(
+            {
+                n: inputs.previous.endpoints[n]
+                for n in changed
+                if n in inputs.previous.endpoints and n not in inputs.pins
+            }
+        )
+        after = PlanDraft({n: contents[n] for n in changed if n in before.endpoints})
+        problems += max_change(before, after, inputs.limits)
+    return problems

@@ -1,0 +1,223 @@
+"""Health evidence: from single probe results to one verdict per load balancer.
+
+Three steps, each pure:
+
+1. `CheckState.step` is the rise/fall machine of one check at one vantage point: a
+   healthy check turns unhealthy after `fall` consecutive failures, an unhealthy one
+   healthy after `rise` consecutive successes; anything else keeps the verdict. A new
+   check starts healthy, so a restarted prober drains nothing before `fall` failures.
+2. `parse_capacity` turns a capacity endpoint's body into a number or a refusal with
+   its reason (negative, NaN, infinite, absurdly large, not JSON); the caller keeps the
+   last good value.
+3. `combine` merges every vantage point's readings with a quorum: an LB is unhealthy only
+   when at least `unhealthy_share` of the *fresh* vantage points say so. Stale readings
+   are not health; too few fresh vantage points, or vantage points split on more than
+   `max_split` of the LBs, are evidence problems: the planner then holds (fail-static).
+
+      ok/fail results --> CheckState (per vantage, per LB) --> LbReading
+      LbReading x vantage points --> combine(QuorumRule) --> Evidence(verdicts, problems)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from zonewarden.core.model import LbId
+
+MAX_CAPACITY = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RiseFall:
+    rise: int = 2
+    fall: int = 2
+
+    def __post_init__(self) -> None:
+        if self.rise < 1 or self.fall < 1:
+            raise ValueError(f"rise {self.rise} and fall {self.fall} must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckState:
+    """One check's verdict, how many results in a row contradict it, and why."""
+
+    healthy: bool = True
+    streak: int = 0
+    reason: str = "not probed yet"
+    changed_at: float = 0.0
+    checked_at: float | None = None
+    transitions: int = 0
+
+    def step(self, ok: bool, reason: str, now: float, params: RiseFall) -> CheckState:
+        """Feed one probe result (`reason` says what was seen, e.g. 'http 503')."""
+        if ok == self.healthy:
+            return replace(self, streak=0, reason=reason, checked_at=now)
+        streak = self.streak + 1
+        needed = params.rise if ok else params.fall
+        if streak < needed:
+            return replace(self, streak=streak, reason=reason, checked_at=now)
+        verdict = "rise" if ok else "fall"
+        return CheckState(
+            healthy=ok,
+            streak=0,
+            reason=f"{reason} ({verdict} {streak}/{needed})",
+            changed_at=now,
+            checked_at=now,
+            transitions=self.transitions + 1,
+        )
+
+
+def parse_capacity(body: bytes, limit: int = MAX_CAPACITY) -> tuple[int | None, str]:
+    """A capacity endpoint's body -> (capacity, "") or (None, why it was refused).
+
+    Accepted: a JSON number, or an object with a numeric "capacity" key."""
+    try:
+        value: object = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, f"capacity body is not JSON ({_preview(body)})"
+    if isinstance(value, dict):
+        if "capacity" not in value:
+            return None, "capacity JSON has no 'capacity' key"
+        value = value["capacity"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, f"capacity {value!r} is not a number"
+    if math.isnan(value) or math.isinf(value):
+        return None, f"capacity {value} is not a finite number"
+    if value < 0:
+        return None, f"capacity {value:g} is negative"
+    if value > limit:
+        return None, f"capacity {value:g} is over the plausible limit {limit:g}"
+    return round(value), ""
+
+
+def _preview(body: bytes) -> str:
+    text = body[:40].decode("utf-8", "replace")
+    return repr(text) + ("..." if len(body) > 40 else "")
+
+
+@dataclass(frozen=True, slots=True)
+class LbReading:
+    """One vantage point's current verdict on one LB, as published to the store."""
+
+    healthy: bool
+    at: float  # when the verdict was last confirmed by a probe
+    reason: str = ""
+    capacity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VantageReport:
+    """Everything one vantage point (the planner, an enactor's AZ) currently believes."""
+
+    vantage: str
+    at: float  # when it was published
+    readings: Mapping[LbId, LbReading]
+
+
+@dataclass(frozen=True, slots=True)
+class QuorumRule:
+    unhealthy_share: float = 0.5  # of fresh vantage points, to call an LB unhealthy
+    max_age: float = 10.0  # seconds; an older reading is stale, not evidence
+    min_fresh: int = 1  # fewer fresh vantage points: the evidence is too thin
+    max_split: float = 0.25  # share of LBs the fresh vantage points may disagree on
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The combined verdict on one LB and the votes behind it."""
+
+    healthy: bool
+    capacity: int | None
+    down: int
+    fresh: int
+    reason: str
+
+    @property
+    def split(self) -> bool:
+        return 0 < self.down < self.fresh
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    verdicts: Mapping[LbId, Verdict]
+    problems: tuple[str, ...] = ()  # non-empty: do not act on it (fail-static)
+    stale: tuple[str, ...] = ()  # vantage points left out as stale, with their age
+    fresh: tuple[str, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+
+def combine(
+    reports: Iterable[VantageReport], lbs: Iterable[LbId], now: float, rule: QuorumRule
+) -> Evidence:
+    """Merge vantage points' readings into one verdict per LB (see the module doc)."""
+    lb_ids = list(lbs)
+    fresh_reports, stale = [], []
+    for report in sorted(reports, key=lambda r: r.vantage):
+        age = now - report.at
+        if age > rule.max_age:
+            stale.append(f"{report.vantage} ({age:.1f} s old)")
+        else:
+            fresh_reports.append(report)
+    verdicts: dict[LbId, Verdict] = {}
+    missing = 0
+    for lb in lb_ids:
+        votes = [
+            (r.vantage, r.readings[lb])
+            for r in fresh_reports
+            if lb in r.readings and now - r.readings[lb].at <= rule.max_age
+        ]
+        if not votes:
+            missing += 1
+            verdicts[lb] = Verdict(True, None, 0, 0, "no fresh reading")
+            continue
+        verdicts[lb] = _verdict(votes, rule)
+    problems = _problems(verdicts, len(fresh_reports), missing, len(lb_ids), stale, rule)
+    return Evidence(verdicts, problems, tuple(stale), tuple(r.vantage for r in fresh_reports))
+
+
+def _verdict(votes: list[tuple[str, LbReading]], rule: QuorumRule) -> Verdict:
+    down = [(v, r) for v, r in votes if not r.healthy]
+    unhealthy = len(down) / len(votes) >= rule.unhealthy_share - 1e-9
+    capacities = sorted(r.capacity for _, r in votes if r.healthy and r.capacity is not None)
+    capacity = capacities[len(capacities) // 2] if capacities else None
+    shown = down if unhealthy else [(v, r) for v, r in votes if r.healthy]
+    why = "; ".join(f"{v}: {r.reason}" for v, r in shown[:3] if r.reason)
+    tally = f"{len(down)}/{len(votes)} vantage points say unhealthy"
+    return Verdict(
+        not unhealthy, capacity, len(down), len(votes), f"{tally}: {why}" if why else tally
+    )
+
+
+def _problems(
+    verdicts: Mapping[LbId, Verdict],
+    fresh: int,
+    missing: int,
+    total: int,
+    stale: list[str],
+    rule: QuorumRule,
+) -> tuple[str, ...]:
+    out = []
+    if fresh < rule.min_fresh:
+        seen = f"; stale: {', '.join(stale)}" if stale else ""
+        out.append(
+            f"health evidence stale: {fresh} fresh vantage point(s), need {rule.min_fresh} "
+            f"within {rule.max_age:g} s{seen}"
+        )
+    elif missing:
+        out.append(
+            f"health evidence stale: {missing}/{total} load balancers have no reading "
+            f"younger than {rule.max_age:g} s"
+        )
+    split = sum(1 for v in verdicts.values() if v.split)
+    if total and fresh >= 2 and split / total > rule.max_split + 1e-9:
+        out.append(
+            f"vantage points disagree on {split}/{total} load balancers "
+            f"({split / total:.0%}), over the bound {rule.max_split:.0%}"
+        )
+    return tuple(out)
