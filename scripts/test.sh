@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need (scripts/install-test-deps.sh), then run every check:
 # ruff, mypy (strict on the core), import-linter (layers), and the whole pytest suite.
-# Arguments go to pytest (e.g. scripts/test.sh -k race).
+# Arguments go to pytest (e.g. scripts/test.sh -k race). The quick offline loop, without
+# the tests that start real servers or processes: .venv/bin/pytest -m "not servers".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh

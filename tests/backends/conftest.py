@@ -62,7 +62,12 @@ def rfc2136(run: Running, **kw) -> Rfc2136Backend:
     return Rfc2136Backend(run.server, ZONE, port=run.port, **kw)
 
 
-@pytest.fixture(params=BACKEND_KINDS)
+def _params(kinds: list[str]) -> list[object]:
+    """Each kind as a fixture param; every kind but memory starts a server (`servers`)."""
+    return [k if k == "memory" else pytest.param(k, marks=pytest.mark.servers) for k in kinds]
+
+
+@pytest.fixture(params=_params(BACKEND_KINDS))
 def backend(request, servers, tmp_path_factory):
     if request.param == "memory":
         yield MemoryBackend(ZONE)
@@ -76,7 +81,7 @@ def backend(request, servers, tmp_path_factory):
     b.close()
 
 
-@pytest.fixture(params=DNS_KINDS)
+@pytest.fixture(params=_params(DNS_KINDS))
 def dns_server(request, servers, tmp_path_factory) -> Running:
     return server_of(servers, request.param, tmp_path_factory)
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.backends.servers import KEY_NAME, KEY_SECRET
 from zonewarden.config import demo_toml
+
+pytestmark = pytest.mark.servers
 
 
 def check(tmp_path, backend_toml: str, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,7 @@ G = Generation
 KV, DB = name("kv"), name("db")
 
 
-@pytest.fixture(params=["memory", "bind"])
+@pytest.fixture(params=["memory", pytest.param("bind", marks=pytest.mark.servers)])
 def region(request, tmp_path, servers, tmp_path_factory):
     if request.param == "memory":
         r = ExternalZoneRegion(MemoryStore(), MemoryBackend("example."))

@@ -23,6 +23,8 @@ from zonewarden.core.model import Generation
 from zonewarden.errors import BackendRejected, BackendUnavailable, ConfigError
 from zonewarden.ports import Marker
 
+pytestmark = pytest.mark.servers
+
 G = Generation
 
 

@@ -28,7 +28,7 @@ from zonewarden.core.region import demo_region
 from zonewarden.errors import BackendUnavailable, NotFound, StoreUnavailable
 from zonewarden.stores.sqlite import SqliteStore
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.servers
 NAMES = list(demo_region().endpoints)
 SERVERS = ["bind", "knot", "pdns", "pdns-txt", "route53"]
 

@@ -3,6 +3,8 @@ split of large endpoints into steps that are each safe alone."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.backends.conftest import route53, server_of
 from tests.helpers import content
 from zonewarden.backends.base import Change
@@ -11,6 +13,8 @@ from zonewarden.core.failopen import fail_open_warnings
 from zonewarden.core.model import Content, Generation, LbId, Policy, Record, RecordType
 from zonewarden.core.outcomes import Outcome
 from zonewarden.ports import Marker
+
+pytestmark = pytest.mark.servers
 
 G = Generation
 

@@ -6,6 +6,7 @@ endpoint to the plan, and the incremental apply rewrites exactly the changed 1%.
 
 from __future__ import annotations
 
+import pytest
 from bench.plan_apply import main
 from bench.region import Shape
 from bench.zonewarden_run import changed_names, run_full, run_incremental, written_names
@@ -33,6 +34,7 @@ def test_incremental_rewrites_exactly_the_changed_endpoints(tmp_path):
     assert written_names(path, 2) == changed_names(SHAPE)
 
 
+@pytest.mark.servers
 def test_command_runs_in_child_processes_and_reports_json(tmp_path, capsys):
     argv = ["--endpoints", "300", "--repeat", "1", "--peer", "none", "--json"]
     assert main([*argv, "--workdir", str(tmp_path)]) == 0

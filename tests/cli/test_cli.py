@@ -164,6 +164,7 @@ def test_bad_cli_arguments(region):
     assert code == 2 and "empty label" in out
 
 
+@pytest.mark.servers
 def test_a_second_up_on_the_same_store_fails(tmp_path):
     path = tmp_path / "region.toml"
     path.write_text(cfg.demo_toml())

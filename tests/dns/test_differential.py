@@ -151,7 +151,7 @@ def differences(q, ours, theirs, entries, tcp: bool) -> list[str]:
     return compare(q, ours, theirs, entries)
 
 
-@pytest.mark.slow
+@pytest.mark.servers
 @pytest.mark.parametrize("kind", ["nsd", "knot"])
 def test_same_answers_as_peer(zone, kind, tmp_path):
     _store, entries, path, server = zone

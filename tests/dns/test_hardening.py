@@ -145,6 +145,7 @@ def test_small_client_payload_gets_tc_not_more():
     assert r is not None and len(r) <= 512
 
 
+@pytest.mark.servers
 def test_server_survives_garbage_and_slow_tcp_clients(live):
     soa = dns.message.make_query(APEX, "SOA")
     # garbage over TCP: a length below a header is closed at once
@@ -178,6 +179,7 @@ def test_server_survives_garbage_and_slow_tcp_clients(live):
             assert reply[:2] == w[:2]
 
 
+@pytest.mark.servers
 def test_server_answers_after_raw_attacks(live):
     for data in ATTACKS.values():
         ask_raw(live.port, data, timeout=0.2)
@@ -225,6 +227,7 @@ def test_large_answers_truncate_over_udp_and_come_whole_over_tcp(records, edns, 
     assert len(whole.answer[0]) == records
 
 
+@pytest.mark.servers
 def test_burst_with_dropped_datagrams_answers_each_sender(live):
     """In one recvmmsg batch some datagrams get no reply: every reply still reaches the
     socket that asked, with its own ID (the batched path re-points reply addresses)."""

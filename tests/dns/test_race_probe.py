@@ -32,7 +32,7 @@ from zonewarden.core.actions import ApplyIfNewer, DeletePlans, LegacyDeleteOlder
 from zonewarden.core.region import demo_region
 from zonewarden.stores.sqlite import SqliteStore
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.servers
 ZONEWARDEN = str(Path(sys.executable).parent / "zonewarden")
 
 

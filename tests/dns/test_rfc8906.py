@@ -17,6 +17,8 @@ import pytest
 from tests.dns.conftest import APEX
 from tests.dns.query import ask, ask_raw
 
+pytestmark = pytest.mark.servers
+
 TRANSPORTS = [pytest.param(False, id="udp"), pytest.param(True, id="tcp")]
 
 

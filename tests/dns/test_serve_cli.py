@@ -36,7 +36,7 @@ def a_records(port: int) -> set[str]:
     return {rd.address for rrset in reply.answer for rd in rrset}
 
 
-@pytest.mark.slow
+@pytest.mark.servers
 def test_two_processes_serve_and_follow_the_store(sqlite_store):
     store, path = sqlite_store
     port = free_port()
@@ -64,6 +64,7 @@ def test_two_processes_serve_and_follow_the_store(sqlite_store):
             proc.wait()
 
 
+@pytest.mark.servers
 def test_export_zonefile_command(sqlite_store, tmp_path):
     _, path = sqlite_store
     out = tmp_path / "example.zone"

@@ -10,6 +10,7 @@ import time
 import dns.message
 import dns.rcode
 import dns.zone
+import pytest
 
 from tests.dns.conftest import APEX
 from tests.dns.query import ask
@@ -39,6 +40,7 @@ def addresses(port: int, name: str = EP) -> set[str]:
     return {rd.address for rrset in r.answer for rd in rrset}
 
 
+@pytest.mark.servers
 def test_new_generation_served_within_100ms(fresh_live):
     delays = []
     for i in range(5):
@@ -52,6 +54,7 @@ def test_new_generation_served_within_100ms(fresh_live):
     assert max(delays) < 0.3, delays
 
 
+@pytest.mark.servers
 def test_serial_is_the_store_version(fresh_live):
     publish_and_apply(fresh_live.store, "192.0.2.77")
     time.sleep(0.2)
@@ -66,6 +69,7 @@ class BrokenStore:
         raise ConnectionError("store is gone")
 
 
+@pytest.mark.servers
 def test_store_unreachable_keeps_serving_last_snapshot(fresh_live, caplog):
     publish_and_apply(fresh_live.store, "192.0.2.33")
     time.sleep(0.15)
@@ -105,6 +109,7 @@ def test_rebuild_reuses_unchanged_answers():
     assert first.answers[key_changed] is not None  # the old snapshot is untouched
 
 
+@pytest.mark.servers
 def test_legacy_cleanup_empties_the_served_name_and_safe_cleanup_never(fresh_live):
     store = fresh_live.store
     first = store.newest()

@@ -34,7 +34,7 @@ from zonewarden.core.region import demo_region
 from zonewarden.errors import StoreUnavailable
 from zonewarden.stores.etcd import EtcdStore
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.servers
 ZONEWARDEN = (sys.executable, "-m", "zonewarden")
 SEED = int(os.environ.get("RACE_SEED", "7"))
 

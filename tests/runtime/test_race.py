@@ -25,7 +25,7 @@ from zonewarden.config import demo_toml
 from zonewarden.runtime.supervisor import die_with_parent
 from zonewarden.stores.sqlite import SqliteStore
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.servers
 
 
 def race_config(tmp: Path, protocol: str) -> Path:

@@ -84,6 +84,7 @@ def test_l1_legacy_after_the_race_does_not_converge() -> None:
     assert "L1" in r.first and "I1" in r.first
 
 
+@pytest.mark.servers
 def test_trace_is_identical_across_interpreters_with_different_hash_seeds(tmp_path: Path) -> None:
     """No set or dict order leaks into a run: two processes, two PYTHONHASHSEEDs."""
     digests = []

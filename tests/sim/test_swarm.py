@@ -42,6 +42,7 @@ def test_swarm_finds_nothing_for_safe_in_150_seeds() -> None:
         assert summary.reached[reached] > 0, reached
 
 
+@pytest.mark.servers
 def test_swarm_jobs_do_not_change_the_summary() -> None:
     one = run_swarm("legacy", range(24), jobs=1).as_json()
     two = run_swarm("legacy", range(24), jobs=2).as_json()

@@ -41,7 +41,12 @@ def tls_etcd(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(params=STORE_KINDS)
+def _params(kinds: list[str]) -> list[object]:
+    """Each kind as a fixture param; the ones that start a server are marked `servers`."""
+    return [pytest.param(k, marks=pytest.mark.servers) if "etcd" in k else k for k in kinds]
+
+
+@pytest.fixture(params=_params(STORE_KINDS))
 def store(request, tmp_path):
     if request.param == "etcd-tls":
         s = request.getfixturevalue("tls_etcd").store()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -143,4 +144,4 @@ StoresAgree.TestCase.settings = settings(max_examples=100, stateful_step_count=4
 TestStoresAgree = StoresAgree.TestCase
 # fewer, shorter examples: every step is several network round trips to a 3-member cluster
 EtcdAgrees.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
-TestEtcdAgrees = EtcdAgrees.TestCase
+TestEtcdAgrees = pytest.mark.servers(EtcdAgrees.TestCase)

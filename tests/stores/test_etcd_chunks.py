@@ -13,6 +13,8 @@ from tests.helpers import content, draft
 from zonewarden.core.model import EndpointName, Generation, PlanDraft
 from zonewarden.stores.etcd import EtcdStore
 
+pytestmark = pytest.mark.servers
+
 MANY = [EndpointName(f"e{i:03d}.example.") for i in range(300)]
 
 

@@ -19,6 +19,8 @@ from zonewarden.runtime.openers import open_store
 from zonewarden.stores.etcd import EtcdStore
 from zonewarden.stores.etcd import ops as ec
 
+pytestmark = pytest.mark.servers
+
 
 def names(n: int) -> list[EndpointName]:
     return [EndpointName(f"e{i:03d}.example.") for i in range(n)]

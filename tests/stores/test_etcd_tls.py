@@ -22,6 +22,8 @@ from zonewarden.runtime.openers import open_store
 from zonewarden.stores.etcd import EtcdStore, Security
 from zonewarden.stores.etcd.client import EtcdClient
 
+pytestmark = pytest.mark.servers
+
 A = EndpointName("a.example.")
 
 
