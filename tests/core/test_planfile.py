@@ -29,8 +29,26 @@ def test_round_trip():
         ),
         (
             {"endpoints": {"a.": {"records": [{"type": "A", "address": "1.2.3.4", "weight": -1}]}}},
-            "weight: -1 is not an integer >= 0",
+            "weight: -1 is not an integer in 0..255",
         ),
+        (
+            {
+                "endpoints": {
+                    "a.": {"records": [{"type": "A", "address": "1.2.3.4", "weight": 10**30}]}
+                }
+            },
+            "is not an integer in 0..255",
+        ),
+        (
+            {
+                "endpoints": {
+                    "a.": {"records": [{"type": "A", "address": "1.2.3.4", "weight": 1, "lb": {}}]}
+                }
+            },
+            "lb: {} is not a load balancer id",
+        ),
+        ({"endpoints": {"k_v.example.": {"records": []}}}, "has '_'"),
+        ({"endpoints": {"\U0001f642.example.": {"records": []}}}, "not a valid internationalised"),
         ({"endpoints": {"a.": {"ttl": -3, "records": []}}}, "ttl: -3 is not an integer"),
         ({"endpoints": {"a.": {"records": "x"}}}, "expected a list of records"),
     ],
@@ -39,3 +57,8 @@ def test_errors_say_where(doc, message):
     with pytest.raises(PlanFileError) as info:
         from_document(doc)
     assert message in str(info.value)
+
+
+def test_idn_names_in_a_plan_file_become_a_labels():
+    doc = {"endpoints": {"kü.example.": {"records": []}}}
+    assert list(from_document(doc).endpoints) == ["xn--k-eha.example."]

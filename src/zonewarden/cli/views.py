@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from zonewarden.core.names import display_name
 from zonewarden.runtime.status import RegionStatus
 
 
@@ -16,7 +17,7 @@ def status_view(st: RegionStatus, title: str = "") -> Group:
     endpoints = Table("endpoint", "applied", "records", "lag", "pinned", title="endpoints")
     for e in st.endpoints:
         endpoints.add_row(
-            e.name,
+            display_name(e.name),
             str(e.generation),
             str(e.records),
             str(e.lag),

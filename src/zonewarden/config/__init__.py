@@ -66,12 +66,34 @@ def load(path: Path | str) -> Config:
     """Read and validate a config file; every error names the file and line."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory; pass the .toml file") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    return parse(text, path)
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    return parse(decode(raw, path), path)
+
+
+def decode(raw: bytes, path: Path | None) -> str:
+    """The config's text: UTF-8 (a BOM is tolerated), else a clear error, never a traceback."""
+    where = str(path or "config")
+    if b"\x00" in raw[:4096]:
+        raise ConfigError(
+            f"{where} looks like a binary file, not a TOML config (it contains NUL bytes); "
+            "pass the region's .toml file"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "TOML configs are UTF-8: re-save the file as UTF-8",
+            file=where,
+            line=line,
+        ) from None
 
 
 def parse(text: str, path: Path | None = None) -> Config:
@@ -79,7 +101,8 @@ def parse(text: str, path: Path | None = None) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path or "config")) from None
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path or "config"), line=line) from None
     known = set(SECTIONS) | {"lb", "endpoint"}
     for table in data:
         if table not in known:

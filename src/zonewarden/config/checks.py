@@ -10,6 +10,8 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from zonewarden.core.names import canonical_name, display_name
+
 
 def num(lo: float, hi: float) -> Callable[[Any], float]:
     def check(v: Any) -> float:
@@ -40,6 +42,9 @@ def nonempty(v: Any) -> str:
 
 
 def choice(*options: str) -> Callable[[Any], str]:
+    if not options:
+        raise TypeError("choice() needs at least one option")
+
     def check(v: Any) -> str:
         if v not in options:
             raise ValueError(f"{v!r} is not one of: {', '.join(options)}")
@@ -90,3 +95,15 @@ def listen(v: Any) -> tuple[str, ...]:
             raise ValueError(f"{item!r}: {host!r} is not an IP address") from None
         out.append(item)
     return tuple(out)
+
+
+def dns_name(v: Any) -> str:
+    """A DNS name the server can encode (core.names), in canonical A-label form."""
+    return canonical_name(nonempty(v))
+
+
+def dns_names(v: Any) -> tuple[str, ...]:
+    names = tuple(dns_name(x) for x in strings(v))
+    if len(set(names)) != len(names):
+        raise ValueError(f"a name is listed twice: {[display_name(n) for n in names]}")
+    return names

@@ -14,6 +14,8 @@ from zonewarden.config.checks import (
     addresses,
     boolean,
     choice,
+    dns_name,
+    dns_names,
     integer,
     listen,
     nonempty,
@@ -24,7 +26,7 @@ from zonewarden.config.settings import BACKEND_KINDS, HEALTH_SOURCES, PROTOCOLS,
 from zonewarden.core.model import Policy, RecordType
 
 SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "region": {"name": nonempty, "zone": nonempty},
+    "region": {"name": nonempty, "zone": nonempty},  # zone: checked with its line in region.py
     "store": {
         "kind": choice(*STORE_KINDS),
         "path": nonempty,
@@ -55,7 +57,7 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "backoff_cap": num(0.001, 3600),
         "retention": integer(0, 1_000_000),
         "keep_newest": integer(1, 1_000_000),
-        "cleanup": lambda v: bool(v) if isinstance(v, bool) else choice()(v),
+        "cleanup": boolean,
     },
     "reconciler": {"interval": num(0.01, 3600), "max_lag": integer(1, 1_000_000)},
     "dns": {
@@ -63,13 +65,13 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "processes": integer(1, 64),
         "udp_payload": integer(512, 4096),
         "multi_answers": integer(1, 64),
-        "soa_mname": nonempty,
-        "soa_rname": nonempty,
+        "soa_mname": dns_name,
+        "soa_rname": dns_name,
         "soa_refresh": integer(0, 2**31),
         "soa_retry": integer(0, 2**31),
         "soa_expire": integer(0, 2**31),
         "soa_minimum": integer(0, 86400),
-        "ns": strings,
+        "ns": dns_names,
         "tcp_idle_timeout": num(0.1, 3600),
         "tcp_max_connections": integer(1, 100_000),
     },
@@ -77,7 +79,7 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "kind": choice(*BACKEND_KINDS),
         "server": nonempty,
         "port": integer(1, 65535),
-        "zone": nonempty,
+        "zone": dns_name,
         "tsig_key_name": nonempty,
         "tsig_secret": nonempty,
         "tsig_secret_file": nonempty,
@@ -103,7 +105,7 @@ LB_KEYS: dict[str, Callable[[Any], Any]] = {
     "ipv4": addresses(ipaddress.IPv4Address),
     "ipv6": addresses(ipaddress.IPv6Address),
     "capacity": integer(0, 10**9),
-    "healthy": lambda v: v if isinstance(v, bool) else choice()(v),
+    "healthy": boolean,
 }
 ENDPOINT_KEYS: dict[str, Callable[[Any], Any]] = {
     "name": nonempty,

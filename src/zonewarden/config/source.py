@@ -55,6 +55,10 @@ def section(
 ) -> dict[str, Any]:
     out = {}
     label = f"[[{table}]]" if index is not None else f"[{table}]"
+    if not isinstance(data, Mapping):
+        raise src.error(
+            f"{table} must be a table ({label} with keys under it), not {_kind(data)}", table, index
+        )
     for key, value in data.items():
         check = keys.get(key)
         if check is None:
@@ -69,3 +73,22 @@ def section(
         except ValueError as exc:
             raise src.error(f"{label} {key}: {exc}", table, index, key) from None
     return out
+
+
+def tables(src: Source, data: Mapping[str, Any], table: str) -> list[Mapping[str, Any]]:
+    """The [[table]] entries of the document: a list of tables, or a located error."""
+    items = data.get(table, [])
+    if not isinstance(items, list) or not all(isinstance(x, Mapping) for x in items):
+        raise src.error(
+            f"{table} must be written as [[{table}]] tables, not {_kind(items)}", table, 0
+        )
+    return items
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string"}
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a single table"
+    return names.get(type(value), type(value).__name__)

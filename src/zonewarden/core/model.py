@@ -19,6 +19,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NewType
 
+from zonewarden.core.names import canonical_name
+
 Generation = NewType("Generation", int)
 EndpointName = NewType("EndpointName", str)
 LbId = NewType("LbId", str)
@@ -239,22 +241,10 @@ def check_address(rtype: RecordType, text: str) -> str:
 
 
 def check_dns_name(text: str) -> EndpointName:
-    """Return a fully-qualified, lower-cased DNS name, or raise ValueError with why."""
-    name = text.strip().lower()
-    if not name:
-        raise ValueError("empty DNS name")
-    if not name.endswith("."):
-        name += "."
-    if len(name) > 254:
-        raise ValueError(f"DNS name {text!r} is longer than 253 characters")
-    for label in name[:-1].split("."):
-        if not label:
-            raise ValueError(f"DNS name {text!r} has an empty label")
-        if len(label) > 63:
-            raise ValueError(f"DNS name {text!r} has a label longer than 63 characters")
-        if not all(c.isalnum() or c in "-_" for c in label):
-            raise ValueError(f"DNS name {text!r} has a character outside a-z, 0-9, '-', '_'")
-    return EndpointName(name)
+    """Return a fully-qualified, lower-cased DNS name, or raise ValueError with why.
+
+    The rule is `core.names.canonical_name` (LDH labels, IDNs as A-labels)."""
+    return EndpointName(canonical_name(text))
 
 
 def contents_by_name(pairs: Iterable[tuple[EndpointName, Content]]) -> dict[EndpointName, Content]:

@@ -24,6 +24,7 @@ from zonewarden.core.model import (
     check_address,
     check_dns_name,
 )
+from zonewarden.core.planner import MAX_WEIGHT
 
 RECORD_KEYS = {"type", "address", "weight", "lb"}
 ENDPOINT_KEYS = {"ttl", "policy", "records"}
@@ -119,6 +120,9 @@ def _record(where: str, row: Any) -> Record:
             f"{where}.address: {row['address']!r} is not an {family} address"
         ) from None
     weight = row["weight"]
-    if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-        raise PlanFileError(f"{where}.weight: {weight!r} is not an integer >= 0")
-    return Record(rtype, address, weight, LbId(str(row.get("lb", "manual"))))
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
+        raise PlanFileError(f"{where}.weight: {weight!r} is not an integer in 0..{MAX_WEIGHT}")
+    lb = row.get("lb", "manual")
+    if not isinstance(lb, str) or not lb:
+        raise PlanFileError(f"{where}.lb: {lb!r} is not a load balancer id (a non-empty string)")
+    return Record(rtype, address, weight, LbId(lb))

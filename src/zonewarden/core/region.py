@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from zonewarden.core.model import Endpoint, EndpointName, LbId, LoadBalancer, RecordType
+from zonewarden.core.names import in_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class Region:
                         f"endpoint {ep.name!r} wants {rtype} records but none of its "
                         f"load balancers has an {rtype} address"
                     )
-            if not ep.name.endswith(zone) and zone != ".":
+            if not in_zone(ep.name, zone):
                 raise ValueError(f"endpoint {ep.name!r} is outside the zone {zone!r}")
             ep_map[ep.name] = ep
         return cls(
