@@ -19,9 +19,10 @@ from zonewarden.core.model import EndpointName, Generation, check_dns_name
 from zonewarden.core.planfile import PlanFileError, from_document, to_document
 from zonewarden.errors import ConfigError, NotFound, PermanentError
 from zonewarden.ports import RegionStore
+from zonewarden.runtime import operations
 from zonewarden.runtime.openers import open_store
 from zonewarden.runtime.operations import pin as pin_endpoint
-from zonewarden.runtime.operations import previous_content, publish_operator_plan, repair_once
+from zonewarden.runtime.operations import publish_operator_plan, repair_once
 from zonewarden.runtime.status import region_status
 
 
@@ -180,7 +181,7 @@ def plan_publish(file: str, allow_large_change: bool, config_path: str | None) -
 def freeze(reason: str, config_path: str | None) -> None:
     """Stop every write to DNS until `unfreeze`; the planner keeps planning."""
     _, store = _open(config_path)
-    store.set_frozen(True, actor=_actor(), now=time.time(), reason=reason)
+    operations.freeze(store, actor=_actor(), now=time.time(), reason=reason)
     console.print("[bold red]frozen[/]: enactors will not write until `zonewarden unfreeze`")
 
 
@@ -190,7 +191,7 @@ def freeze(reason: str, config_path: str | None) -> None:
 def unfreeze(config_path: str | None) -> None:
     """Allow writes again."""
     _, store = _open(config_path)
-    store.set_frozen(False, actor=_actor(), now=time.time())
+    operations.unfreeze(store, actor=_actor(), now=time.time())
     console.print("unfrozen: enactors resume with the newest plan")
 
 
@@ -218,9 +219,7 @@ def unpin(endpoint: str, config_path: str | None) -> None:
     """Give ENDPOINT back to the planner."""
     _, store = _open(config_path)
     name = _endpoint(endpoint)
-    if name not in store.pins():
-        raise NotFound(f"{name} is not pinned (pinned: {list(store.pins())})")
-    store.set_pin(name, None, actor=_actor(), now=time.time())
+    operations.unpin(store, name, actor=_actor(), now=time.time())
     console.print(f"unpinned {name}; the planner's next plan decides its content")
 
 
@@ -236,8 +235,8 @@ def rollback(endpoint: str, generation: int | None, config_path: str | None) -> 
     and the endpoint is pinned; `unpin` returns it to the planner."""
     config, store = _open(config_path)
     name = _endpoint(endpoint)
-    g = Generation(generation) if generation is not None else previous_content(store, name)
-    published = pin_endpoint(store, config, name, g, actor=_actor(), now=time.time())  # type: ignore[arg-type]
+    chosen = Generation(generation) if generation is not None else None
+    g, published = operations.rollback(store, config, name, chosen, actor=_actor(), now=time.time())  # type: ignore[arg-type]
     console.print(
         f"rolled {name} back to the content of plan {g}, published as generation {published.generation} (pinned)"
     )

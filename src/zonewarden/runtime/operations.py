@@ -206,3 +206,35 @@ def pin(
     require(draft_valid(draft, Limits()))
     store.set_pin(name, generation, actor=actor, now=now)
     return store.publish(draft, source=f"pin {name}@{generation}", actor=actor, now=now)
+
+
+def freeze(store: RegionStore, *, actor: str, now: float, reason: str = "") -> None:
+    """Stop every write to DNS (checked inside every write transaction)."""
+    store.set_frozen(True, actor=actor, now=now, reason=reason)
+
+
+def unfreeze(store: RegionStore, *, actor: str, now: float) -> None:
+    store.set_frozen(False, actor=actor, now=now)
+
+
+def unpin(store: RegionStore, name: EndpointName, *, actor: str, now: float) -> None:
+    """Give `name` back to the planner; NotFound if it is not pinned."""
+    pins = store.pins()
+    if name not in pins:
+        raise NotFound(f"{name} is not pinned (pinned: {sorted(pins)})")
+    store.set_pin(name, None, actor=actor, now=now)
+
+
+def rollback(
+    store: RegionStore,
+    config: Config,
+    name: EndpointName,
+    generation: Generation | None,
+    *,
+    actor: str,
+    now: float,
+) -> tuple[Generation, Plan]:
+    """Serve `name` with an earlier plan's content (default: the last different one),
+    published as a new generation and pinned; returns (source generation, new plan)."""
+    source = generation if generation is not None else previous_content(store, name)
+    return source, pin(store, config, name, source, actor=actor, now=now)

@@ -1,0 +1,113 @@
+// The dashboard: polls /api/v1/dashboard once a second and redraws; no reload needed.
+"use strict";
+const PAGE = 100;
+let offset = 0, query = "", problems = false, inflight = false, lastOk = 0;
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+const clock = (t) => new Date(t * 1000).toLocaleTimeString();
+const ago = (s) => s < 1 ? "now" : s < 120 ? `${s.toFixed(1)}s ago` : `${Math.round(s / 60)}m ago`;
+
+function rows(tbody, html) { tbody.innerHTML = html.join("") || '<tr><td colspan="9" class="muted">none</td></tr>'; }
+
+function drawHeader(d) {
+  const s = d.summary;
+  $("region").textContent = d.region;
+  const parts = [`newest plan <b>${s.newest}</b>`, `${s.stored_plans} plans stored`,
+    `${s.endpoints} endpoints`, `<span class="${s.empty_endpoints ? "bad" : "good"}">${s.empty_endpoints} empty</span>`,
+    `${s.lagging_endpoints} behind`];
+  if (s.plan_age !== null) parts.push(`newest plan ${ago(s.plan_age)}`);
+  if (s.frozen) parts.push('<span class="badge">FROZEN</span>');
+  if (s.error) parts.push(`<span class="bad">${esc(s.error)}</span>`);
+  $("headline").innerHTML = parts.join(" · ");
+  $("updated").textContent = `updated ${clock(s.taken_at)}`;
+}
+
+function drawAlarms(alarms) {
+  $("alarms").innerHTML = alarms.length ? alarms.map((a) =>
+    `<li class="sev-${a.severity}" data-kind="${esc(a.kind)}"><span class="tag">${esc(a.severity)}</span> <b>${esc(a.kind)}</b> ${esc(a.message)} <span class="muted">since ${clock(a.since)}</span></li>`).join("")
+    : '<li class="ok">no alarms</li>';
+}
+
+function drawCounters(c) {
+  const names = [["write", "writes"], ["fenced", "stale writes fenced out"], ["refused", "empty answers refused"],
+    ["publish", "plans published"], ["cleanup", "clean-up passes"], ["hold", "fail-static holds"],
+    ["repair", "repairs"], ["legacy-write", "unfenced (legacy) writes"]];
+  $("counters").innerHTML = names.map(([k, label]) =>
+    `<tr data-kind="${k}"><th>${label}</th><td>${c[k] || 0}</td></tr>`).join("");
+}
+
+function drawTimeline(t) {
+  const svg = $("timeline"), W = 600, H = 90;
+  if (!t.length) { svg.innerHTML = ""; $("timeline-legend").textContent = "no plans yet"; return; }
+  const t0 = t[0].at, t1 = Math.max(t[t.length - 1].at, t0 + 1);
+  const g0 = t[0].generation, g1 = Math.max(t[t.length - 1].generation, g0 + 1);
+  const x = (a) => 4 + (W - 8) * (a - t0) / (t1 - t0), y = (g) => H - 6 - (H - 12) * (g - g0) / (g1 - g0);
+  const pts = t.map((p) => `${x(p.at).toFixed(1)},${y(p.generation).toFixed(1)}`).join(" ");
+  const dots = t.filter((p) => p.kind !== "publish").map((p) =>
+    `<circle cx="${x(p.at).toFixed(1)}" cy="${y(p.generation).toFixed(1)}" r="3" class="dot-${esc(p.kind)}"><title>${esc(p.kind)} ${p.generation}</title></circle>`).join("");
+  svg.innerHTML = `<polyline points="${pts}" class="line"/>` + dots;
+  $("timeline-legend").textContent = `plans ${g0}–${t[t.length - 1].generation}, ${clock(t0)}–${clock(t[t.length - 1].at)}; red dots: fenced stale writes`;
+}
+
+function drawEnactors(items) {
+  rows($("enactors").tBodies[0], items.map((h) => {
+    const cls = h.age > 10 ? "bad" : (h.phase === "holding" || h.phase === "stuck" || h.phase === "backoff") ? "warn" : "";
+    return `<tr class="${cls}" data-actor="${esc(h.actor)}"><td>${esc(h.actor)}</td><td>${ago(h.age)}</td><td>${h.generation}</td><td>${h.behind}</td><td>${esc(h.phase)}</td><td class="detail">${esc(h.detail)}</td></tr>`;
+  }));
+}
+
+function drawLbs(h) {
+  $("failstatic").classList.toggle("hidden", !h.fail_static);
+  $("failstatic").title = h.fail_static_reason || "";
+  $("budget").textContent = h.budget_held_back === null ? "" : `budget held back: ${h.budget_held_back}`;
+  rows($("lbs").tBodies[0], h.lbs.map((l) =>
+    `<tr data-lb="${esc(l.lb)}"><td>${esc(l.lb)}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}</td></tr>`));
+}
+
+function drawEndpoints(e) {
+  $("ep-total").textContent = `(${e.total} shown of ${e.all})`;
+  $("page").textContent = e.total ? `${e.offset + 1}–${Math.min(e.offset + e.limit, e.total)} of ${e.total}` : "0";
+  $("prev").disabled = e.offset === 0;
+  $("next").disabled = e.offset + e.limit >= e.total;
+  rows($("endpoints").tBodies[0], e.items.map((r) => {
+    const total = r.weights.reduce((a, w) => a + w.weight, 0) || 1;
+    const byLb = {};
+    for (const w of r.weights) byLb[w.lb] = (byLb[w.lb] || 0) + w.weight;
+    const bars = Object.entries(byLb).map(([lb, w]) =>
+      `<span class="w" style="flex:${w}" title="${esc(lb)}: ${w}">${esc(lb)} ${Math.round(100 * w / total)}%</span>`).join("");
+    const cls = r.empty ? "bad" : r.lag > 0 ? "warn" : "";
+    return `<tr class="${cls}" data-endpoint="${esc(r.name)}"><td>${esc(r.name)}</td><td>${r.generation}</td><td>${r.records}</td><td>${r.lag}</td><td>${r.pinned ?? ""}</td><td><div class="bars">${bars || '<span class="bad">EMPTY</span>'}</div></td></tr>`;
+  }));
+}
+
+function drawAudit(items) {
+  rows($("audit").tBodies[0], items.map((a) =>
+    `<tr class="k-${esc(a.kind)}"><td>${a.seq}</td><td>${clock(a.at)}</td><td>${esc(a.actor)}</td><td>${esc(a.kind)}</td><td>${esc(a.endpoint)}</td><td>${a.generation || ""}</td><td class="detail">${esc(a.detail)}</td></tr>`));
+}
+
+async function refresh() {
+  if (inflight) return;
+  inflight = true;
+  try {
+    const q = new URLSearchParams({offset, limit: PAGE, q: query, problems});
+    const r = await fetch(`/api/v1/dashboard?${q}`, {cache: "no-store"});
+    if (!r.ok) throw new Error(`${r.status}`);
+    const d = await r.json();
+    drawHeader(d); drawAlarms(d.alarms); drawCounters(d.counts); drawTimeline(d.timeline);
+    drawEnactors(d.enactors); drawLbs(d.health); drawEndpoints(d.endpoints); drawAudit(d.audit);
+    lastOk = Date.now();
+    document.body.dataset.generation = d.summary.newest;
+    document.body.classList.remove("offline");
+  } catch (err) {
+    document.body.classList.add("offline");
+    $("updated").textContent = `API unreachable since ${new Date(lastOk || Date.now()).toLocaleTimeString()} (${err.message}); retrying`;
+  } finally { inflight = false; }
+}
+
+let typing;
+$("search").addEventListener("input", (ev) => { clearTimeout(typing); typing = setTimeout(() => { query = ev.target.value.trim(); offset = 0; refresh(); }, 150); });
+$("problems").addEventListener("change", (ev) => { problems = ev.target.checked; offset = 0; refresh(); });
+$("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });
+$("next").addEventListener("click", () => { offset += PAGE; refresh(); });
+refresh();
+setInterval(refresh, 1000);

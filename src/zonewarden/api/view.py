@@ -1,0 +1,218 @@
+"""The API's read model: one cached snapshot of the region, refreshed in the background.
+
+Every page, JSON answer and metric reads the same snapshot, so a dashboard with 50,000
+endpoints and a Prometheus scrape cost one store read per refresh, not one per request.
+
+Rules kept here:
+- the zone is re-read incrementally (`changed_since`) and generations with `applied()`,
+  so a refresh costs what changed plus one narrow scan;
+- the audit log is followed by sequence number from where the last refresh stopped: kind
+  counters are exact totals since the API started reading, and the newest events are
+  kept for the dashboard, the alarms and the fence counts;
+- a store that cannot be read keeps the last snapshot and says so (`error`, `stale_for`):
+  the dashboard must stay up exactly when the store is in trouble.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from zonewarden.core.alarms import Alarm, AlarmFacts, Beat, Event, region_alarms
+from zonewarden.core.incidents import IncidentBook
+from zonewarden.core.model import EndpointName, ZoneEntry
+from zonewarden.errors import ZoneWardenError
+from zonewarden.ports import AuditEvent, Heartbeat, RegionStore
+
+log = logging.getLogger("zonewarden.api")
+RECENT_EVENTS = 5000
+AUDIT_CATCH_UP = 20_000  # events read per refresh at most, so a huge log cannot stall one
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    name: str
+    generation: int
+    records: int
+    lag: int
+    pinned: int | None
+    weights: tuple[tuple[str, str, int], ...]  # (lb, address, weight)
+
+    @property
+    def empty(self) -> bool:
+        return self.records == 0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "generation": self.generation,
+            "records": self.records,
+            "lag": self.lag,
+            "pinned": self.pinned,
+            "empty": self.empty,
+            "weights": [{"lb": lb, "address": a, "weight": w} for lb, a, w in self.weights],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    taken_at: float
+    newest: int
+    newest_at: float
+    generations: tuple[int, ...]
+    frozen: bool
+    endpoints: tuple[EndpointRow, ...]  # sorted by name
+    heartbeats: tuple[Heartbeat, ...]
+    recent: tuple[AuditEvent, ...]  # newest last
+    counts: Mapping[str, int]
+    alarms: tuple[Alarm, ...]
+    error: str = ""
+
+    @property
+    def empty_endpoints(self) -> int:
+        return sum(1 for e in self.endpoints if e.empty)
+
+
+EMPTY = Snapshot(0.0, 0, 0.0, (), False, (), (), (), {}, ())
+
+
+def _row(entry: ZoneEntry | None, name: str, newest: int, pinned: int | None) -> EndpointRow:
+    if entry is None:
+        return EndpointRow(name, 0, 0, newest, pinned, ())
+    records = entry.content.records
+    weights = tuple((str(r.lb), r.address, r.weight) for r in records)
+    return EndpointRow(
+        name, int(entry.generation), len(records), newest - int(entry.generation), pinned, weights
+    )
+
+
+@dataclass
+class RegionView:
+    store: RegionStore
+    max_lag: int = 10
+    alarm_window: float = 60.0
+    stall_after: float = 10.0
+    snapshot: Snapshot = EMPTY
+    incidents: IncidentBook = field(default_factory=IncidentBook)
+    _zone: dict[EndpointName, ZoneEntry] = field(default_factory=dict)
+    _zone_version: int = 0
+    _audit_seq: int = 0
+    _recent: collections.deque[AuditEvent] = field(
+        default_factory=lambda: collections.deque(maxlen=RECENT_EVENTS)
+    )
+    _counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _failed_since: float | None = None
+
+    def refresh(self, now: float | None = None) -> Snapshot:
+        """Read the store once and publish a new snapshot (thread-safe, one at a time)."""
+        with self._lock:
+            now = time.time() if now is None else now
+            try:
+                self.snapshot = self._read(now)
+                if self._failed_since is not None:
+                    log.warning("store readable again")
+                self._failed_since = None
+            except (ZoneWardenError, OSError) as exc:
+                if self._failed_since is None:
+                    log.warning("cannot read the store: %s (serving the last snapshot)", exc)
+                    self._failed_since = now
+                old = self.snapshot
+                self.snapshot = Snapshot(
+                    old.taken_at,
+                    old.newest,
+                    old.newest_at,
+                    old.generations,
+                    old.frozen,
+                    old.endpoints,
+                    old.heartbeats,
+                    old.recent,
+                    old.counts,
+                    old.alarms,
+                    error=f"cannot read the store since {time.strftime('%H:%M:%S', time.localtime(self._failed_since))}: {exc}",
+                )
+            return self.snapshot
+
+    def _read(self, now: float) -> Snapshot:
+        version, changed = self.store.changed_since(self._zone_version)
+        if self._zone_version == 0:
+            self._zone = dict(changed)
+        else:
+            self._zone.update(changed)
+        self._zone_version = version
+        applied = self.store.applied()
+        for name in [n for n in self._zone if n not in applied]:
+            del self._zone[name]
+        index = self.store.index()
+        generations = tuple(int(g) for g in index.generations)
+        newest = generations[-1] if generations else 0
+        header = self.store.header(newest) if newest else None  # type: ignore[arg-type]
+        pins = self.store.pins()
+        names = sorted(set(index.newest_names) | set(applied))
+        rows = []
+        for name in names:
+            entry = self._zone.get(name)
+            if entry is not None and applied.get(name, entry.generation) != entry.generation:
+                entry = ZoneEntry(entry.name, applied[name], entry.content)
+            rows.append(_row(entry, name, newest, pins.get(name)))
+        self._follow_audit()
+        beats = tuple(self.store.heartbeats())
+        recent = tuple(self._recent)
+        frozen = self.store.frozen()
+        alarms = tuple(self._alarms(now, newest, rows, beats, recent, frozen))
+        self.incidents.observe(now, alarms)
+        return Snapshot(
+            now,
+            newest,
+            header.created_at if header else 0.0,
+            generations,
+            frozen,
+            tuple(rows),
+            beats,
+            recent,
+            dict(self._counts),
+            alarms,
+        )
+
+    def _follow_audit(self) -> None:
+        read = 0
+        while read < AUDIT_CATCH_UP:
+            batch = self.store.audit_log(after=self._audit_seq, limit=5000)
+            if not batch:
+                return
+            for event in batch:
+                self._counts[event.kind] += 1
+            self._recent.extend(batch)
+            self._audit_seq = batch[-1].seq
+            read += len(batch)
+
+    def _alarms(
+        self,
+        now: float,
+        newest: int,
+        rows: list[EndpointRow],
+        beats: tuple[Heartbeat, ...],
+        recent: tuple[AuditEvent, ...],
+        frozen: bool,
+    ) -> list[Alarm]:
+        cutoff = now - self.alarm_window
+        facts = AlarmFacts(
+            now=now,
+            newest=newest,
+            empty=[r.name for r in rows if r.empty and r.generation > 0],
+            lagging={r.name: r.lag for r in rows if r.lag > self.max_lag},
+            heartbeats=[Beat(b.actor, b.at, b.generation, b.phase, b.detail) for b in beats],
+            recent=[
+                Event(e.at, e.actor, e.kind, e.endpoint, e.generation, e.detail)
+                for e in recent
+                if e.at >= cutoff
+            ],
+            frozen=frozen,
+            window=self.alarm_window,
+            stall_after=self.stall_after,
+        )
+        return region_alarms(facts)
