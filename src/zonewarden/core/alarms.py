@@ -213,7 +213,7 @@ def _stalled(f: AlarmFacts) -> list[Alarm]:
 
 def _fences(f: AlarmFacts) -> list[Alarm]:
     fenced = Counter(e.actor for e in f.recent if e.kind == "fenced")
-    first = {}
+    first: dict[str, float] = {}
     for e in f.recent:
         if e.kind == "fenced":
             first[e.actor] = min(first.get(e.actor, e.at), e.at)
