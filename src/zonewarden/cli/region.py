@@ -192,13 +192,14 @@ def up(
         if quiet or not console.is_terminal:
             while not stopping["now"] and (deadline is None or time.monotonic() < deadline):
                 supervisor.poll(lambda msg: err_console.print(f"[yellow]{msg}[/]"))
-                time.sleep(0.2)
+                time.sleep(0.1)
         else:
             with Live(_view(config, store), console=console, refresh_per_second=2) as live:
                 while not stopping["now"] and (deadline is None or time.monotonic() < deadline):
-                    supervisor.poll(lambda msg: live.console.print(f"[yellow]{msg}[/]"))
+                    for _ in range(5):  # restart a dead DNS server within 0.1 s
+                        supervisor.poll(lambda msg: live.console.print(f"[yellow]{msg}[/]"))
+                        time.sleep(0.1)
                     live.update(_view(config, store))
-                    time.sleep(0.5)
     finally:
         supervisor.stop()
         store.close()

@@ -6,7 +6,11 @@ Rules kept here:
 - children are `python -m zonewarden <role> --config FILE`, so `up` runs exactly what an
   operator would run by hand on several machines;
 - a child that dies is restarted with back-off (enactors are independent; losing one
-  must not stop the region) and the restart is logged;
+  must not stop the region) and the restart is logged; the back-off counts only the
+  failures since the child last ran healthily for `healthy_after` seconds, so a crash
+  after a long good run is restarted as fast as the first one;
+- the DNS server is the data plane: it is started first, handled first when several
+  children died, and restarted at once after a healthy run (only a crash loop waits);
 - SIGINT/SIGTERM stop every child, then `up` exits.
 """
 
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zonewarden.config import Config
+from zonewarden.core.backoff import backoff_ceiling
 from zonewarden.errors import StoreBusy
 
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
@@ -43,9 +48,26 @@ class Child:
     role: str
     argv: list[str]
     proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+    restarts: int = 0  # restarts since the child last ran healthily
     next_start: float = 0.0
     log: Path | None = None
+    started_at: float = 0.0
+
+    @property
+    def data_plane(self) -> bool:
+        return self.role == "dns"
+
+
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+HEALTHY_AFTER = 10.0  # seconds of running that count as a healthy run
+
+
+def restart_delay(child: Child) -> float:
+    """How long to wait before restarting `child`, from its failures since a healthy run."""
+    if child.data_plane:  # DNS: at once, then back off only if it keeps crashing
+        return 0.0 if child.restarts == 0 else backoff_ceiling(0.1, 5.0, child.restarts - 1)
+    return backoff_ceiling(BACKOFF_BASE, BACKOFF_CAP, child.restarts)
 
 
 @dataclass
@@ -100,9 +122,13 @@ def child_roles(config: Config, config_path: Path, *, with_dns: bool, protocol: 
 
 
 class Supervisor:
-    def __init__(self, children: list[Child], log_dir: Path) -> None:
-        self.children = children
+    def __init__(
+        self, children: list[Child], log_dir: Path, *, healthy_after: float = HEALTHY_AFTER
+    ) -> None:
+        # the data plane first: started first, restarted first
+        self.children = sorted(children, key=lambda c: not c.data_plane)
         self.log_dir = log_dir
+        self.healthy_after = healthy_after
         self.stopping = False
 
     def start(self) -> None:
@@ -121,6 +147,7 @@ class Supervisor:
             preexec_fn=die_with_parent,
         )
         out.close()
+        child.started_at = time.monotonic()
 
     def poll(self, on_event: Callable[[str], None]) -> None:
         """Restart children that died, with back-off; report each restart."""
@@ -129,12 +156,17 @@ class Supervisor:
             if child.proc is None or child.proc.poll() is None:
                 continue
             if child.next_start == 0.0:
-                delay = min(30.0, 0.5 * 2**child.restarts)
+                ran = now - child.started_at
+                if ran >= self.healthy_after:
+                    child.restarts = 0  # a healthy run: this crash is a first one again
+                delay = restart_delay(child)
                 child.next_start = now + delay
                 on_event(
-                    f"{child.role} exited with {child.proc.returncode}; restarting in {delay:.1f}s (log: {child.log})"
+                    f"{child.role} exited with {child.proc.returncode} after {ran:.1f}s; "
+                    f"restarting {'at once' if delay == 0 else f'in {delay:.1f}s'} "
+                    f"(log: {child.log})"
                 )
-            elif now >= child.next_start:
+            if now >= child.next_start:
                 child.restarts += 1
                 child.next_start = 0.0
                 self._spawn(child)
