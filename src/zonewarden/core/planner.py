@@ -54,6 +54,7 @@ class Observation:
 
     healthy: bool
     capacity: int | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

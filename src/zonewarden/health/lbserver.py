@@ -122,6 +122,10 @@ class LbServer:
             await self._answer(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            # the connection's end (kill, loop shutdown): finish quietly, since asyncio
+            # 3.11's stream callback logs a cancelled handler task as an error
+            pass
         finally:
             self._writers.discard(writer)
             with contextlib.suppress(Exception):

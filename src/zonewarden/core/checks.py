@@ -1,0 +1,91 @@
+"""What a health check probes and how: check targets parsed from URLs, probe settings.
+
+Rules kept here:
+- a check is `tcp://HOST:PORT`, `http://HOST[:PORT]/PATH` or `https://HOST[:PORT]/PATH`;
+  any other scheme is refused, naming the known ones; HOST is an IP address (a health
+  check that needs DNS to find the LB would depend on the thing it steers);
+- an LB without a `check` is probed with TCP on port 80 of its first address;
+- redirects are never followed: a 3xx is a failure whose reason names the location.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from zonewarden.core.model import LoadBalancer
+
+SCHEMES = ("tcp", "http", "https")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTarget:
+    scheme: str
+    host: str
+    port: int
+    path: str = "/"
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        tail = self.path if self.scheme != "tcp" else ""
+        return f"{self.scheme}://{host}:{self.port}{tail}"
+
+    @classmethod
+    def parse(cls, text: str) -> CheckTarget:
+        """Parse a check URL, or raise ValueError saying what is wrong."""
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        if scheme not in SCHEMES:
+            shown = scheme or "(none)"
+            raise ValueError(
+                f"unknown check scheme {shown!r} in {text!r} (known: {', '.join(SCHEMES)})"
+            )
+        host = parts.hostname or ""
+        try:
+            host = str(ipaddress.ip_address(host))
+        except ValueError:
+            raise ValueError(f"check {text!r} needs an IP address as host, got {host!r}") from None
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"check {text!r} has a port outside 1..65535") from None
+        if port is None:
+            if scheme == "tcp":
+                raise ValueError(f"check {text!r} needs a port (tcp://HOST:PORT)")
+            port = DEFAULT_PORTS[scheme]
+        if scheme == "tcp" and parts.path not in ("", "/"):
+            raise ValueError(f"check {text!r}: a tcp check has no path")
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        return cls(scheme, host, port, path)
+
+    @classmethod
+    def default_for(cls, lb: LoadBalancer) -> CheckTarget:
+        return cls("tcp", (lb.ipv4 or lb.ipv6)[0], 80)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """The [health] section: how often, how patiently and how many at once."""
+
+    interval: float = 1.0
+    timeout: float = 1.0
+    jitter: float = 0.1  # share of the interval each wait varies by, either way
+    rise: int = 2
+    fall: int = 2
+    max_concurrent: int = 256
+    expect_status: tuple[int, int] = (200, 299)
+    body_match: str = ""
+    max_bytes: int = 65536
+    tls_verify: bool = False  # LB health checks usually talk to the LB's own certificate
+
+    def __post_init__(self) -> None:
+        lo, hi = self.expect_status
+        if not 100 <= lo <= hi <= 599:
+            raise ValueError(f"expect_status {lo}..{hi} must lie in 100..599, low first")
+        if self.timeout > self.interval * 10:
+            raise ValueError(f"timeout {self.timeout} s is over 10 intervals ({self.interval} s)")
