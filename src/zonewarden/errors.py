@@ -14,7 +14,8 @@ Foreign exceptions are translated once, at the adapter edge, into these::
     └── RetryableError            try again after `delay` seconds
         ├── StoreUnavailable      store unreachable, locked or without quorum
         ├── BackendUnavailable    a DNS backend did not answer or refused for now
-        └── HealthUnavailable     the health source cannot be read (planner holds: fail-static)
+        ├── HealthUnavailable     the health source cannot be read (planner holds: fail-static)
+        └── PublishConflict       a compare-and-set publish lost: someone published first
 
 Every error carries a message that says what happened and what to do next.
 """
@@ -99,3 +100,22 @@ class BackendUnavailable(RetryableError):
 
 class HealthUnavailable(RetryableError):
     """The health source could not be read; the planner holds the last good plan."""
+
+
+class PublishConflict(RetryableError):
+    """A publish that expected a newest generation found a newer one (an operator's pin
+    or rollback, a repair, another planner): re-plan on top of the newest and retry."""
+
+    def __init__(self, expected: int, newest: int) -> None:
+        super().__init__(
+            f"publish expected newest generation {expected} but found {newest}: someone "
+            "else published first; re-planning on top of it",
+            delay=0.0,
+        )
+        self.expected, self.newest = expected, newest
+
+
+def check_expected(expected: int | None, newest: int) -> None:
+    """The compare of a compare-and-set publish, one rule for every store."""
+    if expected is not None and newest != expected:
+        raise PublishConflict(expected, newest)

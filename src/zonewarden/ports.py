@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from zonewarden.core.actions import RandomSource
+from zonewarden.core.health import VantageReport
 from zonewarden.core.model import (
     Content,
     EndpointName,
@@ -35,6 +36,7 @@ from zonewarden.core.model import (
 )
 from zonewarden.core.outcomes import SUCCESS, CleanupResult, Outcome, PlanIndex
 from zonewarden.core.planner import Observation
+from zonewarden.core.policy import OperatorHold
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +73,20 @@ Rng = RandomSource
 @runtime_checkable
 class PlanStore(Protocol):
     def publish(
-        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
+        self,
+        draft: PlanDraft,
+        *,
+        source: str,
+        actor: str,
+        now: float,
+        min_generation: int = 0,
+        expect_newest: int | None = None,
     ) -> Plan:
         """Store `draft` as the next generation (at least `min_generation`, which repair
-        uses to get past a corrupted, too-high live generation)."""
+        uses to get past a corrupted, too-high live generation). With `expect_newest`
+        the publish is a compare-and-set: it raises PublishConflict, writing nothing,
+        unless the newest generation is still that one (checked in the same
+        transaction), so a planner never publishes over a pin or rollback it has not seen."""
         ...
 
     def newest(self) -> Generation: ...
@@ -166,7 +178,29 @@ class ControlStore(Protocol):
     def audit_log(self, *, after: int = 0, limit: int = 1000) -> list[AuditEvent]: ...
 
 
-class RegionStore(PlanStore, ZoneStore, ControlStore, Protocol):
+@runtime_checkable
+class HealthStore(Protocol):
+    """Health state: operator holds on LBs and AZs (audited), vantage points' reports,
+    the probing planner's status (what `status`, the API and the dashboard show)."""
+
+    def operator_holds(self) -> list[OperatorHold]: ...
+
+    def set_operator_hold(self, hold: OperatorHold) -> None: ...
+
+    def clear_operator_hold(
+        self, scope: str, name: str, kind: str, *, actor: str, now: float, reason: str = ""
+    ) -> bool: ...
+
+    def publish_vantage(self, report: VantageReport) -> None: ...
+
+    def vantage_reports(self) -> list[VantageReport]: ...
+
+    def set_health_status(self, status: Mapping[str, Any]) -> None: ...
+
+    def health_status(self) -> dict[str, Any]: ...
+
+
+class RegionStore(PlanStore, ZoneStore, ControlStore, HealthStore, Protocol):
     """Everything a region keeps, in one transactional medium."""
 
     def close(self) -> None: ...

@@ -56,7 +56,7 @@ RULE = QuorumRule(unhealthy_share=0.5, max_age=10.0, min_fresh=2, max_split=0.5)
 
 def test_quorum_of_fresh_vantage_points():
     reports = [report("az1", 0, a=False, b=True), report("az2", 0, a=False, b=True)]
-    e = combine(reports + [report("az3", 0, a=True, b=True)], [A, B], 1.0, RULE)
+    e = combine([*reports, report("az3", 0, a=True, b=True)], [A, B], 1.0, RULE)
     assert not e.verdicts[A].healthy and e.verdicts[A].down == 2
     assert e.verdicts[A].reason.startswith("2/3 vantage points say unhealthy: az1: http 503")
     assert e.usable
@@ -64,7 +64,7 @@ def test_quorum_of_fresh_vantage_points():
 
 def test_stale_vantage_points_are_not_evidence():
     reports = [report("az1", 0, a=False, b=True), report("az2", -30, a=False, b=False)]
-    e = combine(reports + [report("az3", 0, a=True, b=True)], [A, B], 1.0, RULE)
+    e = combine([*reports, report("az3", 0, a=True, b=True)], [A, B], 1.0, RULE)
     assert e.stale == ("az2 (31.0 s old)",)
     assert e.verdicts[A].fresh == 2
     e = combine(reports[1:], [A, B], 1.0, RULE)

@@ -171,8 +171,24 @@ class ExternalZoneRegion:
         self.store.unlock(name, owner)
 
     # -- plans and control: the store's --------------------------------------------------
-    def publish(self, draft: PlanDraft, *, source: str, actor: str, now: float) -> Plan:
-        return self.store.publish(draft, source=source, actor=actor, now=now)
+    def publish(
+        self,
+        draft: PlanDraft,
+        *,
+        source: str,
+        actor: str,
+        now: float,
+        min_generation: int = 0,
+        expect_newest: int | None = None,
+    ) -> Plan:
+        return self.store.publish(
+            draft,
+            source=source,
+            actor=actor,
+            now=now,
+            min_generation=min_generation,
+            expect_newest=expect_newest,
+        )
 
     def newest(self) -> Generation:
         return self.store.newest()

@@ -18,6 +18,7 @@ import tomllib
 from pathlib import Path
 
 from zonewarden.config.demo import demo_toml
+from zonewarden.config.health import HealthSettings, parse_health
 from zonewarden.config.region import parse_region
 from zonewarden.config.schema import BACKEND_REQUIRED, ENDPOINT_KEYS, LB_KEYS, SECTIONS
 from zonewarden.config.sections import parse_backend, parse_enactors, parse_planner
@@ -52,6 +53,7 @@ __all__ = [
     "TLS_KEYS",
     "Config",
     "EnactorSettings",
+    "HealthSettings",
     "PlannerSettings",
     "ReconcilerSettings",
     "StoreSettings",
@@ -119,6 +121,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         reconciler=ReconcilerSettings(**sections["reconciler"]),
         dns=sections["dns"],
         backend=parse_backend(src, sections["backend"], base),
+        health=parse_health(src, data, sections["health"], sections["planner"], region),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from zonewarden.config.health import LB_HEALTH_KEYS
 from zonewarden.config.schema import ENDPOINT_KEYS, LB_KEYS
 from zonewarden.config.source import Source, section, tables
 from zonewarden.core.model import Endpoint, LbId, LoadBalancer, Policy, RecordType, check_dns_name
@@ -56,7 +57,7 @@ def _lbs(src: Source, raws: list[Mapping[str, Any]]) -> list[LoadBalancer]:
             raise src.error(f"duplicate load balancer id {item['id']!r}", "lb", i, "id")
         if not item.get("ipv4") and not item.get("ipv6"):
             raise src.error(f"load balancer {item['id']!r} needs an ipv4 or ipv6 address", "lb", i)
-        fields = {k: v for k, v in item.items() if k != "id"}
+        fields = {k: v for k, v in item.items() if k not in ("id", *LB_HEALTH_KEYS)}
         lbs[item["id"]] = LoadBalancer(LbId(item["id"]), **fields)
     if not lbs:
         raise src.error("the region needs at least one [[lb]]", "region")

@@ -22,6 +22,7 @@ from zonewarden.config.checks import (
     num,
     strings,
 )
+from zonewarden.config.health import HEALTH_KEYS, LB_HEALTH_KEYS, PLANNER_HEALTH_KEYS
 from zonewarden.config.settings import BACKEND_KINDS, HEALTH_SOURCES, PROTOCOLS, STORE_KINDS
 from zonewarden.core.model import Policy, RecordType
 
@@ -114,3 +115,8 @@ ENDPOINT_KEYS: dict[str, Callable[[Any], Any]] = {
     "ttl": integer(0, 86400),
     "policy": lambda v: Policy(choice(*(p.value for p in Policy))(v)),
 }
+
+# health probes, the removal budget and hysteresis (config/health.py reads them)
+SECTIONS["health"] = HEALTH_KEYS
+SECTIONS["planner"].update(PLANNER_HEALTH_KEYS)
+LB_KEYS.update(LB_HEALTH_KEYS)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zonewarden.config.health import HealthSettings
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.core.gates import Limits
 from zonewarden.core.region import Region
@@ -18,7 +19,7 @@ DEFAULT_STATE_DIR = Path(".zonewarden")
 DEMO_CONFIG = DEFAULT_STATE_DIR / "demo.toml"
 PROTOCOLS = ("safe", "legacy")
 STORE_KINDS = ("sqlite", "etcd")
-HEALTH_SOURCES = ("static", "demo")
+HEALTH_SOURCES = ("static", "demo", "probe")
 BACKEND_KINDS = ("embedded", "rfc2136", "route53")
 
 
@@ -74,3 +75,4 @@ class Config:
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
     dns: Mapping[str, Any] = field(default_factory=dict)
     backend: Mapping[str, Any] = field(default_factory=dict)
+    health: HealthSettings = field(default_factory=HealthSettings)

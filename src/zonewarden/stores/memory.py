@@ -24,12 +24,13 @@ from zonewarden.core.model import (
     ZoneEntry,
 )
 from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
-from zonewarden.errors import NotFound, PlanRejected
+from zonewarden.errors import NotFound, PlanRejected, check_expected
 from zonewarden.ports import AuditEvent, Heartbeat
+from zonewarden.stores.health_state import HealthStateOps
 
 
 @dataclass
-class MemoryStore:
+class MemoryStore(HealthStateOps):
     """Plans, the live zone and control state, all in one process's memory."""
 
     plans: dict[Generation, Plan] = field(default_factory=dict)
@@ -44,12 +45,21 @@ class MemoryStore:
     changes: int = 0
     versions: dict[EndpointName, int] = field(default_factory=dict)
     keep_audit: bool = True
+    health_kv: dict[str, str] = field(default_factory=dict)
 
     # -- plans ---------------------------------------------------------------------------
     def publish(
-        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
+        self,
+        draft: PlanDraft,
+        *,
+        source: str,
+        actor: str,
+        now: float,
+        min_generation: int = 0,
+        expect_newest: int | None = None,
     ) -> Plan:
         require_valid(draft)
+        check_expected(expect_newest, self.newest())
         g = Generation(max(self.next_generation, min_generation))
         self.next_generation = g + 1
         plan = Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
@@ -316,6 +326,20 @@ class MemoryStore:
     def close(self) -> None:
         pass
 
+    def _health_write(
+        self, key: str, value: str | None, audit: tuple[str, str, float, str] | None
+    ) -> None:
+        if value is None:
+            self.health_kv.pop(key, None)
+        else:
+            self.health_kv[key] = value
+        if audit is not None:
+            kind, actor, now, detail = audit
+            self.record(actor, kind, now=now, detail=detail)
+
+    def _health_read(self, prefix: str) -> dict[str, str]:
+        return {k: v for k, v in self.health_kv.items() if k.startswith(prefix)}
+
     # -- for the simulator and the checker ----------------------------------------------
     def clone(self) -> MemoryStore:
         return copy.deepcopy(self)
@@ -336,6 +360,7 @@ class MemoryStore:
         twin.changes = self.changes
         twin.versions = dict(self.versions)
         twin.keep_audit = False
+        twin.health_kv = dict(self.health_kv)
         return twin
 
     def fingerprint(self) -> tuple[object, ...]:

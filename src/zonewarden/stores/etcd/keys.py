@@ -130,6 +130,10 @@ class Keys:
     def beats(self) -> bytes:
         return self._k("beat", "")
 
+    def health(self, key: str) -> bytes:
+        """Health state (stores/health_state.py): holds, vantage reports, status."""
+        return self._k("health", key)
+
     def audit(self, unique: str) -> bytes:
         return self._k("audit", unique)
 

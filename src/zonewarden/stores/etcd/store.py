@@ -45,7 +45,7 @@ from zonewarden.core.model import (
     PlanHeader,
 )
 from zonewarden.core.outcomes import CleanupResult, PlanIndex
-from zonewarden.errors import NotFound, StoreUnavailable
+from zonewarden.errors import NotFound, StoreUnavailable, check_expected
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.base import AUDIT_SLOTS, Conflict, _chunks
@@ -56,27 +56,42 @@ from zonewarden.stores.etcd.keys import (
 )
 from zonewarden.stores.etcd.legacy import LegacyOps
 from zonewarden.stores.etcd.zone import ZoneOps
+from zonewarden.stores.health_state import HealthStateOps
 from zonewarden.stores.memory import require_valid
 
 CHANGE_LOG_KEEP = 1024  # change-log entries clean-up keeps (one per content-changing Txn)
 PUBLISH_ATTEMPTS = 5  # chunked publishes overtaken by newer plans before giving up
 
 
-class EtcdStore(ZoneOps, LegacyOps):
+class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
     """A RegionStore on an etcd v3 cluster; safe to share between processes and hosts."""
 
     # -- plans ---------------------------------------------------------------------------
     def publish(
-        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
+        self,
+        draft: PlanDraft,
+        *,
+        source: str,
+        actor: str,
+        now: float,
+        min_generation: int = 0,
+        expect_newest: int | None = None,
     ) -> Plan:
         require_valid(draft)
         if len(draft.endpoints) + 3 > self.max_txn_ops:
             return self._publish_in_chunks(
-                draft, source=source, actor=actor, now=now, min_generation=min_generation
+                draft,
+                source=source,
+                actor=actor,
+                now=now,
+                min_generation=min_generation,
+                expect_newest=expect_newest,
             )
         k = self.keys
+        fence = self._newest_is(expect_newest)
 
         def attempt() -> Plan:
+            check_expected(expect_newest, self.newest())
             counter = self._one(self._read([ec.get(k.next_gen)])[1][0])
             stored = int(counter.value) if counter is not None else 1
             g = Generation(max(stored, min_generation))
@@ -92,15 +107,29 @@ class EtcdStore(ZoneOps, LegacyOps):
             ]
             audit = [("publish", "", g, f"{len(draft.endpoints)} endpoints")]
             self._commit(
-                [ec.compare_mod(k.next_gen, self._mod(counter))],
+                [ec.compare_mod(k.next_gen, self._mod(counter)), *fence],
                 ops + self._audit_op(actor, now, audit),
             )
             return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
 
         return self._retrying("publish", attempt)
 
+    def _newest_is(self, expect_newest: int | None) -> list[dict[str, object]]:
+        """The compare of a compare-and-set publish: no plan header above the expected."""
+        if expect_newest is None:
+            return []
+        k = self.keys
+        return [ec.compare_none_in(k.plan(expect_newest + 1), ec.prefix_end(k.plans))]
+
     def _publish_in_chunks(
-        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int
+        self,
+        draft: PlanDraft,
+        *,
+        source: str,
+        actor: str,
+        now: float,
+        min_generation: int,
+        expect_newest: int | None = None,
     ) -> Plan:
         """A plan larger than one Txn: reserve its generation (compare on the counter),
         write its endpoints in Txn-sized chunks while it is still invisible, then make it
@@ -112,7 +141,10 @@ class EtcdStore(ZoneOps, LegacyOps):
         before the header leaves a skipped generation and invisible endpoint keys, which
         clean-up sweeps once a higher header exists (`_sweep_unpublished`)."""
         for _ in range(PUBLISH_ATTEMPTS):
-            plan = self._publish_chunked_once(draft, source, actor, now, min_generation)
+            check_expected(expect_newest, self.newest())
+            plan = self._publish_chunked_once(
+                draft, source, actor, now, min_generation, expect_newest
+            )
             if plan is not None:
                 return plan
         raise StoreUnavailable(
@@ -122,7 +154,13 @@ class EtcdStore(ZoneOps, LegacyOps):
         )
 
     def _publish_chunked_once(
-        self, draft: PlanDraft, source: str, actor: str, now: float, min_generation: int
+        self,
+        draft: PlanDraft,
+        source: str,
+        actor: str,
+        now: float,
+        min_generation: int,
+        expect_newest: int | None = None,
     ) -> Plan | None:
         k = self.keys
 
@@ -151,6 +189,7 @@ class EtcdStore(ZoneOps, LegacyOps):
         compares = [
             ec.compare_none_in(k.plan(g + 1), ec.prefix_end(k.plans)),
             ec.compare_mod(k.plan_endpoint(g, items[0][0]), first_at),
+            *self._newest_is(expect_newest),
         ]
         try:
             self._commit(
@@ -395,3 +434,19 @@ class EtcdStore(ZoneOps, LegacyOps):
             if len(out) >= limit:
                 break
         return out[:limit]
+
+    # -- health state (stores/health_state.py) ------------------------------------------
+    def _health_write(
+        self, key: str, value: str | None, audit: tuple[str, str, float, str] | None
+    ) -> None:
+        target = self.keys.health(key)
+        ops = [ec.delete(target) if value is None else ec.put(target, value.encode())]
+        if audit is not None:
+            kind, actor, now, detail = audit
+            ops += self._audit_op(actor, now, [(kind, "", 0, detail)])
+        self._commit([], ops)
+
+    def _health_read(self, prefix: str) -> dict[str, str]:
+        kvs = self._read([ec.get(self.keys.health(prefix), prefix=True)])[1][0]
+        base = self.keys.health("")
+        return {self.keys.tail(kv.key, base): kv.value.decode() for kv in kvs}

@@ -34,20 +34,28 @@ from zonewarden.core.model import (
     PlanHeader,
 )
 from zonewarden.core.outcomes import CleanupResult, PlanIndex
-from zonewarden.errors import NotFound
+from zonewarden.errors import NotFound, check_expected
 from zonewarden.ports import AuditEvent, Heartbeat
+from zonewarden.stores.health_state import HealthStateOps
 from zonewarden.stores.memory import require_valid
 from zonewarden.stores.sqlite.legacy import LegacyOps
 from zonewarden.stores.sqlite.schema import ANY_NAME, VALID, _content, _content_row
 from zonewarden.stores.sqlite.zone import ZoneOps
 
 
-class SqliteStore(ZoneOps, LegacyOps):
+class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
     """A RegionStore in one SQLite file; safe to share between processes."""
 
     # -- plans ---------------------------------------------------------------------------
     def publish(
-        self, draft: PlanDraft, *, source: str, actor: str, now: float, min_generation: int = 0
+        self,
+        draft: PlanDraft,
+        *,
+        source: str,
+        actor: str,
+        now: float,
+        min_generation: int = 0,
+        expect_newest: int | None = None,
     ) -> Plan:
         unique = {c.digest: c for c in draft.endpoints.values()}
         names = json.dumps({name: c.digest for name, c in draft.endpoints.items()})
@@ -61,6 +69,9 @@ class SqliteStore(ZoneOps, LegacyOps):
                 require_valid(draft)
             if any(content_valid(ANY_NAME, c) for c in fresh):
                 require_valid(draft)
+            if expect_newest is not None:
+                newest = db.execute("SELECT max(gen) FROM plans").fetchone()[0] or 0
+                check_expected(expect_newest, newest)
             g = Generation(max(int(self._meta(db, "next_gen")), min_generation))
             self._set_meta(db, "next_gen", g + 1)
             db.execute(
@@ -257,3 +268,24 @@ class SqliteStore(ZoneOps, LegacyOps):
                 (after, limit),
             ).fetchall()
         return [AuditEvent(*r) for r in rows]
+
+    # -- health state (stores/health_state.py) ------------------------------------------
+    def _health_write(
+        self, key: str, value: str | None, audit: tuple[str, str, float, str] | None
+    ) -> None:
+        with self._tx() as db:
+            if value is None:
+                db.execute("DELETE FROM health_state WHERE key=?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO health_state VALUES (?,?)", (key, value))
+            if audit is not None:
+                kind, actor, now, detail = audit
+                self._audit(db, [(now, actor, kind, "", 0, detail)])
+
+    def _health_read(self, prefix: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM health_state WHERE substr(key, 1, ?) = ?",
+                (len(prefix), prefix),
+            ).fetchall()
+        return dict(rows)
