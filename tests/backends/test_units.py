@@ -8,12 +8,16 @@ import dns.rrset
 import pytest
 
 from tests.backends.servers import need
+from tests.helpers import content
 from zonewarden.backends import wire
+from zonewarden.backends.base import decide as fence_decision
+from zonewarden.backends.base import served
 from zonewarden.backends.rfc2136 import Rfc2136Backend, _cname_of_marker, _marker_of_cname
 from zonewarden.config import demo_toml, parse
-from zonewarden.core.model import Generation
+from zonewarden.core.model import EndpointName, Generation
+from zonewarden.core.outcomes import Outcome
 from zonewarden.errors import ConfigError
-from zonewarden.ports import Marker
+from zonewarden.ports import LiveEndpoint, Marker
 
 
 def test_parse_answer_reads_addresses_and_txt_past_compression():
@@ -80,3 +84,22 @@ def test_backend_config_needs_its_keys_and_names_the_line():
 def test_a_missing_server_binary_fails_and_names_the_install_script():
     with pytest.raises(RuntimeError, match=r"scripts/install-test-deps\.sh"):
         need("no-such-dns-server", "Debian package nothing")
+
+
+def test_backend_decision_is_the_fence_plus_the_served_records():
+    c = content("10.0.0.1")
+    g = Generation(5)
+
+    def live(gen: int, digest: str, addresses=None) -> LiveEndpoint:
+        return LiveEndpoint(
+            EndpointName("kv.example."),
+            Marker(Generation(gen), digest),
+            served(c) if addresses is None else addresses,
+        )
+
+    assert fence_decision(None, g, c) is None
+    assert fence_decision(live(4, c.digest), g, c) is None
+    assert fence_decision(live(6, "x"), g, c) is Outcome.FENCED_OUT
+    assert fence_decision(live(5, c.digest), g, c) is Outcome.CURRENT
+    assert fence_decision(live(5, "x"), g, c) is None  # same generation, other content
+    assert fence_decision(live(5, c.digest, frozenset()), g, c) is None  # records drifted

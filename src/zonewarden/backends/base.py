@@ -31,6 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from zonewarden.core import fence
 from zonewarden.core.gates import content_valid
 from zonewarden.core.model import Content, EndpointName, Generation, RecordType
 from zonewarden.core.outcomes import Outcome
@@ -65,19 +66,19 @@ class Change:
 
 
 def decide(live: LiveEndpoint | None, generation: Generation, content: Content) -> Outcome | None:
-    """FENCED_OUT / CURRENT from the live marker, or None when a write is needed."""
+    """`core.fence.decide` on the live marker: FENCED_OUT / CURRENT, or None when a write
+    is needed. A plain DNS server can drift from its marker (someone edits the records),
+    so CURRENT also needs the served addresses to match; otherwise it is rewritten."""
     marker = live.marker if live is not None else None
-    if marker is None or marker.generation < generation:
-        return None
-    if marker.generation > generation:
-        return Outcome.FENCED_OUT
-    if marker.digest == content.digest and live is not None and live.addresses == served(content):
-        return Outcome.CURRENT
-    return None  # same generation, other content: self-repair
+    seen = None if marker is None else fence.Live(marker.generation, marker.digest)
+    verdict = fence.decide(generation, content.digest, seen)
+    if verdict is Outcome.CURRENT and live is not None and live.addresses == served(content):
+        return verdict
+    return verdict if verdict is Outcome.FENCED_OUT else None
 
 
 def _older(marker: Marker | None, generation: Generation) -> bool:
-    return marker is None or marker.generation < generation
+    return fence.older(marker.generation if marker is not None else None, generation)
 
 
 def chunks(items: Sequence[EndpointName], size: int) -> Iterator[Sequence[EndpointName]]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from zonewarden.core import fence
 from zonewarden.core.model import (
     Content,
     EndpointName,
@@ -123,12 +124,9 @@ class ExternalZoneRegion:
             live = self.backend.read(list(ledger))
             for name, entry in ledger.items():
                 marker = live[name].marker if name in live else None
-                if (
-                    marker is None
-                    or marker.generation < generation
-                    or (marker.generation == generation and marker.digest != entry.content.digest)
-                ):
-                    behind.append(name)
+                seen = None if marker is None else fence.Live(marker.generation, marker.digest)
+                if fence.decide(generation, entry.content.digest, seen) is Outcome.APPLIED:
+                    behind.append(name)  # the server is older than the ledger says
         return tuple(sorted(behind))
 
     def read_zone(

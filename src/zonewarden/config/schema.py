@@ -24,6 +24,7 @@ from zonewarden.config.checks import (
 )
 from zonewarden.config.health import HEALTH_KEYS, LB_HEALTH_KEYS, PLANNER_HEALTH_KEYS
 from zonewarden.config.settings import BACKEND_KINDS, HEALTH_SOURCES, PROTOCOLS, STORE_KINDS
+from zonewarden.core.gates import MAX_TTL
 from zonewarden.core.model import Policy, RecordType
 
 SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
@@ -112,7 +113,7 @@ ENDPOINT_KEYS: dict[str, Callable[[Any], Any]] = {
     "name": nonempty,
     "lbs": lambda v: v if v == "*" else strings(v),
     "types": lambda v: tuple(RecordType(choice("A", "AAAA")(t)) for t in strings(v)),
-    "ttl": integer(0, 86400),
+    "ttl": integer(0, MAX_TTL),
     "policy": lambda v: Policy(choice(*(p.value for p in Policy))(v)),
 }
 

@@ -28,13 +28,16 @@ class Violation:
         return f"{self.gate}: {self.message}"
 
 
+MAX_TTL = 86400  # seconds: the longest TTL any endpoint may have (a day)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Thresholds of the gates; every one is a parameter, none is an AWS value."""
 
     capacity_floor: float = 0.3
     max_removal: float = 0.5
-    max_ttl: int = 86400
+    max_ttl: int = MAX_TTL
 
 
 def never_empty(name: EndpointName, content: Content) -> list[Violation]:

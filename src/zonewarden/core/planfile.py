@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from zonewarden.core.gates import MAX_TTL
 from zonewarden.core.model import (
     Content,
     EndpointName,
@@ -85,8 +86,8 @@ def _content(where: str, body: Any) -> Content:
             f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(ENDPOINT_KEYS)})"
         )
     ttl = body.get("ttl", 60)
-    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 86400:
-        raise PlanFileError(f"{where}.ttl: {ttl!r} is not an integer in 0..86400")
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL:
+        raise PlanFileError(f"{where}.ttl: {ttl!r} is not an integer in 0..{MAX_TTL}")
     try:
         policy = Policy(body.get("policy", "weighted-multi"))
     except ValueError:

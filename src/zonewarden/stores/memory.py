@@ -11,6 +11,7 @@ import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from zonewarden.core import fence
 from zonewarden.core.gates import content_valid, draft_valid
 from zonewarden.core.model import (
     EMPTY_CONTENT,
@@ -155,19 +156,12 @@ class MemoryStore(HealthStateOps):
         behind, advanced = [], 0
         for name, content in plan.endpoints.items():
             entry = self.zone.get(name)
-            if entry is not None and entry.generation >= generation:
-                if entry.generation == generation and entry.content.digest != content.digest:
-                    behind.append(name)  # same generation, wrong content: repair it
-                continue
-            if (
-                entry is not None
-                and entry.content.digest == content.digest
-                and entry.content.records
-            ):
+            verdict = fence.lag(generation, content.digest, fence.live_of(entry))
+            if verdict is fence.Lag.UNCHANGED and entry is not None:
                 # same content: not a change for `changed_since` readers
                 self.zone[name] = ZoneEntry(name, generation, entry.content)
                 advanced += 1
-            else:
+            elif verdict is fence.Lag.BEHIND:
                 behind.append(name)
         if advanced:
             self.record(
@@ -191,49 +185,29 @@ class MemoryStore(HealthStateOps):
     def _apply_one(
         self, plan: Plan | None, g: Generation, name: EndpointName, actor: str, now: float
     ) -> Outcome:
-        if self.is_frozen:
-            self.record(actor, "frozen", now=now, endpoint=name, generation=g)
-            return Outcome.FROZEN
         content = plan.endpoints.get(name) if plan is not None else None
-        if content is None:
-            self.record(
-                actor,
-                "missing-plan",
-                now=now,
-                endpoint=name,
-                generation=g,
-                detail="plan or endpoint not in the store",
-            )
-            return Outcome.MISSING_PLAN
-        problems = content_valid(name, content)
-        if problems:
-            self.record(
-                actor, "refused", now=now, endpoint=name, generation=g, detail=str(problems[0])
-            )
-            return Outcome.REFUSED
+        problems = content_valid(name, content) if content is not None else []
         entry = self.zone.get(name)
-        if entry is not None and entry.generation > g:
-            self.record(
-                actor,
-                "fenced",
-                now=now,
-                endpoint=name,
-                generation=g,
-                detail=f"live {entry.generation}",
-            )
-            return Outcome.FENCED_OUT
-        if entry is not None and entry.generation == g and entry.content.digest == content.digest:
-            return Outcome.CURRENT
-        self._put(ZoneEntry(name, g, content))
-        self.record(
-            actor,
-            "write",
-            now=now,
-            endpoint=name,
-            generation=g,
-            detail=f"{len(content.records)} records",
+        outcome = fence.decide(
+            g,
+            content.digest if content is not None else None,
+            fence.live_of(entry),
+            valid=not problems,
+            frozen=self.is_frozen,
         )
-        return Outcome.APPLIED
+        if outcome is Outcome.APPLIED and content is not None:
+            self._put(ZoneEntry(name, g, content))
+            detail = f"{len(content.records)} records"
+        elif outcome is Outcome.FENCED_OUT and entry is not None:
+            detail = f"live {entry.generation}"
+        elif outcome is Outcome.REFUSED:
+            detail = str(problems[0])
+        else:
+            detail = _DETAIL.get(outcome, "")
+        kind = _AUDIT_KIND.get(outcome)
+        if kind is not None:
+            self.record(actor, kind, now=now, endpoint=name, generation=g, detail=detail)
+        return outcome
 
     # -- legacy (unsafe) -----------------------------------------------------------------
     def legacy_write(
@@ -372,6 +346,17 @@ class MemoryStore(HealthStateOps):
             self.is_frozen,
             self.next_generation,
         )
+
+
+# the audit row each outcome of a fenced write leaves (CURRENT leaves none)
+_AUDIT_KIND = {
+    Outcome.FROZEN: "frozen",
+    Outcome.MISSING_PLAN: "missing-plan",
+    Outcome.REFUSED: "refused",
+    Outcome.FENCED_OUT: "fenced",
+    Outcome.APPLIED: "write",
+}
+_DETAIL = {Outcome.MISSING_PLAN: "plan or endpoint not in the store"}
 
 
 def require_valid(draft: PlanDraft) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from zonewarden.core import fence
 from zonewarden.core.gates import content_valid
 from zonewarden.core.model import (
     Content,
@@ -118,17 +119,10 @@ class ZoneOps(EtcdBase):
             for name, content in self._plan_contents(g, pes).items():
                 live = zone.get(name)
                 entry = live[0] if live else None
-                if entry is not None and entry.generation >= g:
-                    if entry.generation == g and entry.content.digest != content.digest:
-                        behind.append(name)
-                    continue
-                if (
-                    entry is not None
-                    and entry.content.digest == content.digest
-                    and entry.content.records
-                ):
-                    advance.append((name, entry, live[1] if live else None))
-                else:
+                verdict = fence.lag(g, content.digest, fence.live_of(entry))
+                if verdict is fence.Lag.UNCHANGED and live is not None:
+                    advance.append((name, live[0], live[1]))
+                elif verdict is fence.Lag.BEHIND:
                     behind.append(name)
             for chunk in _chunks(advance, self.batch):
                 compares = [
@@ -204,8 +198,10 @@ class ZoneOps(EtcdBase):
     ) -> dict[EndpointName, Outcome] | list[list[KV]] | None:
         """The common case in one round trip, without a read: "not frozen, plan g exists,
         every live generation < g" is the compare (a zone value starts with its zero-padded
-        generation, so a byte-wise VALUE LESS compare is the numeric fence). If it fails
-        (None), the caller reads and decides; a plan not yet cached is read here."""
+        generation, so a byte-wise VALUE LESS compare is the numeric fence). Where it holds,
+        `fence.decide` says APPLIED for every name (the content was checked above); where
+        it fails (None), the caller reads and decides with `fence.decide` itself; a plan
+        not yet cached is read here."""
         k = self.keys
         contents = self._plan_cached(g)
         if contents is None or any(
@@ -245,33 +241,31 @@ class ZoneOps(EtcdBase):
             ec.compare_mod(k.frozen, self._mod(frozen)),
             ec.compare_mod(k.plan(g), self._mod(head)),
         ]
+        is_frozen = self._is_frozen(frozen)
         for name, pe, zone in zip(names, pes, zones, strict=True):
             live_kv = self._one(zone)
             compares.append(ec.compare_mod(k.zone(name), self._mod(live_kv)))
-            if self._is_frozen(frozen):
-                out[name] = Outcome.FROZEN
-                audit.append(("frozen", name, g, ""))
-                continue
-            if head is None or not pe:
-                out[name] = Outcome.MISSING_PLAN
-                audit.append(("missing-plan", name, g, "plan or endpoint not in the store"))
-                continue
-            content = decode_content(pe[0].value, pe[0].key)[0]
-            problems = content_valid(name, content)
-            if problems:
-                out[name] = Outcome.REFUSED
-                audit.append(("refused", name, g, str(problems[0])))
-                continue
+            planned = head is not None and bool(pe) and not is_frozen
+            content = decode_content(pe[0].value, pe[0].key)[0] if planned else None
+            problems = content_valid(name, content) if content is not None else []
             live = decode_zone(name, live_kv.value, live_kv.key) if live_kv else None
-            if live is not None and live.generation > g:
-                out[name] = Outcome.FENCED_OUT
+            outcome = fence.decide(
+                g,
+                content.digest if content is not None else None,
+                fence.live_of(live),
+                valid=not problems,
+                frozen=is_frozen,
+            )
+            out[name] = outcome
+            if outcome is Outcome.FROZEN:
+                audit.append(("frozen", name, g, ""))
+            elif outcome is Outcome.MISSING_PLAN:
+                audit.append(("missing-plan", name, g, "plan or endpoint not in the store"))
+            elif outcome is Outcome.REFUSED:
+                audit.append(("refused", name, g, str(problems[0])))
+            elif outcome is Outcome.FENCED_OUT and live is not None:
                 audit.append(("fenced", name, g, f"live {live.generation}"))
-            elif (
-                live is not None and live.generation == g and live.content.digest == content.digest
-            ):
-                out[name] = Outcome.CURRENT
-            else:
-                out[name] = Outcome.APPLIED
+            elif outcome is Outcome.APPLIED and content is not None:
                 ops, changed = self._zone_writes(g, name, content, live)
                 writes += ops
                 changed_names += [name] if changed else []

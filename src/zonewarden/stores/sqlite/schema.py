@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from zonewarden.core.gates import MAX_TTL
 from zonewarden.core.model import (
     EMPTY_CONTENT,
     Content,
@@ -42,7 +43,6 @@ LIVE = (
     "FROM zone z JOIN zone_records r ON r.name = z.name"
 )
 SCHEMA_VERSION = 2
-MAX_TTL = 86400
 
 # The live zone is two tables: `zone` holds each endpoint's fencing row (generation,
 # content digest, change version) and is narrow, so fast-forwarding 50,000 unchanged
@@ -83,9 +83,13 @@ INSERT OR IGNORE INTO meta VALUES ('next_gen', '1');
 INSERT OR IGNORE INTO meta VALUES ('zone_version', '0');
 """
 
-# the fence, written once: live generation < g, or == g with other content (self-repair)
-FENCE = "(zone.gen < excluded.gen OR (zone.gen = excluded.gen AND zone.digest != excluded.digest))"
-VALID = f"c.record_count > 0 AND c.weight_sum > 0 AND c.min_weight >= 0 AND c.ttl BETWEEN 0 AND {MAX_TTL}"
+# core.gates.content_valid over a stored content's aggregates, so a write reads no records:
+# never empty, no negative weight, total weight > 0, ttl within the limit. The decision
+# itself is core.fence.decide (see zone.py); tests/stores/test_fence.py checks both.
+VALID = (
+    "c.record_count > 0 AND c.weight_sum > 0 AND c.min_weight >= 0 "
+    f"AND c.ttl BETWEEN 0 AND {MAX_TTL}"
+)
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))

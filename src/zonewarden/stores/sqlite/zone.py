@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
+from zonewarden.core import fence
 from zonewarden.core.model import EndpointName, Generation, ZoneEntry
 from zonewarden.core.outcomes import Outcome
 from zonewarden.stores.sqlite.base import SqliteBase
-from zonewarden.stores.sqlite.schema import FENCE, LIVE, VALID, _content
+from zonewarden.stores.sqlite.schema import LIVE, VALID, _content
 
 
 class ZoneOps(SqliteBase):
@@ -93,7 +94,7 @@ class ZoneOps(SqliteBase):
         with self._tx() as db:
             if self._meta(db, "frozen") == "1":
                 self._audit(db, [(now, actor, "frozen", n, g, "") for n in names])
-                return dict.fromkeys(names, Outcome.FROZEN)
+                return dict.fromkeys(names, fence.decide(g, None, None, frozen=True))
             rows = db.execute(
                 f"SELECT j.value, pe.digest, ({VALID}) AS ok, c.record_count, z.gen, z.digest "
                 "FROM json_each(?) j "
@@ -105,7 +106,8 @@ class ZoneOps(SqliteBase):
             out: dict[EndpointName, Outcome] = {}
             audit = []
             for name, digest, ok, count, live_gen, live_digest in rows:
-                outcome = _fence(g, digest, ok, live_gen, live_digest)
+                live = None if live_gen is None else fence.Live(live_gen, live_digest)
+                outcome = fence.decide(g, digest, live, valid=bool(ok))
                 out[EndpointName(name)] = outcome
                 if outcome is Outcome.APPLIED:
                     audit.append((now, actor, "write", name, g, f"{count} records"))
@@ -122,37 +124,26 @@ class ZoneOps(SqliteBase):
             to_write = [n for n, o in out.items() if o is Outcome.APPLIED]
             if to_write:
                 version = self._bump_version(db)
-                fenced_in = db.execute(  # the fence again, in the write itself (rule 2)
+                # the decision above read the rows inside this BEGIN IMMEDIATE transaction,
+                # which holds SQLite's write lock until COMMIT: what it read is what is
+                # live at the write, so the write needs no second copy of the fence
+                written = json.dumps(to_write)
+                db.execute(
                     "INSERT INTO zone(name, gen, digest, record_count, version, updated_at) "
                     "SELECT pe.name, pe.gen, pe.digest, c.record_count, ?, ? "
                     "FROM plan_endpoints pe JOIN contents c ON c.digest = pe.digest "
-                    f"WHERE pe.gen = ? AND pe.name IN (SELECT value FROM json_each(?)) AND {VALID} "
+                    "WHERE pe.gen = ? AND pe.name IN (SELECT value FROM json_each(?)) "
                     "ON CONFLICT(name) DO UPDATE SET gen = excluded.gen, digest = excluded.digest, "
                     "record_count = excluded.record_count, version = excluded.version, "
-                    f"updated_at = excluded.updated_at WHERE {FENCE} RETURNING name",
-                    (version, now, g, json.dumps(to_write)),
-                ).fetchall()
+                    "updated_at = excluded.updated_at",
+                    (version, now, g, written),
+                )
                 db.execute(
                     "INSERT OR REPLACE INTO zone_records(name, ttl, policy, records) "
                     "SELECT pe.name, c.ttl, c.policy, c.records "
                     "FROM plan_endpoints pe JOIN contents c ON c.digest = pe.digest "
                     "WHERE pe.gen = ? AND pe.name IN (SELECT value FROM json_each(?))",
-                    (g, json.dumps([r[0] for r in fenced_in])),
+                    (g, written),
                 )
             self._audit(db, audit)
         return {n: out[n] for n in names}
-
-
-def _fence(
-    g: int, digest: str | None, ok: int | None, live_gen: int | None, live_digest: str | None
-) -> Outcome:
-    """The per-endpoint decision, identical to MemoryStore._apply_one."""
-    if digest is None:
-        return Outcome.MISSING_PLAN
-    if not ok:
-        return Outcome.REFUSED
-    if live_gen is not None and live_gen > g:
-        return Outcome.FENCED_OUT
-    if live_gen == g and live_digest == digest:
-        return Outcome.CURRENT
-    return Outcome.APPLIED
