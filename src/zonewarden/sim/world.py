@@ -57,10 +57,12 @@ from zonewarden.core.model import (
 from zonewarden.core.outcomes import Outcome
 from zonewarden.core.region import Region, demo_region
 from zonewarden.dispatch import execute
+from zonewarden.errors import PermanentError
+from zonewarden.repair import repair_once
 from zonewarden.sim import faults as fk
+from zonewarden.sim.corruption import corrupt
 from zonewarden.sim.faults import Fault, Knobs
 from zonewarden.sim.planner import SimPlanner
-from zonewarden.sim.repair import corrupt, repair_once
 from zonewarden.sim.scheduler import Scheduler
 from zonewarden.stores.memory import MemoryStore
 
@@ -209,6 +211,11 @@ class Simulation:
 
     def _publish(self) -> None:
         plan = self.planner.publish(self.store, self.sched.now)
+        if plan is None:
+            reasons = [str(v) for v in self.planner.held]
+            self._log("planner", "hold", reasons=reasons[:3])
+            self.report.coverage["planner held (fail-static)"] += 1
+            return
         self.newest_at.append((self.sched.now, int(plan.generation)))
         self._log("planner", "publish", g=int(plan.generation), digest=plan.digest[:12])
         for b in inv.plans_valid([plan]):
@@ -450,14 +457,20 @@ class Simulation:
             self.sched.after(self.knobs.reconcile_interval, "reconcile")
 
     def _repair(self, actor: str) -> None:
+        """One pass of the production repair (the reconciler's and `zonewarden repair`'s)."""
         before = dict(self.store.zone)
-        fix = repair_once(self.store, actor=actor, now=self.sched.now)
-        if fix is None:
+        try:
+            fix = repair_once(self.store, actor=actor, now=self.sched.now)
+        except PermanentError as exc:  # no valid plan left to repair from
+            self._log(actor, "repair-failed", error=str(exc))
             return
-        self._log(actor, "repair", problems=[str(p) for p in fix.problems], g=int(fix.generation))
+        if not fix.problems:
+            return
+        target = fix.republished if fix.republished is not None else self.store.newest()
+        self._log(actor, "repair", problems=[str(p) for p in fix.problems], g=int(target))
         if fix.republished is not None:
             self.newest_at.append((self.sched.now, int(fix.republished)))
-        self._check(ApplyIfNewer(fix.generation, self.names), before)
+        self._check(ApplyIfNewer(target, tuple(fix.outcomes)), before)
 
     def _operator(self, _: int, __: int) -> None:
         """The humans of 2025: once an endpoint has been empty long enough, freeze the
