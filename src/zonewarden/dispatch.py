@@ -1,5 +1,7 @@
 """Execute one enactor action against a RegionStore and return its result.
 
+Legacy actions also need the store's `LegacyStore` role (every store has one).
+
 The runtime, the simulator and the checker all call `execute`, so an action means the
 same store call everywhere. Errors from the store become `Failed` results; the
 enactor state machine decides what to do with them.
@@ -37,7 +39,7 @@ from zonewarden.core.actions import (
     WriteDone,
 )
 from zonewarden.errors import PermanentError, RetryableError
-from zonewarden.ports import RegionStore
+from zonewarden.ports import LegacyStore, RegionStore
 
 LOCK_TTL = 10.0
 
@@ -71,12 +73,21 @@ def _execute(store: RegionStore, action: Action, actor: str, now: float) -> Resu
         case ReadApplied():
             return AppliedIs(store.applied())
         case TryLock(name=name):
-            return LockResult(store.try_lock(name, actor, now=now, ttl=LOCK_TTL))
+            return LockResult(_legacy(store).try_lock(name, actor, now=now, ttl=LOCK_TTL))
         case Unlock(name=name):
-            store.unlock(name, actor)
+            _legacy(store).unlock(name, actor)
             return Unlocked()
         case LegacyWrite(generation=g, name=name):
-            return WriteDone(store.legacy_write(g, name, actor=actor, now=now))
+            return WriteDone(_legacy(store).legacy_write(g, name, actor=actor, now=now))
         case LegacyDeleteOlder(below=below):
-            return OlderDeleted(store.legacy_delete_older(below, actor=actor, now=now))
+            return OlderDeleted(_legacy(store).legacy_delete_older(below, actor=actor, now=now))
     raise TypeError(f"unknown action {action!r}")
+
+
+def _legacy(store: RegionStore) -> LegacyStore:
+    """The store's legacy role, for the legacy enactor's actions only."""
+    if isinstance(store, LegacyStore):
+        return store
+    raise PermanentError(
+        f'{type(store).__name__} does not implement the legacy protocol; use protocol = "safe"'
+    )

@@ -1,8 +1,14 @@
 """Ports: the Protocols every adapter implements, and the values crossing them.
 
-One Protocol per port. A store implements PlanStore, ZoneStore and ControlStore over
-one transactional medium, because clean-up's reference check and an enactor's fenced
-write must see plans and the live zone in the same transaction.
+One Protocol per role, named for what its users need: `PlanStore` (the planner,
+clean-up), `ZoneStore` (enactors, the DNS server), `ControlStore` (operators: freeze,
+pins, heartbeats), `AuditLog` (every writer; the API's history), `HealthStore` (the
+probing planner), and `LegacyStore` (the unsafe 2025 protocol: legacy mode, the
+simulator and the tests, never the safe path). `RegionStore` is the production port,
+every role but the legacy one; a store implements them all over one transactional
+medium, because clean-up's reference check and an enactor's fenced write must see plans
+and the live zone in the same transaction. New store methods go in the role whose users
+call them.
 
 Write semantics every ZoneStore keeps (the contract suite checks them):
 - `apply_if_newer(g, names)` installs plan g's content for each name, in one
@@ -12,7 +18,8 @@ Write semantics every ZoneStore keeps (the contract suite checks them):
   generation g (same fence), and returns the names that still need a write;
 - `delete_unreferenced(gens)` never deletes the newest plan nor a plan any endpoint's
   live generation references; the check is inside the delete's transaction;
-- the `legacy_*` methods reproduce the unsafe 2025 protocol for the simulator and tests.
+- the decision of every fenced write is `core.fence.decide` / `core.fence.lag`;
+- `LegacyStore` reproduces the unsafe 2025 protocol for `legacy` mode and the simulator.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from zonewarden.core.actions import RandomSource
 from zonewarden.core.health import VantageReport
 from zonewarden.core.model import (
     Content,
@@ -61,13 +67,6 @@ class Heartbeat:
     generation: int
     phase: str
     detail: str = ""
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-
-Rng = RandomSource
 
 
 @runtime_checkable
@@ -134,7 +133,13 @@ class ZoneStore(Protocol):
         memory and SQLite stores do not, which keeps a 1% plan at 1% of the work."""
         ...
 
-    # -- the unsafe 2025 protocol, for `legacy` mode only --------------------------------
+
+@runtime_checkable
+class LegacyStore(Protocol):
+    """The unsafe 2025 protocol, for `legacy` mode only: unfenced writes behind a lock
+    and age-only clean-up. Not part of `RegionStore`; `dispatch` asks for it only when
+    it executes a legacy action."""
+
     def legacy_write(
         self, generation: Generation, name: EndpointName, *, actor: str, now: float
     ) -> Outcome: ...
@@ -163,6 +168,12 @@ class ControlStore(Protocol):
     def beat(self, heartbeat: Heartbeat) -> None: ...
 
     def heartbeats(self) -> list[Heartbeat]: ...
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """The append-only audit log; a store writes its own rows in the transaction of the
+    change they describe, `record` adds a row of its own."""
 
     def record(
         self,
@@ -200,8 +211,9 @@ class HealthStore(Protocol):
     def health_status(self) -> dict[str, Any]: ...
 
 
-class RegionStore(PlanStore, ZoneStore, ControlStore, HealthStore, Protocol):
-    """Everything a region keeps, in one transactional medium."""
+class RegionStore(PlanStore, ZoneStore, ControlStore, AuditLog, HealthStore, Protocol):
+    """Everything a region keeps, in one transactional medium (the legacy protocol is
+    `LegacyStore`, apart)."""
 
     def close(self) -> None: ...
 

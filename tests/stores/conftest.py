@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 from tests.stores.etcd_cluster import fresh_prefix, shared_cluster
 
+from zonewarden.backends.external import ExternalZoneRegion
+from zonewarden.backends.memory import MemoryBackend
 from zonewarden.stores.memory import MemoryStore
 from zonewarden.stores.sqlite import SqliteStore
 
-STORE_KINDS = ["memory", "sqlite", "etcd", "etcd-tls"]  # etcd-tls: https + client cert + auth
+# etcd-tls: https + client cert + auth; external: the SQLite ledger with records kept at
+# the in-memory DNS backend (backends/external.py)
+STORE_KINDS = ["memory", "sqlite", "external", "etcd", "etcd-tls"]
 
 
 def make_store(kind: str, tmp_path):
@@ -16,6 +20,8 @@ def make_store(kind: str, tmp_path):
         return MemoryStore()
     if kind == "sqlite":
         return SqliteStore(tmp_path / "region.db")
+    if kind == "external":
+        return ExternalZoneRegion(SqliteStore(tmp_path / "ledger.db"), MemoryBackend("example."))
     if kind == "etcd":
         from zonewarden.stores.etcd import EtcdStore
 

@@ -1,15 +1,10 @@
-"""Real time for the runtime: the wall clock and a sleep that a stop event interrupts."""
+"""A sleep that a stop event interrupts. (Time itself is `time.time()`, read by each
+runtime loop and passed into the pure core as `now`.)"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-
-
-class WallClock:
-    def now(self) -> float:
-        return time.time()
 
 
 async def pause(stop: asyncio.Event, seconds: float) -> None:
