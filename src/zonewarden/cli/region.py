@@ -22,8 +22,10 @@ from zonewarden.runtime.enactor import EnactorRunner
 from zonewarden.runtime.openers import open_health, open_store
 from zonewarden.runtime.operations import run_reconciler
 from zonewarden.runtime.planner import Planner
+from zonewarden.runtime.reload import reload_planner
 from zonewarden.runtime.status import region_status
 from zonewarden.runtime.supervisor import Supervisor, UpLock, child_roles
+from zonewarden.runtime.vantage import VantagePoint, probes_from_enactors
 
 
 def _logging(verbose: bool) -> None:
@@ -33,13 +35,24 @@ def _logging(verbose: bool) -> None:
     )
 
 
-def _run_until_signal(main: object) -> None:
+def _run_until_signal(main: object, on_hup: object = None, beside: object = None) -> None:
+    """Run `main(stop)` until SIGINT/SIGTERM; `on_hup()` on SIGHUP (in a thread, so a
+    slow reload never blocks the loop); `beside(stop)` as a task alongside."""
+
     async def runner() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if on_hup is not None:
+            loop.add_signal_handler(
+                signal.SIGHUP,
+                lambda: loop.create_task(asyncio.to_thread(on_hup)),  # type: ignore[arg-type]
+            )
+        extra = loop.create_task(beside(stop)) if beside is not None else None  # type: ignore[operator]
         await main(stop)  # type: ignore[operator]
+        if extra is not None:
+            await extra
 
     asyncio.run(runner())
 
@@ -53,8 +66,8 @@ def planner(config_path: str | None, verbose: bool) -> None:
     _logging(verbose)
     config = resolve(config_path)
     store = open_store(config, create=True)
-    role = Planner(config, store, open_health(config))
-    _run_until_signal(role.run)
+    role = Planner(config, store, open_health(config, store))
+    _run_until_signal(role.run, on_hup=lambda: reload_planner(role, config.path))
 
 
 @click.command()
@@ -96,7 +109,8 @@ def enactor(
     if poll_interval is not None:
         knobs = dataclasses.replace(knobs, poll_interval=poll_interval)
     runner = EnactorRunner(enactor_id, store, knobs, protocol=chosen, write_delay=write_delay)
-    _run_until_signal(runner.run)
+    vantage = VantagePoint(config, store, enactor_id) if probes_from_enactors(config) else None
+    _run_until_signal(runner.run, beside=vantage.run if vantage is not None else None)
 
 
 @click.command()

@@ -43,7 +43,14 @@ def _open_plain_store(config: Config, *, create: bool = False) -> RegionStore:
     raise ConfigError(f"unknown store kind {kind!r}")
 
 
-def open_health(config: Config) -> HealthSource:
+def open_health(config: Config, store: RegionStore | None = None) -> HealthSource:
+    """The health source `[planner] health` names; "probe" probes from this process
+    (vantage "planner" or "both") and reads the enactors' reports from `store`
+    (vantage "enactors" or "both")."""
+    if config.planner.health == "probe":
+        from zonewarden.runtime.vantage import open_probe_health
+
+        return open_probe_health(config, store)
     if config.planner.health == "demo":
         return DemoHealth(config.region, seed=config.planner.seed)
     return StaticHealth(config.region)

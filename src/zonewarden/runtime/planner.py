@@ -1,10 +1,18 @@
-"""The planner process: observe health, decide, publish or hold (fail-static).
+"""The planner process: observe health, run the policy tick, publish or hold (fail-static).
 
-It keeps the last published draft in memory (loading the newest plan once at start),
-copies pinned endpoints' content forward from the newest plan, and audits a hold once
-per distinct reason rather than on every tick. With a Route 53 backend it also names,
-once each, the endpoints where Route 53's fail-open rules apply to what stays live
-(core/failopen.py), in the log and the audit log.
+It keeps the last published draft and the policy state (served capacity per LB, the
+removal budget's ledger, hysteresis) in memory, loading the newest plan once at start.
+Rules kept here:
+- every publish is a compare-and-set on the generation it planned on top of, so a pin,
+  rollback, repair or operator plan published meanwhile is never overwritten: the tick is
+  re-planned on top of it (`PublishConflict`);
+- pinned endpoints keep the newest plan's content;
+- every change's cause is in the audit log (`cause` rows, one per LB, with the plan's
+  generation), what the budget holds back is audited once per distinct hold, a
+  fail-static alarm once when it starts and once when it clears (`fail-static`,
+  `fail-static-cleared`), and each is in the heartbeat and the health status;
+- with a Route 53 backend it names, once each, the endpoints where Route 53's fail-open
+  rules apply to what stays live (core/failopen.py).
 """
 
 from __future__ import annotations
@@ -13,73 +21,150 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from zonewarden.config import Config
 from zonewarden.core.failopen import fail_open_warnings
 from zonewarden.core.model import LbId, PlanDraft
-from zonewarden.core.planner import Decision, Observation, PlanningInputs, decide
-from zonewarden.errors import HealthUnavailable, RetryableError
+from zonewarden.core.planner import Observation, TickDecision, TickInputs, plan_tick
+from zonewarden.core.policy import LbHealth, PolicyState, RegionIndex
+from zonewarden.errors import HealthUnavailable, PublishConflict, RetryableError
 from zonewarden.ports import HealthSource, Heartbeat, RegionStore
 from zonewarden.runtime.clock import pause
+from zonewarden.runtime.health_status import status_document
 
 log = logging.getLogger("zonewarden.planner")
 
 
 class Planner:
     def __init__(self, config: Config, store: RegionStore, health: HealthSource) -> None:
-        self.config, self.store, self.health = config, store, health
+        self.store, self.health = store, health
         self.previous: PlanDraft | None = None
         self.based_on = 0
-        self._held_for: str | None = None
+        self.state = PolicyState()
+        self.observed: Mapping[LbId, Observation] = {}
+        self.last: TickDecision | None = None
+        self._alarm: str | None = None
+        self._held: set[str] = set()
         self._fail_open: set[str] = set()
         self._fail_open_key: tuple[int, frozenset[LbId]] | None = None
-        self._route53 = config.backend.get("kind") == "route53"
+        self.reconfigure(config)
 
-    def _refresh_previous(self) -> None:
+    def reconfigure(self, config: Config) -> None:
+        """Adopt a new (validated) config; the policy state carries over."""
+        self.config = config
+        self.index = RegionIndex(config.region)
+        self._route53 = config.backend.get("kind") == "route53"
+        self._rebuild = True
+
+    def _refresh_previous(self) -> bool:
         """Base the next plan on the store's newest plan whenever someone else published
-        (an operator plan, a pin or rollback, a repair), not on our own last draft."""
+        (an operator plan, a pin or rollback, a repair): True when it changed."""
         newest = self.store.newest()
         if newest and newest != self.based_on:
             self.previous = PlanDraft(self.store.contents(newest))
             self.based_on = newest
+            return True
+        return False
 
-    def once(self, now: float) -> Decision:
-        self._refresh_previous()
+    def once(self, now: float) -> TickDecision:
+        for _ in range(3):
+            try:
+                return self._tick(now)
+            except PublishConflict as exc:
+                log.info("%s", exc)
+                self.store.record("planner", "publish-conflict", now=now, detail=str(exc))
+        return self._tick(now)
+
+    def _tick(self, now: float) -> TickDecision:
+        rebuild = self._refresh_previous() or self._rebuild
+        problems: tuple[str, ...] = ()
         try:
-            observed, source_ok = self.health.observe(now), True
-        except HealthUnavailable:
-            observed, source_ok = {}, False
+            self.observed = self.health.observe(now)
+        except HealthUnavailable as exc:
+            self.observed, problems = {}, (f"health source unavailable: {exc}",)
         pins = self.store.pins()
         pinned = {}
         if pins and self.previous is not None:
             pinned = {n: self.previous.endpoints[n] for n in pins if n in self.previous.endpoints}
-        decision = decide(
-            PlanningInputs(
-                region=self.config.region,
-                health=observed,
+        health = {
+            lb: LbHealth(o.healthy, o.capacity, o.reason)
+            for lb, o in self.observed.items()
+            if lb in self.index.region.lbs
+        }
+        decision = plan_tick(
+            TickInputs(
+                index=self.index,
+                health=health,
+                state=self.state,
+                now=now,
                 previous=self.previous,
+                holds=tuple(self.store.operator_holds()),
                 pins=pinned,
+                settings=self.config.health.policy,
                 limits=self.config.planner.limits,
-                health_source_ok=source_ok,
-                max_unhealthy_fraction=self.config.planner.max_unhealthy_fraction,
+                evidence_problems=problems,
+                rebuild=rebuild,
             )
         )
         if decision.action == "publish" and decision.draft is not None:
-            plan = self.store.publish(decision.draft, source="planner", actor="planner", now=now)
-            self.previous = decision.draft
-            self.based_on = plan.generation
-            self._held_for = None
-            log.info("published generation %d", plan.generation)
-        elif decision.action == "hold":
-            reason = "; ".join(str(v) for v in decision.reasons)
-            if reason != self._held_for:
-                self.store.record("planner", "hold", now=now, detail=reason)
-                log.warning("holding last good plan: %s", reason)
-                self._held_for = reason
+            plan = self.store.publish(
+                decision.draft,
+                source="planner",
+                actor="planner",
+                now=now,
+                expect_newest=self.based_on,
+            )
+            self.previous, self.based_on = decision.draft, plan.generation
+            self._audit_causes(decision, plan.generation, now)
+            log.info(
+                "published generation %d (%d endpoints changed)",
+                plan.generation,
+                len(decision.changed),
+            )
+        if decision.action != "hold":
+            self.state = decision.state
+            self._rebuild = False
+        self._audit_holds(decision, now)
         if self._route53:
-            self._warn_fail_open(observed, now)
+            self._warn_fail_open(self.observed, now)
+        self.last = decision
         self._beat(decision, now)
+        self._publish_status(decision, now)
         return decision
+
+    def _audit_causes(self, decision: TickDecision, generation: int, now: float) -> None:
+        for change in decision.step.changes:
+            before, after = self.index.weight(change.before), self.index.weight(change.after)
+            detail = f"{change} (weight {before}->{after})"
+            self.store.record(
+                "planner",
+                "cause",
+                now=now,
+                endpoint=change.lb,
+                generation=generation,
+                detail=detail,
+            )
+
+    def _audit_holds(self, decision: TickDecision, now: float) -> None:
+        alarm = "; ".join(str(v) for v in decision.reasons) if decision.action == "hold" else None
+        if alarm != self._alarm:
+            if alarm is not None:
+                self.store.record("planner", "fail-static", now=now, detail=alarm)
+                log.error("FAIL-STATIC, holding last good plan: %s", alarm)
+            else:
+                self.store.record(
+                    "planner", "fail-static-cleared", now=now, detail=self._alarm or ""
+                )
+                log.warning("fail-static cleared: planning again")
+            self._alarm = alarm
+        if decision.action == "hold":
+            return
+        held = {str(h) for h in decision.step.held_back}
+        for line in sorted(held - self._held):
+            self.store.record("planner", "held-back", now=now, detail=line)
+            log.warning("removal held back: %s", line)
+        self._held = held
 
     def _warn_fail_open(self, observed: Mapping[LbId, Observation], now: float) -> None:
         """Name each new fail-open case of what stays live (published or held) once."""
@@ -100,16 +185,45 @@ class Planner:
             self.store.record("planner", "route53-fail-open", now=now, detail=warning)
         self._fail_open = current
 
-    def _beat(self, decision: Decision, now: float) -> None:
-        detail = "; ".join(str(v) for v in decision.reasons) if decision.action == "hold" else ""
-        phase = "holding" if decision.action == "hold" else decision.action
+    def _beat(self, decision: TickDecision, now: float) -> None:
+        if decision.action == "hold":
+            phase = (
+                "fail-static"
+                if any(v.gate == "fail-static" for v in decision.reasons)
+                else "holding"
+            )
+            detail = "; ".join(str(v) for v in decision.reasons)
+        else:
+            phase = decision.action
+            held = len(decision.step.held_back)
+            detail = f"{held} removal(s) held back by the budget" if held else ""
         self.store.beat(Heartbeat("planner", now, self.based_on, phase, detail[:500]))
 
+    def _publish_status(self, decision: TickDecision, now: float) -> None:
+        evidence = getattr(self.health, "last", None)
+        status: dict[str, Any] = status_document(
+            self.index,
+            self.state,
+            self.observed,
+            decision,
+            evidence,
+            now,
+            self.store.operator_holds(),
+        )
+        self.store.set_health_status(status)
+
     async def run(self, stop: asyncio.Event) -> None:
-        interval = self.config.planner.interval
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.once, time.time())
-            except RetryableError as exc:
-                log.warning("planner: %s", exc)
-            await pause(stop, interval)
+        start = getattr(self.health, "start", None)
+        if start is not None:
+            start()
+        try:
+            while not stop.is_set():
+                try:
+                    await asyncio.to_thread(self.once, time.time())
+                except RetryableError as exc:
+                    log.warning("planner: %s", exc)
+                await pause(stop, self.config.planner.interval)
+        finally:
+            close = getattr(self.health, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,76 @@
+"""The planner's health status document, as `HealthStore.set_health_status` keeps it.
+
+Shape (JSON; what `status`, the admin API and the dashboard read):
+
+    {"at": 1764612345.6, "action": "publish" | "unchanged" | "hold",
+     "fail_static": ["12/12 load balancers (100%) fail at once, ..."],   # empty when not
+     "held_back": [{"lb": "lb-1b", "wanted": 120, "removed": 0, "bound": "...",
+                    "until": 1764612645.0}],
+     "waiting": ["lb-1a: hold-down: healthy for 12 s of 30 s before re-entry"],
+     "lbs": {"lb-1a": {"az": "use1-az1", "healthy": false, "reason": "...",
+                       "capacity": 110, "served": 0, "weight": 0}},
+     "vantage": {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"]},
+     "holds": [{"scope": "az", "name": "use1-az2", "kind": "drain", "reason": "...",
+                "actor": "alice", "at": 1764612000.0}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from zonewarden.core.health import Evidence
+from zonewarden.core.model import LbId
+from zonewarden.core.planner import Observation, TickDecision
+from zonewarden.core.policy import OperatorHold, PolicyState, RegionIndex
+
+
+def status_document(
+    index: RegionIndex,
+    state: PolicyState,
+    observed: Mapping[LbId, Observation],
+    decision: TickDecision,
+    evidence: Evidence | None,
+    now: float,
+    holds: Iterable[OperatorHold],
+) -> dict[str, Any]:
+    lbs = {}
+    for lb, config in index.region.lbs.items():
+        obs = observed.get(lb)
+        served = state.served.get(lb, 0)
+        lbs[str(lb)] = {
+            "az": config.az,
+            "healthy": None if obs is None else obs.healthy,
+            "reason": "" if obs is None else obs.reason,
+            "capacity": config.capacity if obs is None or obs.capacity is None else obs.capacity,
+            "served": served,
+            "weight": index.weight(served),
+        }
+    held = [
+        {"lb": h.lb, "wanted": h.wanted, "removed": h.removed, "bound": h.bound, "until": h.until}
+        for h in decision.step.held_back
+    ]
+    return {
+        "at": now,
+        "action": decision.action,
+        "fail_static": [v.message for v in decision.reasons if v.gate == "fail-static"],
+        "refused": [str(v) for v in decision.reasons if v.gate != "fail-static"],
+        "held_back": held,
+        "waiting": list(decision.step.waiting),
+        "lbs": lbs,
+        "vantage": {
+            "fresh": list(evidence.fresh) if evidence else [],
+            "stale": list(evidence.stale) if evidence else [],
+        },
+        "holds": [
+            {
+                "scope": h.scope,
+                "name": h.name,
+                "kind": h.kind,
+                "reason": h.reason,
+                "actor": h.actor,
+                "at": h.at,
+            }
+            for h in holds
+        ],
+    }
