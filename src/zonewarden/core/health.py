@@ -50,15 +50,16 @@ class CheckState:
     changed_at: float = 0.0
     checked_at: float | None = None
     transitions: int = 0
+    last_ok: bool = True  # the newest result, whatever the verdict: a falling LB shows here first
 
     def step(self, ok: bool, reason: str, now: float, params: RiseFall) -> CheckState:
         """Feed one probe result (`reason` says what was seen, e.g. 'http 503')."""
         if ok == self.healthy:
-            return replace(self, streak=0, reason=reason, checked_at=now)
+            return replace(self, streak=0, reason=reason, checked_at=now, last_ok=ok)
         streak = self.streak + 1
         needed = params.rise if ok else params.fall
         if streak < needed:
-            return replace(self, streak=streak, reason=reason, checked_at=now)
+            return replace(self, streak=streak, reason=reason, checked_at=now, last_ok=ok)
         verdict = "rise" if ok else "fall"
         return CheckState(
             healthy=ok,
@@ -67,6 +68,7 @@ class CheckState:
             changed_at=now,
             checked_at=now,
             transitions=self.transitions + 1,
+            last_ok=ok,
         )
 
 
@@ -106,6 +108,7 @@ class LbReading:
     at: float  # when the verdict was last confirmed by a probe
     reason: str = ""
     capacity: int | None = None
+    failing: bool = False  # the newest probe failed (the verdict may not have fallen yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,7 @@ class Verdict:
     down: int
     fresh: int
     reason: str
+    failing: bool = False  # a quorum's newest probe failed: counts toward "fail at once"
 
     @property
     def split(self) -> bool:
@@ -174,7 +178,7 @@ def combine(
         ]
         if not votes:
             missing += 1
-            verdicts[lb] = Verdict(True, None, 0, 0, "no fresh reading")
+            verdicts[lb] = Verdict(True, None, 0, 0, "no fresh reading", False)
             continue
         verdicts[lb] = _verdict(votes, rule)
     problems = _problems(verdicts, len(fresh_reports), missing, len(lb_ids), stale, rule)
@@ -189,8 +193,14 @@ def _verdict(votes: list[tuple[str, LbReading]], rule: QuorumRule) -> Verdict:
     shown = down if unhealthy else [(v, r) for v, r in votes if r.healthy]
     why = "; ".join(f"{v}: {r.reason}" for v, r in shown[:3] if r.reason)
     tally = f"{len(down)}/{len(votes)} vantage points say unhealthy"
+    failing = sum(1 for _, r in votes if r.failing or not r.healthy)
     return Verdict(
-        not unhealthy, capacity, len(down), len(votes), f"{tally}: {why}" if why else tally
+        not unhealthy,
+        capacity,
+        len(down),
+        len(votes),
+        f"{tally}: {why}" if why else tally,
+        failing / len(votes) >= rule.unhealthy_share - 1e-9,
     )
 
 
@@ -212,7 +222,7 @@ def _problems(
     elif missing:
         out.append(
             f"health evidence stale: {missing}/{total} load balancers have no reading "
-            f"younger than {rule.max_age:g} s"
+            f"younger than {rule.max_age:g} s (not probed yet, or the prober stopped)"
         )
     split = sum(1 for v in verdicts.values() if v.split)
     if total and fresh >= 2 and split / total > rule.max_split + 1e-9:

@@ -55,6 +55,7 @@ class Observation:
     healthy: bool
     capacity: int | None = None
     reason: str = ""
+    failing: bool = False  # newest probes fail, the verdict has not fallen yet
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ class LbHealth:
     healthy: bool
     capacity: int | None = None
     reason: str = ""
+    failing: bool = False  # newest probes fail, not yet fallen: counts toward fail-static
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +262,10 @@ def _too_many_failing(
 ) -> list[str]:
     if not region.lbs:
         return []
-    failing = sum(1 for lb, h in health.items() if not h.healthy and lb not in holds)
+    # an LB whose newest probes fail counts before its verdict falls: when everything
+    # dies at once the verdicts fall over one probe interval, and the first to fall
+    # must not be drained while the rest are still counting their failures
+    failing = sum(1 for lb, h in health.items() if (not h.healthy or h.failing) and lb not in holds)
     fraction = failing / len(region.lbs)
     if fraction > settings.max_failing + 1e-9:
         return [

@@ -59,7 +59,11 @@ class Prober:
             if state.checked_at is None:
                 continue  # not probed yet: no evidence either way
             readings[lb] = LbReading(
-                state.healthy, state.checked_at, state.reason, self.capacity.get(lb)
+                state.healthy,
+                state.checked_at,
+                state.reason,
+                self.capacity.get(lb),
+                not state.last_ok,
             )
         return VantageReport(self.vantage, now, readings)
 

@@ -52,5 +52,6 @@ class ProbeHealth:
         if evidence.problems:
             raise HealthUnavailable("; ".join(evidence.problems))
         return {
-            lb: Observation(v.healthy, v.capacity, v.reason) for lb, v in evidence.verdicts.items()
+            lb: Observation(v.healthy, v.capacity, v.reason, v.failing)
+            for lb, v in evidence.verdicts.items()
         }

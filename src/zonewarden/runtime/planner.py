@@ -88,7 +88,7 @@ class Planner:
         if pins and self.previous is not None:
             pinned = {n: self.previous.endpoints[n] for n in pins if n in self.previous.endpoints}
         health = {
-            lb: LbHealth(o.healthy, o.capacity, o.reason)
+            lb: LbHealth(o.healthy, o.capacity, o.reason, o.failing)
             for lb, o in self.observed.items()
             if lb in self.index.region.lbs
         }

@@ -85,7 +85,8 @@ class HealthStateOps:
     # -- vantage points -----------------------------------------------------------------
     def publish_vantage(self, report: VantageReport) -> None:
         readings = {
-            lb: [r.healthy, r.at, r.reason[:300], r.capacity] for lb, r in report.readings.items()
+            lb: [r.healthy, r.at, r.reason[:300], r.capacity, r.failing]
+            for lb, r in report.readings.items()
         }
         body = json.dumps({"at": report.at, "readings": readings})
         self._health_write(f"vantage/{report.vantage}", body, None)
@@ -95,10 +96,7 @@ class HealthStateOps:
         for key, value in sorted(self._health_read("vantage/").items()):
             try:
                 d = json.loads(value)
-                readings = {
-                    LbId(lb): LbReading(bool(h), float(at), str(why), None if c is None else int(c))
-                    for lb, (h, at, why, c) in d["readings"].items()
-                }
+                readings = {LbId(lb): _reading(row) for lb, row in d["readings"].items()}
                 out.append(VantageReport(key.removeprefix("vantage/"), float(d["at"]), readings))
             except (ValueError, KeyError, TypeError):
                 continue
@@ -131,3 +129,11 @@ def _check(scope: str, kind: str) -> None:
         raise ValueError(f"hold scope {scope!r} is not one of {', '.join(HOLD_SCOPES)}")
     if kind not in HOLD_KINDS:
         raise ValueError(f"hold kind {kind!r} is not one of {', '.join(HOLD_KINDS)}")
+
+
+def _reading(row: list[Any]) -> LbReading:
+    healthy, at, why, capacity, *rest = row
+    failing = bool(rest[0]) if rest else False
+    return LbReading(
+        bool(healthy), float(at), str(why), None if capacity is None else int(capacity), failing
+    )

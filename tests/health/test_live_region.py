@@ -1,0 +1,114 @@
+"""Real LBs on loopback, real planner, enactor and DNS server processes: what killing LBs
+does to the DNS answers, with the removal budget and fail-static on, and off (controls)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.health.harness import Region
+
+pytestmark = pytest.mark.servers
+
+ALL = {f"127.0.{a}.{i}" for a in (1, 2, 3) for i in (1, 2, 3, 4)}
+AZ1 = {f"127.0.1.{i}" for i in (1, 2, 3, 4)}
+WINDOW = 3.0
+
+
+@pytest.fixture
+def region(tmp_path, request):
+    keys = getattr(request, "param", {})
+    r = Region(tmp_path / "region", planner_keys=keys)
+    r.start()
+    try:
+        r.wait_answers(lambda a: a == ALL)
+        yield r
+    finally:
+        r.stop()
+
+
+def test_a_killed_lb_leaves_the_answers(region):
+    region.lbs[0].kill()
+    answers = region.wait_answers(lambda a: "127.0.1.1" not in a, timeout=10)
+    assert answers == ALL - {"127.0.1.1"}
+    store = region.store()
+    causes = [e.detail for e in store.audit_log(limit=10_000) if e.kind == "cause"]
+    assert any(
+        d.startswith("lb-1a capacity 100->0: unhealthy: ") and "refused" in d for d in causes
+    )
+    store.close()
+
+
+def test_a_killed_az_leaves_at_most_the_budget_per_window(region):
+    for lb in region.az("az1"):
+        lb.kill()
+    killed_at = time.monotonic()
+    removed_seen = []
+    while time.monotonic() - killed_at < 3 * WINDOW + 2:
+        answers = region.answers()
+        if answers:
+            removed = len(AZ1 - answers)
+            elapsed = time.monotonic() - killed_at
+            # one LB (25% of the AZ) per window, the first as soon as it is detected
+            assert removed <= 1 + int(elapsed / WINDOW), (elapsed, answers)
+            removed_seen.append(removed)
+        time.sleep(0.05)
+    assert max(removed_seen) >= 2  # the rest follows in later windows
+    region.wait_answers(lambda a: not a & AZ1, timeout=3 * WINDOW)
+    store = region.store()
+    held = [e.detail for e in store.audit_log(limit=10_000) if e.kind == "held-back"]
+    assert any(
+        "removal budget 25% per 3 s of az az1: 100 of 100 used out of 400" in d for d in held
+    )
+    store.close()
+
+
+@pytest.mark.parametrize("region", [{"removal_budget": False}], indirect=True)
+def test_control_without_the_budget_a_killed_az_leaves_at_once(region):
+    for lb in region.az("az1"):
+        lb.kill()
+    killed_at = time.monotonic()
+    region.wait_answers(lambda a: not a & AZ1, timeout=10)
+    assert time.monotonic() - killed_at < WINDOW  # all four inside one window
+
+
+def test_every_lb_killed_changes_nothing_and_raises_fail_static(region):
+    for lb in region.lbs:
+        lb.kill()
+    deadline = time.monotonic() + 4.0
+    store = region.store()
+    while time.monotonic() < deadline:
+        assert region.answers() == ALL
+        time.sleep(0.1)
+    kinds = [e.kind for e in store.audit_log(limit=10_000)]
+    assert "fail-static" in kinds
+    alarms = [e.detail for e in store.audit_log(limit=10_000) if e.kind == "fail-static"]
+    want = "12/12 load balancers (100%) fail at once, over the plausibility limit 50%"
+    assert any(want in a for a in alarms), alarms
+    beat = next(b for b in store.heartbeats() if b.actor == "planner")
+    assert beat.phase == "fail-static"
+    assert store.health_status()["fail_static"]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "region",
+    [{"removal_budget": False, "max_unhealthy_fraction": 1.0, "max_removal": 1.0}],
+    indirect=True,
+)
+def test_control_without_fail_static_every_lb_killed_drains_to_the_floor(region):
+    for lb in region.lbs:
+        lb.kill()
+    answers = region.wait_answers(lambda a: len(a) <= 4, timeout=10)
+    assert len(answers) == 4  # 30% floor of 12 x 100: four LBs kept
+
+
+def test_a_restarted_lb_returns_after_rise_and_hold_down(region):
+    lb = region.lbs[5]
+    lb.kill()
+    region.wait_answers(lambda a: lb.host not in a, timeout=10)
+    lb.start(region.root / f"{lb.id}.log")
+    back = time.monotonic()
+    region.wait_answers(lambda a: lb.host in a, timeout=10)
+    assert time.monotonic() - back >= 1.0  # hold-down 1 s
