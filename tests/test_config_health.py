@@ -39,7 +39,10 @@ def test_defaults_and_values(tmp_path):
     assert (h.probe.interval, h.probe.fall, h.probe.expect_status) == (0.5, 3, (200, 204))
     assert h.policy.endpoint_budget is None and h.policy.hysteresis.hold_down == 5
     assert h.vantage == "both"
-    assert load(BASE, tmp_path).health.policy.az_budget.describe() == "25% per 5 min"
+    assert load(BASE, tmp_path).health.policy.az_budget is None  # demo health: off
+    probed = load(BASE.replace('health = "demo"', 'health = "probe"'), tmp_path).health.policy
+    assert probed.az_budget.describe() == "25% per 5 min"
+    assert probed.hysteresis.hold_down == 30.0
 
 
 @pytest.mark.parametrize(

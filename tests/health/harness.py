@@ -86,6 +86,8 @@ class Region:
         self.dns_port = free_port()
         self.write_config()
         for role, argv in self.role_argv().items():
+            if role == "dns":  # serve-dns opens an existing store only
+                _wait_for(self.root / "region.db")
             log = open(self.root / f"{role}.log", "ab")  # noqa: SIM115
             self.roles[role] = subprocess.Popen(
                 [PY, "-m", "zonewarden", *argv, "--config", str(self.config)],
@@ -188,3 +190,12 @@ def _keys(values: dict[str, object]) -> str:
             text = repr(value)
         out.append(f"{key} = {text}")
     return "\n".join(out)
+
+
+def _wait_for(path: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or path.stat().st_size == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} never appeared")
+        time.sleep(0.05)
+    time.sleep(0.2)  # the schema is written in the creator's first transaction

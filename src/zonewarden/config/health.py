@@ -2,8 +2,9 @@
 
 Rules kept here: every value is range-checked and every error names the file and line
 (an unknown check scheme points at that LB's `check` line); an LB without `check` is
-probed with TCP on port 80 of its first address; the budget's off switch is one key
-(`[planner] removal_budget = false`), for controls and emergencies.
+probed with TCP on port 80 of its first address; the removal budget and hysteresis are
+on by default with `[planner] health = "probe"` and off for `static` and `demo` (whose
+inputs are the operator's own); `removal_budget = true|false` says so explicitly.
 """
 
 from __future__ import annotations
@@ -107,12 +108,18 @@ def parse_health(
 
 
 def _policy(src: Source, s: Mapping[str, Any]) -> PolicySettings:
+    """The budget and hysteresis are on by default for probed health; `static` and
+    `demo` health change only when the config or the demo's drift says so, and keep
+    the per-plan gates alone unless the keys are given."""
+    probed = s.get("health", "static") == "probe"
     window = s.get("budget_window", 300.0)
-    on = s.get("removal_budget", True)
+    on = s.get("removal_budget", probed)
     endpoint = BudgetRule(s.get("endpoint_budget", 0.25), window) if on else None
     az = BudgetRule(s.get("az_budget", 0.25), window) if on else None
     try:
-        hysteresis = Hysteresis(s.get("deadband", 0.1), s.get("hold_down", 30.0))
+        hysteresis = Hysteresis(
+            s.get("deadband", 0.1 if probed else 0.0), s.get("hold_down", 30.0 if probed else 0.0)
+        )
     except ValueError as exc:
         raise src.error(f"[planner] {exc}", "planner", None, "hold_down") from None
     return PolicySettings(
