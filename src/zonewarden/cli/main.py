@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "zonewarden.cli.dns",
     "zonewarden.cli.sim",
     "zonewarden.cli.backends",
+    "zonewarden.cli.health",
 )
 
 

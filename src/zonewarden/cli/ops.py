@@ -14,7 +14,7 @@ from rich.table import Table
 from zonewarden.cli.common import config_option, console, friendly_errors, json_option, print_json
 from zonewarden.cli.views import status_view
 from zonewarden.config import resolve
-from zonewarden.core.diff import diff_plans
+from zonewarden.core.diff import diff_plans, lb_deltas
 from zonewarden.core.model import EndpointName, Generation, check_dns_name
 from zonewarden.core.planfile import PlanFileError, from_document, to_document
 from zonewarden.errors import ConfigError, NotFound, PermanentError
@@ -24,6 +24,7 @@ from zonewarden.runtime.openers import open_store
 from zonewarden.runtime.operations import pin as pin_endpoint
 from zonewarden.runtime.operations import publish_operator_plan, repair_once
 from zonewarden.runtime.status import region_status
+from zonewarden.runtime.why import causes
 
 
 def _open(config_path: str | None) -> tuple[object, RegionStore]:
@@ -129,7 +130,7 @@ def plan_show(generation: int | None, config_path: str | None, as_json: bool) ->
 @json_option
 @friendly_errors
 def plan_diff(a: int, b: int, config_path: str | None, as_json: bool) -> None:
-    """What changes from plan A to plan B, per endpoint."""
+    """What changes from plan A to plan B, per load balancer and per endpoint, and why."""
     _, store = _open(config_path)
     plans = []
     for g in (a, b):
@@ -140,14 +141,37 @@ def plan_diff(a: int, b: int, config_path: str | None, as_json: bool) -> None:
             )
         plans.append(p)
     changes = diff_plans(plans[0].endpoints, plans[1].endpoints)
+    deltas = lb_deltas(plans[0].endpoints, plans[1].endpoints)
+    why = causes(store, a, b)
+    lbs_of = {}
+    for d in deltas:
+        for name in d.endpoints:
+            lbs_of.setdefault(name, []).append(d.lb)
     if as_json:
-        print_json([c.as_json() for c in changes])
+        rows: list[dict[str, object]] = []
+        for c in changes:
+            lbs = lbs_of.get(c.endpoint, [])
+            reasons = [w for lb in lbs for w in why.for_lb(lb)] + why.others()
+            rows.append({**c.as_json(), "lbs": lbs, "why": reasons})
+        print_json(rows)
         return
     if not changes:
         console.print(f"plans {a} and {b} serve the same answers")
-    t = Table("endpoint", "change", "detail", title=f"plan {a} -> {b}")
+        return
+    t = Table("load balancer", "weight", "endpoints", "why", title=f"plan {a} -> {b}, by LB")
+    for d in deltas:
+        t.add_row(
+            d.lb,
+            f"{d.before} -> {d.after}",
+            str(len(d.endpoints)),
+            "\n".join(why.for_lb(d.lb)) or "-",
+        )
+    console.print(t)
+    for line in why.others():
+        console.print(line)
+    t = Table("endpoint", "change", "LBs", "detail", title=f"plan {a} -> {b}, by endpoint")
     for c in changes:
-        t.add_row(c.endpoint, c.kind, c.detail)
+        t.add_row(c.endpoint, c.kind, ", ".join(lbs_of.get(c.endpoint, [])), c.detail)
     console.print(t)
 
 

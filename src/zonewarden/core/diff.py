@@ -55,3 +55,52 @@ def describe(before: Content, after: Content) -> str:
         parts.append(f"policy {before.policy}->{after.policy}")
     parts.append(f"moves {removal_fraction(before, after):.0%} of traffic")
     return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class LbDelta:
+    """How one load balancer's weight moved between two plans, and where."""
+
+    lb: str
+    before: int  # its weight in plan A (0: absent)
+    after: int
+    endpoints: tuple[str, ...]  # endpoints whose records of this LB changed
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "lb": self.lb,
+            "weight_before": self.before,
+            "weight_after": self.after,
+            "endpoints": len(self.endpoints),
+        }
+
+
+def lb_deltas(
+    a: Mapping[EndpointName, Content], b: Mapping[EndpointName, Content]
+) -> list[LbDelta]:
+    """Per LB: its weight in A and in B and the endpoints where its records changed."""
+    before: dict[str, int] = {}
+    after: dict[str, int] = {}
+    touched: dict[str, list[str]] = {}
+    for name in sorted(set(a) | set(b)):
+        old, new = a.get(name), b.get(name)
+        if old is not None and new is not None and old.digest == new.digest:
+            continue
+        olds = _by_lb(old)
+        news = _by_lb(new)
+        for lb in set(olds) | set(news):
+            if olds.get(lb) != news.get(lb):
+                touched.setdefault(lb, []).append(name)
+            before[lb] = max(before.get(lb, 0), max((w for _, w in olds.get(lb, ())), default=0))
+            after[lb] = max(after.get(lb, 0), max((w for _, w in news.get(lb, ())), default=0))
+    return [
+        LbDelta(lb, before.get(lb, 0), after.get(lb, 0), tuple(names))
+        for lb, names in sorted(touched.items())
+    ]
+
+
+def _by_lb(content: Content | None) -> dict[str, frozenset[tuple[str, int]]]:
+    out: dict[str, set[tuple[str, int]]] = {}
+    for r in content.records if content is not None else ():
+        out.setdefault(r.lb, set()).add((r.address, r.weight))
+    return {lb: frozenset(v) for lb, v in out.items()}

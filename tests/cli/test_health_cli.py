@@ -1,0 +1,83 @@
+"""lb disable|enable, drain|undrain, health and plan diff's causes, on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from zonewarden import config as cfg
+from zonewarden.cli.main import cli
+from zonewarden.health.static import StaticHealth
+from zonewarden.runtime.openers import open_store
+from zonewarden.runtime.planner import Planner
+
+
+@pytest.fixture
+def region(tmp_path):
+    path = tmp_path / "region.toml"
+    path.write_text(cfg.demo_toml().replace('health = "demo"', 'health = "static"'))
+    config = cfg.load(path)
+    store = open_store(config, create=True)
+    planner = Planner(config, store, StaticHealth(config.region))
+    planner.once(1.0)
+    yield path, store, planner
+    store.close()
+
+
+def run(*args: str):
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def lbs_in(store, generation) -> set[str]:
+    return {r.lb for c in store.contents(generation).values() for r in c.records}
+
+
+def test_disable_then_diff_says_why(region):
+    path, store, planner = region
+    code, out = run("lb", "disable", "lb-1a", "--reason", "bad NIC", "--config", str(path))
+    assert code == 0 and "lb-1a disabled" in out
+    planner.once(2.0)
+    assert "lb-1a" not in lbs_in(store, 2)
+    code, out = run("plan", "diff", "1", "2", "--config", str(path), "--json")
+    rows = json.loads(out)
+    assert code == 0 and rows and all(r["lbs"] == ["lb-1a"] for r in rows)
+    assert any("disabled by operator:" in w and "bad NIC" in w for w in rows[0]["why"])
+    code, out = run("plan", "diff", "1", "2", "--config", str(path))
+    assert "by LB" in out and "lb-1a" in out and "bad NIC" in out
+    code, out = run("lb", "enable", "lb-1a", "--config", str(path))
+    assert code == 0 and "enabled" in out
+    planner.once(3.0)
+    assert "lb-1a" in lbs_in(store, 3)
+    kinds = [e.kind for e in store.audit_log()]
+    assert "lb-disable" in kinds and "lb-enable" in kinds
+
+
+def test_drain_an_az_and_back(region):
+    path, store, planner = region
+    code, _ = run("drain", "--az", "use1-az2", "--reason", "power work", "--config", str(path))
+    assert code == 0
+    planner.once(2.0)
+    assert not {"lb-2a", "lb-2b", "lb-2c", "lb-2d"} & lbs_in(store, 2)
+    code, out = run("health", "--config", str(path), "--json")
+    status = json.loads(out)
+    assert status["lbs"]["lb-2a"]["served"] == 0
+    assert status["holds"][0]["reason"] == "power work"
+    code, out = run("undrain", "--az", "use1-az2", "--config", str(path))
+    assert code == 0 and "undrained" in out
+    planner.once(3.0)
+    assert "lb-2a" in lbs_in(store, 3)
+
+
+def test_bad_targets_are_clear_errors(region):
+    path, _, _ = region
+    code, out = run("lb", "disable", "lb-9z", "--reason", "x", "--config", str(path))
+    assert code == 2 and "no load balancer 'lb-9z' in this region (known: lb-1a" in out
+    code, out = run("drain", "--az", "mars", "--reason", "x", "--config", str(path))
+    assert code == 2 and "no AZ 'mars'" in out
+    code, out = run("drain", "--az", "a", "--lb", "b", "--reason", "x", "--config", str(path))
+    assert code == 2 and "exactly one of --az AZ or --lb LB" in out
+    code, out = run("lb", "disable", "lb-1a", "--config", str(path))
+    assert code == 2 and "--reason" in out
