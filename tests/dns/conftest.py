@@ -35,6 +35,11 @@ async def _call(fn, *args):
 
 
 def start_server(store: MemoryStore, **settings) -> tuple[LiveServer, threading.Thread]:
+    """A server on free loopback ports. Response rate limiting is off unless asked for
+    (`rrl_rate=...`): the functional suites send thousands of queries for a few names
+    from one address, which is exactly what RRL exists to limit; tests/dns/test_rrl.py
+    runs it with its defaults."""
+    settings.setdefault("rrl_rate", 0)
     listen = ("127.0.0.1:0", "[::1]:0") if _has_ipv6() else ("127.0.0.1:0",)
     cfg = ServerSettings(
         zones=(ZoneSettings(APEX),), listen=settings.pop("listen", listen), **settings

@@ -39,9 +39,12 @@ def binary(name: str) -> str:
     return found
 
 
-def nsd_config(workdir: Path, zone: str, zonefile: Path, port: int) -> str:
+def nsd_config(workdir: Path, zone: str, zonefile: Path, port: int, *, rrl: bool = False) -> str:
+    """NSD's config; response rate limiting off unless `rrl` (then NSD's defaults: 200/s,
+    slip 2), so that functional tests and qps runs from one source compare like with like."""
+    limit = "" if rrl else "    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0\n"
     return f"""server:
-    ip-address: 127.0.0.1@{port}
+{limit}    ip-address: 127.0.0.1@{port}
     port: {port}
     server-count: 1
     username: ""
@@ -109,16 +112,29 @@ def wait_for_answer(port: int, zone: str, timeout: float, proc: subprocess.Popen
 
 @contextlib.contextmanager
 def peer_server(
-    kind: str, zone: str, zonefile: Path, workdir: Path, *, cpu: int | None = None
+    kind: str,
+    zone: str,
+    zonefile: Path,
+    workdir: Path,
+    *,
+    cpu: int | None = None,
+    rrl: bool = False,
 ) -> Iterator[int]:
-    """Run NSD ("nsd") or Knot ("knot") for `zone` on a free loopback port; yield it."""
-    with peer_process(kind, zone, zonefile, workdir, cpu=cpu) as (port, _):
+    """Run NSD ("nsd") or Knot ("knot") for `zone` on a free loopback port; yield it.
+    Knot limits no rates unless its rrl module is loaded (it is not here)."""
+    with peer_process(kind, zone, zonefile, workdir, cpu=cpu, rrl=rrl) as (port, _):
         yield port
 
 
 @contextlib.contextmanager
 def peer_process(
-    kind: str, zone: str, zonefile: Path, workdir: Path, *, cpu: int | None = None
+    kind: str,
+    zone: str,
+    zonefile: Path,
+    workdir: Path,
+    *,
+    cpu: int | None = None,
+    rrl: bool = False,
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """As `peer_server`, also yielding the server process (benchmarks read its CPU time)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +142,7 @@ def peer_process(
     conf = workdir / f"{kind}.conf"
     pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
     if kind == "nsd":
-        conf.write_text(nsd_config(workdir, zone, zonefile, port))
+        conf.write_text(nsd_config(workdir, zone, zonefile, port, rrl=rrl))
         argv = [*pin, binary("nsd"), "-d", "-c", str(conf)]
     elif kind == "knot":
         conf.write_text(knot_config(workdir, zone, zonefile, port))

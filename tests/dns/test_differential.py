@@ -2,7 +2,9 @@
 
 A few thousand generated queries (types, case, EDNS variants, missing and outside
 names, UDP and TCP) go to both servers; rcode, header flags, EDNS presence and record
-sets must agree. Weighted choice aside: for endpoint address queries ZoneWarden's
+sets must agree. Then the query shapes of ISC's compliance tester (`shapes.py`: flags,
+opcodes, EDNS versions, options, a signed query, IXFR, MAILA/MAILB...) go to all three,
+and ZoneWarden's answer must equal NSD's or Knot's in every field. Weighted choice aside: for endpoint address queries ZoneWarden's
 answer must be a subset of the peer's full RRset of the size its policy promises.
 ANY is compared loosely (RFC 8482 lets each server pick its subset).
 
@@ -23,11 +25,12 @@ import pytest
 
 from tests.dns.conftest import APEX, start_server, stop_server
 from tests.dns.peer_servers import peer_server
-from tests.dns.query import ask
+from tests.dns.query import ask, ask_raw
+from tests.dns.shapes import SHAPES, TARGETS, fields
 from zonewarden.backends.embedded.settings import ZoneSettings
 from zonewarden.backends.embedded.synthetic import load, synthetic_contents
 from zonewarden.backends.embedded.zonefile import export_zone, served_records
-from zonewarden.core.model import Policy
+from zonewarden.core.model import Content, EndpointName, LbId, Policy, Record, RecordType
 from zonewarden.stores.memory import MemoryStore
 
 QUERIES = 2500
@@ -40,7 +43,10 @@ FLAGS_COMPARED |= dns.flags.CD | dns.flags.AD
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory):
     store = MemoryStore(keep_audit=False)
-    load(store, synthetic_contents(ENDPOINTS, APEX, seed=5))
+    contents = synthetic_contents(ENDPOINTS, APEX, seed=5)
+    one = Record(RecordType.A, "192.0.2.1", 1, LbId("lb1"))
+    contents[EndpointName("one." + APEX)] = Content(300, Policy.WEIGHTED_ONE, (one,))
+    load(store, contents)
     version, entries = store.changed_since(0)
     path = tmp_path_factory.mktemp("zone") / "example.zone"
     path.write_text(export_zone(ZoneSettings(APEX), version, entries).text)
@@ -174,3 +180,47 @@ def test_same_answers_as_peer(zone, kind, tmp_path):
             problems += found
     assert not problems, f"{len(problems)} differences, first ones:\n" + "\n".join(problems[:15])
     assert transient < len(queries) // 100, f"{transient} differences went away when asked again"
+
+
+@pytest.fixture(scope="module")
+def peers(zone, tmp_path_factory):
+    """NSD and Knot on the differential zone, started once for the shape battery."""
+    import contextlib
+
+    _store, _entries, path, _server = zone
+    with contextlib.ExitStack() as stack:
+        workdir = tmp_path_factory.mktemp("peers")
+        yield {
+            kind: stack.enter_context(peer_server(kind, APEX, path, workdir / kind))
+            for kind in ("nsd", "knot")
+        }
+
+
+def shape_fields(port: int, wire: bytes, tcp: bool) -> dict[str, object] | str:
+    for _ in range(3):  # a lost loopback datagram is not a difference
+        reply = ask_raw(port, wire, tcp=tcp, timeout=1.0)
+        if reply is not None:
+            return fields(reply)
+    return "no answer"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
+def test_compliance_shapes_answered_like_nsd_or_knot(zone, peers, shape):
+    """Every field of the answer (header flags and Z, opcode, rcode, question, each
+    section, EDNS version, flags and options, TSIG error) equals NSD's or Knot's."""
+    server = zone[3]
+    problems = []
+    for qname, qtype in TARGETS:
+        wire = shape.build(qname, qtype)
+        ours = shape_fields(server.port, wire, shape.tcp)
+        theirs = {kind: shape_fields(port, wire, shape.tcp) for kind, port in peers.items()}
+        if ours in theirs.values():
+            continue
+        for kind, peer in theirs.items():
+            if isinstance(ours, str) or isinstance(peer, str):
+                problems.append(f"{shape.name} {qname} {qtype}: {ours} vs {kind} {peer}")
+                continue
+            differing = {k: (ours[k], peer[k]) for k in ours if ours[k] != peer[k]}
+            problems.append(f"{shape.name} {qname} {qtype} vs {kind}: {differing}")
+    assert not problems, "\n".join(problems)

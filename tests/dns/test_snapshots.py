@@ -83,7 +83,7 @@ def test_store_unreachable_keeps_serving_last_snapshot(fresh_live, caplog):
         assert addresses(fresh_live.port) == before
         assert not fresh_live.server.metrics.store_reachable
         assert fresh_live.server.metrics.store_errors >= 2
-        assert "zonewarden_dns_store_reachable 0" in fresh_live.server.metrics.render()
+        assert "zonewarden_dns_store_reachable 0.0" in fresh_live.server.metrics.render()
         watcher.store = real
         time.sleep(0.2)
     assert fresh_live.server.metrics.store_reachable

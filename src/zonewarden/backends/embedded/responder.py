@@ -20,17 +20,18 @@ import struct
 
 from zonewarden.backends.embedded.policy import Rng
 from zonewarden.backends.embedded.snapshot import Snapshot
+from zonewarden.backends.embedded.tsig import TsigKeys
 from zonewarden.backends.embedded.wire import (
     BADVERS,
     C_IN,
     FORMERR,
     NOERROR,
+    NOTAUTH,
     NXDOMAIN,
     REFUSED,
+    SERVFAIL,
     T_AXFR,
     T_IXFR,
-    T_MAILA,
-    T_MAILB,
     T_OPT,
     T_TKEY,
     T_TSIG,
@@ -44,7 +45,7 @@ ONE_QUESTION_OPT = b"\x00\x01\x00\x00\x00\x00\x00\x01"
 CLASS_IN = b"\x00\x01"
 BARE_OPT = b"\x00\x00\x29"  # root owner, type OPT
 TCP_LIMIT = 65535
-META_QTYPES = frozenset({T_OPT, T_TSIG, T_TKEY, T_MAILA, T_MAILB})
+META_QTYPES = frozenset({T_OPT, T_TSIG, T_TKEY})  # MAILA/MAILB: no data, as NSD
 TRANSFERS = frozenset({T_AXFR, T_IXFR})
 
 
@@ -57,6 +58,7 @@ def flag_table(rcode: int, *, aa: bool = True, tc: bool = False) -> tuple[bytes,
 FLAGS_OK = flag_table(NOERROR)
 FLAGS_NX = flag_table(NXDOMAIN)
 FLAGS_REFUSED = flag_table(REFUSED, aa=False)
+FLAGS_SERVFAIL = flag_table(SERVFAIL, aa=False)
 FLAGS_TC = flag_table(NOERROR, tc=True)
 FLAGS_BADVERS = flag_table(NOERROR, aa=False)  # as NSD and Knot: not an answer, no AA
 
@@ -64,10 +66,19 @@ FLAGS_BADVERS = flag_table(NOERROR, aa=False)  # as NSD and Knot: not an answer,
 class Responder:
     """Answers queries from `self.snapshot`, which the watcher replaces atomically."""
 
-    def __init__(self, snapshot: Snapshot, rng: Rng, *, max_udp_payload: int = 1232) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        rng: Rng,
+        *,
+        max_udp_payload: int = 1232,
+        tsig: TsigKeys | None = None,
+    ) -> None:
         self.snapshot = snapshot
         self.rng = rng
         self.max_udp_payload = max_udp_payload
+        self.tsig = tsig or TsigKeys()
+        self.servfails = 0  # answers for names whose records could not be built
         self.opt = (self._opt(0, False), self._opt(0, True))
         self.opt_badvers = (self._opt(BADVERS, False), self._opt(BADVERS, True))
 
@@ -124,11 +135,14 @@ class Responder:
     def respond_slowly(self, data: bytes, udp: bool = True) -> bytes | None:
         query = parse_query(data)
         if isinstance(query, Malformed):
-            return _error(query) if query.rcode is not None else None
+            return self._error(data, query) if query.rcode is not None else None
         limit = TCP_LIMIT
         if udp:
             payload = query.edns.payload if query.edns else 512
             limit = min(payload, self.max_udp_payload)
+        if query.tsig is not None:
+            opt = self.opt[int(query.edns.do)] if query.edns is not None else b""
+            return self.tsig.answer(data, query, limit, self._answer, opt)
         return self._answer(data, query, limit)
 
     def _answer(self, data: bytes, q: Query, limit: int) -> bytes:
@@ -141,23 +155,44 @@ class Responder:
                 return _compose(data, q, flags, _counts(0, 0, True), b"", self.opt_badvers[do])
             opt = self.opt[do]
         if q.qtype in META_QTYPES:
-            return _error(Malformed(FORMERR, q.ident, q.flags, "meta type as QTYPE"))
+            return self._error(
+                data,
+                Malformed(FORMERR, q.ident, q.flags, "meta type as QTYPE", q.question_end, q.edns),
+            )
+        if q.qtype in TRANSFERS:  # no zone transfers from here: as Knot (NSD: REFUSED)
+            return self._error(
+                data, Malformed(NOTAUTH, q.ident, q.flags, "transfer", q.question_end, q.edns)
+            )
         snap = self.snapshot
         lname = q.qname.lower()
         answer = snap.answers.get(lname + struct.pack("!H", q.qtype)) if q.qclass == C_IN else None
-        if answer is not None and q.qtype not in TRANSFERS:
+        if answer is not None:
             counts = answer.counts_edns if opt else answer.counts
             out = _compose(data, q, FLAGS_OK[flag_index], counts, answer.pick(self.rng), opt)
             return out if len(out) <= limit else _truncated(data, q, flag_index, opt)
-        zone = snap.zone_of(lname) if q.qclass == C_IN and q.qtype not in TRANSFERS else None
+        zone = snap.zone_of(lname) if q.qclass == C_IN else None
         if zone is None:
             counts = _counts(0, 0, bool(opt))
             return _compose(data, q, FLAGS_REFUSED[flag_index], counts, b"", opt)
+        if lname in snap.broken:  # this name's answers could not be built: it alone fails
+            self.servfails += 1
+            counts = _counts(0, 0, bool(opt))
+            return _compose(data, q, FLAGS_SERVFAIL[flag_index], counts, b"", opt)
         owner = struct.pack("!H", 0xC000 | (12 + len(lname) - len(zone.apex)))
         flags = (FLAGS_OK if lname in snap.nodes else FLAGS_NX)[flag_index]
         soa = owner + zone.soa_negative
         out = _compose(data, q, flags, _counts(0, 1, bool(opt)), soa, opt)
         return out if len(out) <= limit else _truncated(data, q, flag_index, opt)
+
+    def _error(self, data: bytes, m: Malformed) -> bytes:
+        """FORMERR/NOTIMP/NOTAUTH: opcode and RD echoed, the question when it parsed, and
+        an OPT when the query carried a well-formed one (RFC 6891 6.1.1)."""
+        high = 0x80 | ((m.flags >> 8) & 0x79)  # QR, opcode, RD
+        opt = b"" if m.edns is None else self.opt[int(m.edns.do)]
+        head = struct.pack(
+            "!HBBHHHH", m.ident, high, m.rcode or 0, int(m.question_end > 12), 0, 0, int(bool(opt))
+        )
+        return head + data[12 : m.question_end] + opt
 
 
 def _counts(answers: int, authority: int, edns: bool) -> bytes:
@@ -173,9 +208,3 @@ def _compose(
 def _truncated(data: bytes, q: Query, flag_index: int, opt: bytes) -> bytes:
     counts = _counts(0, 0, bool(opt))
     return _compose(data, q, FLAGS_TC[flag_index], counts, b"", opt)
-
-
-def _error(m: Malformed) -> bytes:
-    """Header-only FORMERR/NOTIMP: opcode and RD echoed, nothing else trusted."""
-    high = 0x80 | ((m.flags >> 8) & 0x79)  # QR, opcode, RD
-    return struct.pack("!HBBHHHH", m.ident, high, m.rcode or 0, 0, 0, 0, 0)

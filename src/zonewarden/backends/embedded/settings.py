@@ -76,10 +76,23 @@ class ServerSettings:
     max_udp_payload: int = 1232  # DNS flag day 2020 value; never answer larger over UDP
     multi_k: int = 8  # weighted-multi answers at most K addresses
     poll_interval: float = 0.025  # seconds between changed_since polls
-    tcp_idle_timeout: float = 10.0
+    tcp_idle_timeout: float = 10.0  # between messages (a partial message is not activity)
+    tcp_message_timeout: float = 3.0  # a whole message within this of its first byte
     tcp_max_connections: int = 256
+    tcp_max_per_source: int = 64  # connections from one address
+    tcp_backlog: int = 512  # listen() backlog (the kernel caps it at net.core.somaxconn)
     batched_udp: bool = True  # recvmmsg/sendmmsg where available (Linux)
     metrics_listen: str = ""  # ADDR:PORT for Prometheus text over HTTP; "" = off
+    # response rate limiting (UDP), on by default as in NSD; rrl_rate = 0 turns it off
+    rrl_rate: int = 200  # answers per second per (source prefix, name, type, class)
+    rrl_slip: int = 2  # every Nth limited answer goes out truncated (0: none, 1: all)
+    rrl_window: float = 15.0  # seconds of debt a flooding bucket keeps (stays limited)
+    rrl_ipv4_prefix: int = 24
+    rrl_ipv6_prefix: int = 56
+    rrl_size: int = 100_000  # buckets kept; beyond, the table starts afresh (bounded memory)
+    cookies: bool = False  # DNS cookies (RFC 7873): answer with a server cookie
+    cookie_secret: str = ""  # hex, 16 octets; "" = a random secret per process
+    tsig_keys: tuple[tuple[str, str, str], ...] = ()  # (name, algorithm, base64 secret)
 
     def __post_init__(self) -> None:
         if not self.zones:
@@ -90,6 +103,20 @@ class ServerSettings:
             raise ValueError(f"weighted-multi K must be >= 1, not {self.multi_k}")
         if self.processes < 1:
             raise ValueError(f"--processes must be >= 1, not {self.processes}")
+        for label, value in (
+            ("rrl_ipv4_prefix", self.rrl_ipv4_prefix),
+            ("rrl_ipv6_prefix", self.rrl_ipv6_prefix),
+        ):
+            if value % 8 or not 8 <= value <= (32 if "4" in label else 128):
+                raise ValueError(
+                    f"{label} = {value}: use a multiple of 8 within the address length"
+                )
+        if self.rrl_rate < 0 or self.rrl_slip < 0 or self.rrl_window <= 0:
+            raise ValueError("rrl_rate and rrl_slip must be >= 0 and rrl_window > 0")
+        if self.tcp_max_per_source < 1 or self.tcp_message_timeout <= 0 or self.tcp_backlog < 1:
+            raise ValueError("tcp_max_per_source, tcp_message_timeout and tcp_backlog must be > 0")
+        if self.cookie_secret and len(bytes.fromhex(self.cookie_secret)) != 16:
+            raise ValueError("cookie_secret must be 32 hex digits (16 octets)")
 
 
 @cache

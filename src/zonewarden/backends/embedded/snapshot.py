@@ -11,11 +11,15 @@ Rules kept here:
   non-terminals between them) is recomputed only when names appear;
 - an endpoint whose record set is empty still exists: it answers NOERROR with no data,
   which is exactly what the 2025 failure served and what tests must be able to see;
-- endpoints outside every served zone are not served (and counted in `outside`).
+- endpoints outside every served zone are not served (and counted in `outside`);
+- one name whose answers cannot be built (a label that is not ASCII, an address the
+  store should never have held) takes down that name only: it is logged once with its
+  cause, counted, kept in `broken` (answered SERVFAIL) and every other name is served.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 from collections.abc import Mapping, Sequence
@@ -34,6 +38,7 @@ from zonewarden.backends.embedded.wire import (
 )
 from zonewarden.core.model import EndpointName, RecordType, ZoneEntry
 
+log = logging.getLogger("zonewarden.dns")
 POINTER_TO_QNAME = b"\xc0\x0c"
 RR_FIXED = struct.Struct("!HHIH")
 
@@ -54,6 +59,7 @@ class Snapshot:
     zones: Mapping[bytes, ZoneAnswers]  # by apex, longest apex first
     endpoints: int
     outside: int
+    broken: frozenset[bytes] = frozenset()  # names answered SERVFAIL (lower-case wire)
 
     def zone_of(self, lname: bytes) -> ZoneAnswers | None:
         """The served zone containing `lname` (lower-case wire), or None."""
@@ -71,6 +77,13 @@ def _at_label_boundary(lname: bytes, offset: int) -> bool:
     while i < offset:
         i += lname[i] + 1
     return i == offset
+
+
+def lenient_wire(name: str) -> bytes:
+    """Lower-case wire form of `name` as a client would send it (labels in UTF-8, no
+    length checks): the key under which an unbuildable name answers SERVFAIL."""
+    labels = [p.encode("utf-8", "surrogateescape") for p in name.lower().split(".") if p]
+    return b"".join(bytes((len(x) & 0xFF,)) + x for x in labels) + b"\x00"
 
 
 def rr(rtype: int, ttl: int, rdata: bytes, owner: bytes = POINTER_TO_QNAME) -> bytes:
@@ -93,7 +106,15 @@ class SnapshotBuilder:
         self._names: dict[bytes, ZoneSettings] = {}
         self._digests: dict[EndpointName, str] = {}  # endpoint wire name -> zone
         self._nodes: dict[bytes, bytes] = {}
+        self._broken: dict[EndpointName, bytes] = {}  # endpoint -> its best-effort wire key
         self.outside = 0
+        self.build_errors = 0  # names whose answers could not be built, ever
+
+    def fresh(self) -> SnapshotBuilder:
+        """A builder with the same settings and nothing built yet."""
+        fresh = SnapshotBuilder(self.zones, self.multi_k)
+        fresh.build_errors = self.build_errors
+        return fresh
 
     def _zone_for(self, lname: bytes) -> ZoneSettings | None:
         for zone in self.zones:
@@ -111,15 +132,21 @@ class SnapshotBuilder:
             self._digests[name] = entry.content.digest
             for key in self._keys.pop(name, ()):
                 answers.pop(key, None)
-            lname = name_to_wire(name.lower())
-            zone = self._zone_for(lname)
-            if zone is None:
-                self.outside += name not in self._keys
+            self._broken.pop(name, None)
+            try:
+                lname = name_to_wire(name.lower())
+                zone = self._zone_for(lname)
+                if zone is None:
+                    self.outside += name not in self._keys
+                    continue
+                keys = self._endpoint_answers(lname, entry, answers)
+            except Exception as exc:  # this name only: it answers SERVFAIL, the rest serve
+                self._unbuildable(name, exc)
                 continue
             if lname not in self._names:
                 self._names[lname] = zone
                 names_changed = True
-            self._keys[name] = self._endpoint_answers(lname, entry, answers)
+            self._keys[name] = keys
         zones = {z.apex_wire: self._zone_answers(z, version, answers) for z in self.zones}
         if names_changed or not self._nodes:
             self._nodes = self._all_nodes()
@@ -131,6 +158,18 @@ class SnapshotBuilder:
             zones=zones,
             endpoints=len(self._keys),
             outside=self.outside,
+            broken=frozenset(self._broken.values()),
+        )
+
+    def _unbuildable(self, name: EndpointName, exc: Exception) -> None:
+        self.build_errors += 1
+        self._broken[name] = lenient_wire(name)
+        log.error(
+            "cannot build answers for %r (%s: %s): it answers SERVFAIL until its records "
+            "change; every other name is served",
+            name,
+            type(exc).__name__,
+            exc,
         )
 
     def _endpoint_answers(

@@ -14,6 +14,14 @@ Rules kept here:
 - one socket is one address family, so every source address has one length (16 octets
   for IPv4, 28 for IPv6): reply i normally reuses the address slot of datagram i, and
   only when a datagram gets no reply are later replies pointed elsewhere (then reset);
+- a query whose source cannot be answered (port 0, an IPv4 source in 0/8 or 224/3, an
+  IPv6 multicast source) is dropped before an answer is built, and counted;
+- sendmmsg's return value is honoured: when the kernel refuses one reply (EINVAL,
+  EACCES: a broadcast source, a route that does not exist) that reply is skipped and
+  counted and the rest of the batch is sent; a full socket buffer (EAGAIN) drops the
+  rest of the batch, counted as well;
+- response rate limiting (`rrl`) sees every answer with its source prefix, the batch's
+  one clock reading, and may drop it or send it truncated;
 - `batched_udp_available()` says whether the platform offers recvmmsg (Linux with
   glibc or musl); elsewhere the server uses the plain DatagramProtocol.
 """
@@ -23,13 +31,19 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import errno
+import logging
 import socket
 import sys
+import time
 from typing import Any
 
+from zonewarden.backends.embedded.metrics import ServerMetrics
 from zonewarden.backends.embedded.responder import Responder
-from zonewarden.backends.embedded.transport import count_error
-from zonewarden.backends.embedded.watcher import ServerMetrics
+from zonewarden.backends.embedded.rrl import RateLimiter
+from zonewarden.backends.embedded.transport import bad_source_table, count_error
+
+log = logging.getLogger("zonewarden.dns")
 
 BATCH = 64
 RECV_SLOT = 4096  # larger queries are not DNS queries we answer
@@ -90,13 +104,26 @@ class _Vector:
 class BatchedUdpServer:
     """Answers every datagram waiting on `sock` in batches, from the loop's reader."""
 
-    def __init__(self, sock: socket.socket, responder: Responder, metrics: ServerMetrics) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        responder: Responder,
+        metrics: ServerMetrics,
+        rrl: RateLimiter | None = None,
+        prefix_octets: int = 3,
+    ) -> None:
         assert LIBC is not None, "batched UDP needs Linux recvmmsg (check batched_udp_available)"
         self.sock = sock
         self.fd = sock.fileno()
         self.responder = responder
         self.metrics = metrics
+        self.rrl = rrl
+        v6 = sock.family == socket.AF_INET6
+        self.addr_offset = 8 if v6 else 4  # sin6_addr / sin_addr inside the sockaddr
+        self.prefix_octets = prefix_octets
+        self.bad_first_octet = bad_source_table(v6)
         self.names = (ctypes.c_char * (NAME_SLOT * BATCH))()
+        self.name_bytes = memoryview(self.names).cast("B")
         self.rx = _Vector(RECV_SLOT, self.names)
         self.tx = _Vector(max(responder.max_udp_payload, 512), self.names)
         # one socket, one family: every reply's address has the same length
@@ -124,28 +151,39 @@ class BatchedUdpServer:
         self.sock.close()
 
     def on_readable(self) -> None:
-        recvmmsg, sendmmsg = LIBC.recvmmsg, LIBC.sendmmsg  # type: ignore[union-attr]
+        recvmmsg = LIBC.recvmmsg  # type: ignore[union-attr]
         respond = self.responder.respond
         rx_bytes, rx_words = self.rx.bytes, self.rx.words
         tx_bytes, tx_words, tx_iov = self.tx.bytes, self.tx.words, self.tx.iov_words
         rslot, tslot = RECV_SLOT, self.tx.slot
+        names, bad, aoff = self.name_bytes, self.bad_first_octet, self.addr_offset
+        admit = self.rrl.admit if self.rrl is not None else None
+        pend = aoff + self.prefix_octets
+        metrics = self.metrics
         for _ in range(16):  # then yield to the loop, so TCP and the watcher get a turn
             n = recvmmsg(self.fd, self.rx_ptr, BATCH, MSG_DONTWAIT, None)
             if n <= 0:
                 return
-            self.metrics.udp_batches += 1
-            self.metrics.udp_queries += n
+            metrics.udp_batches += 1
+            metrics.udp_queries += n
+            now = time.monotonic() if admit is not None else 0.0
             m = 0
             skewed = False
             for i in range(n):
                 w = i * MMSG_WORDS
                 if rx_words[w + W_FLAGS] & MSG_TRUNC:
                     continue
+                a = i * NAME_SLOT
+                if bad[names[a + aoff]] or not (names[a + 2] or names[a + 3]):
+                    metrics.udp_bad_sources += 1  # port 0 or no unicast source: no reply
+                    continue
                 start = i * rslot
                 try:
                     out = respond(bytes(rx_bytes[start : start + rx_words[w + W_LEN]]))
+                    if out is not None and admit is not None:
+                        out = admit(bytes(names[a + aoff : a + pend]), out, now)
                 except Exception as exc:
-                    count_error(self.metrics, exc)
+                    count_error(metrics, exc)
                     continue
                 if out is None or (size := len(out)) > tslot:
                     continue
@@ -158,8 +196,33 @@ class BatchedUdpServer:
                 tx_iov[2 * m + 1] = size
                 m += 1
             if m:
-                sendmmsg(self.fd, self.tx_ptr, m, MSG_DONTWAIT)
+                self._send(m)
             if skewed:
                 self._restore_names(m)
             if n < BATCH:
                 return
+
+    def _send(self, m: int) -> None:
+        """Send replies 0..m-1; a reply the kernel refuses is skipped, never the rest."""
+        sendmmsg = LIBC.sendmmsg  # type: ignore[union-attr]
+        done = 0
+        while done < m:
+            sent = sendmmsg(self.fd, self.tx_ptr + done * MMSG_SIZE, m - done, MSG_DONTWAIT)
+            if sent > 0:
+                done += sent
+                continue
+            err = ctypes.get_errno()
+            if err == errno.EINTR:
+                continue
+            if err in (errno.EAGAIN, errno.EWOULDBLOCK):
+                self.metrics.udp_send_refused += m - done  # socket buffer full: dropped
+                return
+            self.metrics.udp_send_refused += 1
+            if self.metrics.udp_send_refused in (1, 1000, 1000000):
+                log.warning(
+                    "the kernel refused a reply (%s); skipped it and sent the rest of the "
+                    "batch (%d refused so far)",
+                    errno.errorcode.get(err, err),
+                    self.metrics.udp_send_refused,
+                )
+            done += 1

@@ -8,62 +8,26 @@ Rules kept here:
   so queries never see half an update and are never paused for one;
 - when the store cannot be read the last snapshot keeps being served (static
   stability): the first failure and the recovery are logged, every failure counted;
-- the store is read in a worker thread so a slow store cannot stall the event loop.
+- the store is read in a worker thread so a slow store cannot stall the event loop;
+- a snapshot that cannot be built (whatever the cause: one bad name is contained by the
+  builder, this is for everything else) leaves the last good one served; the failure is
+  logged once per cause and counted, and the next poll rebuilds from the whole zone
+  with a fresh builder, since the failed build may have left the old one half-updated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from dataclasses import dataclass, field
 
+from zonewarden.backends.embedded.metrics import ServerMetrics
 from zonewarden.backends.embedded.responder import Responder
 from zonewarden.backends.embedded.snapshot import Snapshot, SnapshotBuilder
 from zonewarden.ports import ZoneStore
 
+__all__ = ["ServerMetrics", "SnapshotWatcher", "first_snapshot"]
+
 log = logging.getLogger("zonewarden.dns")
-
-
-@dataclass
-class ServerMetrics:
-    """Counters and gauges of one server process, rendered in Prometheus text format."""
-
-    snapshots_built: int = 0
-    snapshot_version: int = 0
-    snapshot_built_at: float = 0.0
-    store_errors: int = 0
-    store_reachable: bool = True
-    tcp_connections: int = 0
-    tcp_refused: int = 0
-    tcp_timeouts: int = 0
-    udp_batches: int = 0
-    udp_queries: int = 0
-    tcp_queries: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-
-    def snapshot_built(self, version: int) -> None:
-        self.snapshots_built += 1
-        self.snapshot_version = version
-        self.snapshot_built_at = time.time()
-
-    def render(self) -> str:
-        age = time.time() - self.snapshot_built_at if self.snapshot_built_at else 0.0
-        rows = [
-            ("zonewarden_dns_snapshots_built_total", self.snapshots_built),
-            ("zonewarden_dns_snapshot_version", self.snapshot_version),
-            ("zonewarden_dns_snapshot_age_seconds", round(age, 3)),
-            ("zonewarden_dns_store_errors_total", self.store_errors),
-            ("zonewarden_dns_store_reachable", int(self.store_reachable)),
-            ("zonewarden_dns_tcp_connections", self.tcp_connections),
-            ("zonewarden_dns_tcp_refused_total", self.tcp_refused),
-            ("zonewarden_dns_tcp_idle_timeouts_total", self.tcp_timeouts),
-            ("zonewarden_dns_udp_batches_total", self.udp_batches),
-            ("zonewarden_dns_udp_queries_total", self.udp_queries),
-            ("zonewarden_dns_tcp_queries_total", self.tcp_queries),
-            ("zonewarden_dns_packet_errors_total", sum(self.errors.values())),
-        ]
-        return "".join(f"{name} {value}\n" for name, value in rows)
 
 
 def first_snapshot(store: ZoneStore, builder: SnapshotBuilder) -> Snapshot:
@@ -90,18 +54,45 @@ class SnapshotWatcher:
         self.metrics = metrics
         self.interval = interval
         self.version = responder.snapshot.version
+        self._rebuild = False  # the last build failed: rebuild from the whole zone
+        self._failure: str | None = None
 
     def poll_once(self) -> bool:
         """Read changes and swap in a new snapshot; True when one was published."""
-        version, changed = self.store.changed_since(self.version)
-        if version == self.version:
+        since = 0 if self._rebuild else self.version
+        version, changed = self.store.changed_since(since)
+        if version == self.version and not self._rebuild:
             return False
-        snapshot = self.builder.build(version, changed)
+        builder = self.builder.fresh() if self._rebuild else self.builder
+        try:
+            snapshot = builder.build(version, changed)
+        except Exception as exc:  # not one name: the whole build. Keep the last good one.
+            self._build_failed(exc)
+            return False
+        self.builder = builder
+        self._rebuild = False
         self.responder.snapshot = snapshot  # the atomic swap
         self.version = version
         self.metrics.snapshot_built(version)
+        self.metrics.broken_names = len(snapshot.broken)
+        self.metrics.build_errors = builder.build_errors
+        if self._failure is not None:
+            log.warning("snapshot built again (version %d) after: %s", version, self._failure)
+            self._failure = None
         log.info("serving snapshot version %d (%d endpoints changed)", version, len(changed))
         return True
+
+    def _build_failed(self, exc: Exception) -> None:
+        self.metrics.snapshot_failures += 1
+        self._rebuild = True
+        cause = f"{type(exc).__name__}: {exc}"
+        if cause != self._failure:
+            log.error(
+                "cannot build a snapshot of the zone (%s); still serving version %d",
+                cause,
+                self.version,
+            )
+        self._failure = cause
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
