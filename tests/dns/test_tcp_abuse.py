@@ -8,6 +8,7 @@ deadline, the per-source cap and the eviction switched off and shows probes fail
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import subprocess
@@ -44,10 +45,8 @@ def attack(port: int, count: int, stop: threading.Event) -> list[socket.socket]:
         i = 0
         while not stop.is_set() and i < len(framed):
             for s in conns:
-                try:
+                with contextlib.suppress(OSError):
                     s.send(framed[i : i + 1])
-                except OSError:
-                    pass
             i += 1
             stop.wait(0.4)
 
