@@ -204,7 +204,7 @@ def shape_fields(port: int, wire: bytes, tcp: bool) -> dict[str, object] | str:
     return "no answer"
 
 
-@pytest.mark.slow
+@pytest.mark.servers
 @pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
 def test_compliance_shapes_answered_like_nsd_or_knot(zone, peers, shape):
     """Every field of the answer (header flags and Z, opcode, rcode, question, each

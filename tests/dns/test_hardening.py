@@ -60,8 +60,11 @@ def check_response(query: bytes, out: bytes | None, udp: bool) -> None:
         except Exception:
             pass
     assert len(out) <= limit
-    parsed = dns.message.from_wire(out, question_only=len(out) == 12)
-    assert not parsed.flags & 0x0080  # RA never set
+    assert not out[3] & 0x80  # RA never set
+    if (out[2] >> 3) & 0xF:  # NOTIMP to another opcode: dnspython would parse its own way
+        assert out[3] & 0xF == dns.rcode.NOTIMP and (out[2] ^ query[2]) & 0x78 == 0
+        return
+    dns.message.from_wire(out, question_only=len(out) == 12)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
