@@ -3,7 +3,8 @@
 Legacy actions also need the store's `LegacyStore` role (every store has one).
 
 The runtime, the simulator and the checker all call `execute`, so an action means the
-same store call everywhere. Errors from the store become `Failed` results; the
+same store call everywhere. Errors from the store become `Failed` results that keep
+what the error knew (retryable or not, the adapter's `delay`, the error's class); the
 enactor state machine decides what to do with them.
 """
 
@@ -49,9 +50,9 @@ def execute(store: RegionStore, action: Action, *, actor: str, now: float) -> Re
     try:
         return _execute(store, action, actor, now)
     except RetryableError as exc:
-        return Failed(str(exc), retryable=True)
+        return Failed(str(exc), retryable=True, delay=exc.delay, kind=type(exc).__name__)
     except PermanentError as exc:
-        return Failed(str(exc), retryable=False)
+        return Failed(str(exc), retryable=False, kind=type(exc).__name__)
 
 
 def _execute(store: RegionStore, action: Action, actor: str, now: float) -> Result:

@@ -6,13 +6,16 @@ Foreign exceptions are translated once, at the adapter edge, into these::
     ├── PermanentError            retrying will not help; a person must act
     │   ├── ConfigError           bad config value (file, line, what to do)
     │   ├── PlanRejected          a plan failed a safety gate (gate, endpoint, numbers)
-    │   ├── StoreCorrupt          the store file/cluster is not a ZoneWarden store
+    │   ├── StoreCorrupt          the store file/cluster is damaged or not a ZoneWarden store
+    │   ├── StoreReadOnly         the store's file or directory cannot be written
     │   ├── StoreBusy             another `up` already owns this store
+    │   ├── RoleTaken             a live process already runs this planner/enactor role
     │   ├── NotFound              asked for a plan, endpoint or enactor that does not exist
     │   ├── MissingExtra          an optional dependency is not installed
     │   └── BackendRejected       a DNS backend refuses us for good (TSIG key, zone, verify)
     └── RetryableError            try again after `delay` seconds
         ├── StoreUnavailable      store unreachable, locked or without quorum
+        │   └── StoreFull         the store's disk (or etcd's quota) is full
         ├── BackendUnavailable    a DNS backend did not answer or refused for now
         ├── HealthUnavailable     the health source cannot be read (planner holds: fail-static)
         └── PublishConflict       a compare-and-set publish lost: someone published first
@@ -67,8 +70,16 @@ class StoreCorrupt(PermanentError):
     """The store exists but is not a readable ZoneWarden store."""
 
 
+class StoreReadOnly(PermanentError):
+    """The store's file or directory is read-only (a read-only mount or permissions)."""
+
+
 class StoreBusy(PermanentError):
     """Another process already owns the store for `up`."""
+
+
+class RoleTaken(PermanentError):
+    """A live process already holds this role (the planner, or an enactor id)."""
 
 
 class NotFound(PermanentError):
@@ -92,6 +103,13 @@ class BackendRejected(PermanentError):
 
 class StoreUnavailable(RetryableError):
     """The store could not be reached or is locked for now."""
+
+
+class StoreFull(StoreUnavailable):
+    """The store cannot grow: its disk is full (or etcd is out of space); retry later."""
+
+    def __init__(self, message: str, *, delay: float = 5.0) -> None:
+        super().__init__(message, delay=delay)
 
 
 class BackendUnavailable(RetryableError):

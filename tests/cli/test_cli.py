@@ -143,7 +143,7 @@ def test_missing_and_corrupt_store(tmp_path):
     assert code == 2 and "no ZoneWarden store at" in out
     (tmp_path / "region.db").write_bytes(b"this is not sqlite at all" * 100)
     code, out = run("status", "--config", str(path))
-    assert code == 2 and "is not a readable ZoneWarden store" in out
+    assert code == 3 and "is damaged: not an SQLite database" in out
     assert (tmp_path / "region.db").read_bytes().startswith(b"this is not"), (
         "the bad file is left alone"
     )
@@ -159,7 +159,7 @@ def test_bad_config_exit_code_and_line(tmp_path):
 def test_bad_cli_arguments(region):
     path, *_ = region
     code, out = run("pin", EP, "notanumber", "--config", str(path))
-    assert code == 2 and "is not a valid integer" in out
+    assert code == 2 and "'notanumber' is not a generation" in out
     code, out = run("rollback", "bad..name", "--config", str(path))
     assert code == 2 and "empty label" in out
 
@@ -206,7 +206,7 @@ def test_a_second_up_on_the_same_store_fails(tmp_path):
             text=True,
             timeout=30,
         )
-        assert second.returncode == 2
+        assert second.returncode == 4  # StoreBusy: another process owns the store
         assert f"(pid {first.pid}) already runs the region" in second.stderr
         # the first region carries on regardless
         time.sleep(2.5)

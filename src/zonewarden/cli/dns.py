@@ -73,8 +73,11 @@ def resolve(
     config_path: str | None, store_path: Path | None, zones: tuple[str, ...]
 ) -> tuple[Callable[[], ZoneStore], Mapping[str, Any], tuple[str, ...]]:
     """(store opener, [dns] table, zones) from --config and/or --store."""
+    from zonewarden.stores.integrity import require_intact
+
     if store_path is not None and config_path is None:
         path = store_path
+        require_intact(path)  # refuse a damaged file before serving anything from it
 
         def open_sqlite() -> ZoneStore:
             from zonewarden.stores.sqlite import SqliteStore
@@ -88,6 +91,9 @@ def resolve(
     config = resolve_config(config_path)
     if store_path is not None:
         config = replace(config, store=replace(config.store, kind="sqlite", path=store_path))
+
+    if config.store.kind == "sqlite":
+        require_intact(config.store.path)  # before any server process starts
 
     def open_configured() -> ZoneStore:
         return open_store(config)

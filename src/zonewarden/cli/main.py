@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "zonewarden.cli.sim",
     "zonewarden.cli.backends",
     "zonewarden.cli.health",
+    "zonewarden.cli.store",
 )
 
 

@@ -11,7 +11,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from zonewarden.cli.common import config_option, console, friendly_errors, json_option, print_json
+from zonewarden.cli.common import (
+    COUNT,
+    GENERATION,
+    config_option,
+    console,
+    friendly_errors,
+    json_option,
+    print_json,
+)
 from zonewarden.cli.views import status_view
 from zonewarden.config import resolve
 from zonewarden.core.diff import diff_plans, lb_deltas
@@ -101,7 +109,7 @@ def plan_list(config_path: str | None, as_json: bool) -> None:
 
 
 @plan.command("show")
-@click.argument("generation", type=int, required=False)
+@click.argument("generation", type=GENERATION, required=False)
 @config_option
 @json_option
 @friendly_errors
@@ -124,8 +132,8 @@ def plan_show(generation: int | None, config_path: str | None, as_json: bool) ->
 
 
 @plan.command("diff")
-@click.argument("a", type=int)
-@click.argument("b", type=int)
+@click.argument("a", type=GENERATION)
+@click.argument("b", type=GENERATION)
 @config_option
 @json_option
 @friendly_errors
@@ -221,7 +229,7 @@ def unfreeze(config_path: str | None) -> None:
 
 @click.command()
 @click.argument("endpoint")
-@click.argument("generation", type=int)
+@click.argument("generation", type=GENERATION)
 @config_option
 @friendly_errors
 def pin(endpoint: str, generation: int, config_path: str | None) -> None:
@@ -249,7 +257,7 @@ def unpin(endpoint: str, config_path: str | None) -> None:
 
 @click.command()
 @click.argument("endpoint")
-@click.argument("generation", type=int, required=False)
+@click.argument("generation", type=GENERATION, required=False)
 @config_option
 @friendly_errors
 def rollback(endpoint: str, generation: int | None, config_path: str | None) -> None:
@@ -297,8 +305,8 @@ def repair(config_path: str | None, as_json: bool) -> None:
 @click.command()
 @config_option
 @json_option
-@click.option("--after", type=int, default=0, help="Only events after this sequence number.")
-@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--after", type=COUNT, default=0, help="Only events after this sequence number.")
+@click.option("--limit", type=COUNT, default=200, show_default=True)
 @click.option(
     "--kind",
     multiple=True,

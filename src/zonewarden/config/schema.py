@@ -60,6 +60,7 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "retention": integer(0, 1_000_000),
         "keep_newest": integer(1, 1_000_000),
         "cleanup": boolean,
+        "stall_retry": num(0.01, 3600),
     },
     "reconciler": {"interval": num(0.01, 3600), "max_lag": integer(1, 1_000_000)},
     "dns": {

@@ -183,10 +183,14 @@ class OlderDeleted:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """The action raised; `retryable` says whether backing off may help."""
+    """The action raised; `retryable` says whether backing off may help, `delay` is
+    the least wait the failing adapter asked for (RetryableError.delay), `kind` the
+    error's class, so a driver can tell distinct failures apart."""
 
     error: str
     retryable: bool = True
+    delay: float = 0.0
+    kind: str = ""
 
 
 Result = (

@@ -17,7 +17,10 @@ endpoint to it. It never trusts an earlier look:
 - endpoints at the target generation whose live content differs from the plan (empty,
   corrupted) are reported behind by the store and rewritten: self-repair (rule 6);
 - clean-up only proposes candidates chosen by `cleanup_candidates`; the store re-checks
-  references inside the delete (rule 5).
+  references inside the delete (rule 5);
+- a retryable failure backs off for at least the delay the adapter asked for; a
+  permanent one (a refused TSIG key, a damaged store) is STALLED: retried every
+  `stall_retry` seconds from FIND, which clears the stall by itself once the cause goes.
 
 The state is a frozen value and holds no counters, so the model checker can hash it;
 drivers count outcomes from the results they deliver.
@@ -60,6 +63,7 @@ class Phase(StrEnum):
     DELETE = "delete"
     SLEEP = "sleep"
     BACKOFF = "backoff"
+    STALLED = "stalled"  # a permanent error: retried slowly until its cause goes
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,7 @@ class EnactorConfig:
     retention: int = 3
     keep_newest: int = 3
     cleanup: bool = True
+    stall_retry: float = 10.0  # seconds between attempts while stalled on a permanent error
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +123,7 @@ def step(
         return _index(config, state, result)
     if phase is Phase.DELETE and isinstance(result, Deleted):
         return _sleep(config, state, "idle")
-    if phase in (Phase.SLEEP, Phase.BACKOFF) and isinstance(result, Woke):
+    if phase in (Phase.SLEEP, Phase.BACKOFF, Phase.STALLED) and isinstance(result, Woke):
         next_phase = Phase.RECHECK if phase is Phase.BACKOFF else Phase.FIND
         return replace(state, phase=next_phase), ReadNewest()
     raise ValueError(f"enactor {state.enactor_id}: unexpected {result!r} in phase {phase}")
@@ -203,7 +208,12 @@ def _failed(
     # a failed write resumes at the same batch after re-reading the newest generation;
     # any other failure starts over from FIND, which re-reads everything it needs
     attempt = state.attempt + 1
-    delay = backoff(config, attempt, rng)
+    if not result.retryable:  # backing off fast cannot help: stall, retry slowly
+        delay = max(config.stall_retry, result.delay)
+        return replace(state, phase=Phase.STALLED, attempt=attempt), Sleep(
+            delay, f"stalled: {result.error}"
+        )
+    delay = max(backoff(config, attempt, rng), result.delay)
     phase = Phase.BACKOFF if state.phase is Phase.WRITE else Phase.SLEEP
     return replace(state, phase=phase, attempt=attempt), Sleep(delay, f"retry: {result.error}")
 

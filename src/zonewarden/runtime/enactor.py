@@ -3,6 +3,10 @@
 Each action runs in a worker thread (stores are synchronous); `Sleep` is a real,
 interruptible sleep. Heartbeats carry the phase and target generation so `status`
 can show what every enactor is doing. Outcome counts live here, not in the state.
+
+Failures are loud: each distinct one (error class and message) is logged once and
+audited once, with a count kept while it repeats, and a line when it clears; while
+failing, the heartbeat's detail names the failure and its count.
 """
 
 from __future__ import annotations
@@ -15,12 +19,21 @@ import time
 
 from zonewarden.core import enactor as safe
 from zonewarden.core import legacy
-from zonewarden.core.actions import ApplyIfNewer, LegacyWrite, Outcomes, Sleep, WriteDone
+from zonewarden.core.actions import (
+    ApplyIfNewer,
+    Failed,
+    LegacyWrite,
+    Outcomes,
+    Result,
+    Sleep,
+    WriteDone,
+)
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.dispatch import execute
-from zonewarden.errors import RetryableError
+from zonewarden.errors import ConfigError, RetryableError
 from zonewarden.ports import Heartbeat, RegionStore
 from zonewarden.runtime.clock import pause
+from zonewarden.runtime.failures import FailureLog
 
 log = logging.getLogger("zonewarden.enactor")
 BEAT_EVERY = 0.25
@@ -37,8 +50,13 @@ class EnactorRunner:
         seed: int | None = None,
         write_delay: float = 0.0,
     ) -> None:
+        if protocol not in ("safe", "legacy"):  # fail closed: never guess the unsafe one
+            raise ConfigError(f"unknown enactor protocol {protocol!r} (known: safe, legacy)")
         self.id, self.store, self.config, self.protocol = enactor_id, store, config, protocol
         self.machine = safe if protocol == "safe" else legacy
+        self.failures = FailureLog(log, f"enactor {enactor_id}")
+        self._failure_detail = ""
+        self._failed_on: type | None = None
         self.rng = random.Random(seed)
         self.counts: collections.Counter[str] = collections.Counter()
         self._last_beat = 0.0
@@ -61,8 +79,36 @@ class EnactorRunner:
                     execute, self.store, action, actor=self.id, now=time.time()
                 )
                 self._count(result)
-            state, action = self.machine.step(self.config, state, result, self.rng)  # type: ignore[arg-type]
-            self._beat(state)
+            done = type(action)
+            state, action = self.machine.step(self.config, state, result, self.rng)
+            self._note(done, result, action)
+            self._beat(state, force=isinstance(result, Failed))
+
+    def _note(self, done: type, result: Result, action: object) -> None:
+        """Log and audit each distinct failure once; say when it clears: when the kind of
+        action that failed succeeds (a read succeeding between failing writes is not)."""
+        now = time.time()
+        if not isinstance(result, Failed):
+            if self.failures.current is not None and done is self._failed_on:
+                key = self.failures.current.key
+                count = self.failures.count
+                self.failures.cleared(now)
+                self._failure_detail = ""
+                self._audit("failure-cleared", f"after {count} attempt(s): {key}"[:500], now)
+            return
+        self._failed_on = done
+        retry_in = action.seconds if isinstance(action, Sleep) else 0.0
+        key = f"{result.kind or 'Error'}: {result.error}"
+        kind = "retrying" if result.retryable else "stalled"
+        if self.failures.failed(key, now, retry_in, retryable=result.retryable):
+            self._audit(kind, f"{key} (next attempt in {retry_in:.1f}s)"[:500], now)
+        self._failure_detail = f"{kind} x{self.failures.count}: {key}"
+
+    def _audit(self, kind: str, detail: str, now: float) -> None:
+        try:
+            self.store.record(self.id, kind, now=now, detail=detail)
+        except Exception as exc:  # the store may be what is failing; the log has it
+            log.debug("enactor %s: could not audit %s: %s", self.id, kind, exc)
 
     async def _idle(self, stop: asyncio.Event, action: Sleep) -> None:
         """Sleep; an idle enactor on a store with watches (etcd) wakes as soon as a plan
@@ -91,17 +137,18 @@ class EnactorRunner:
         elif isinstance(result, WriteDone):
             self.counts[str(result.outcome)] += 1
 
-    def _beat(self, state: object) -> None:
+    def _beat(self, state: object, *, force: bool = False) -> None:
         now = time.time()
-        if now - self._last_beat < BEAT_EVERY:
+        if now - self._last_beat < BEAT_EVERY and not force:
             return
         self._last_beat = now
         target = int(getattr(state, "target", 0) or getattr(state, "done", 0))
         phase = str(getattr(state, "phase", "?"))
         detail = " ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
+        detail = f"{self.protocol} {detail}".strip()
+        if self._failure_detail:
+            detail = f"{detail}; {self._failure_detail}"
         try:
-            self.store.beat(
-                Heartbeat(self.id, now, target, phase, f"{self.protocol} {detail}".strip())
-            )
+            self.store.beat(Heartbeat(self.id, now, target, phase, detail[:500]))
         except Exception as exc:  # a heartbeat must never stop the enactor
-            log.warning("heartbeat failed: %s", exc)
+            log.debug("heartbeat failed: %s", exc)  # the failure itself is logged once

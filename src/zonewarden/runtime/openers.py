@@ -1,11 +1,16 @@
-"""Open the store and health source a config names, with a clear error per failure."""
+"""Open the store and health source a config names, with a clear error per failure.
+
+Rules kept here: an SQLite store is checked before anything runs on it (SQLite's quick
+check), so a damaged file is refused with one message instead of crash-looping every
+role; a read-only directory and a full disk are reported as what they are.
+"""
 
 from __future__ import annotations
 
-import importlib
+import sqlite3
 
 from zonewarden.config import Config
-from zonewarden.errors import ConfigError, MissingExtra
+from zonewarden.errors import ConfigError, StoreCorrupt
 from zonewarden.health.static import DemoHealth, StaticHealth
 from zonewarden.ports import HealthSource, RegionStore
 
@@ -29,17 +34,11 @@ def open_store(config: Config, *, create: bool = False) -> RegionStore:
 def _open_plain_store(config: Config, *, create: bool = False) -> RegionStore:
     kind = config.store.kind
     if kind == "sqlite":
-        from zonewarden.stores.sqlite import SqliteStore
+        return open_sqlite(config, create=create)
+    if kind == "etcd":  # the etcd store needs nothing beyond the standard library
+        from zonewarden.stores.etcd import open_from_config
 
-        config.store.path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteStore(config.store.path, create=create, synchronous=config.store.synchronous)
-    if kind == "etcd":
-        try:
-            module = importlib.import_module("zonewarden.stores.etcd")
-        except ModuleNotFoundError as exc:
-            raise MissingExtra("the etcd store", "etcd") from exc
-        store: RegionStore = module.open_from_config(config)
-        return store
+        return open_from_config(config)
     raise ConfigError(f"unknown store kind {kind!r}")
 
 
@@ -54,3 +53,21 @@ def open_health(config: Config, store: RegionStore | None = None) -> HealthSourc
     if config.planner.health == "demo":
         return DemoHealth(config.region, seed=config.planner.seed)
     return StaticHealth(config.region)
+
+
+def open_sqlite(config: Config, *, create: bool = False) -> RegionStore:
+    """The SQLite store, refused when its file is damaged or its directory read-only."""
+    from zonewarden.stores.integrity import require_intact, require_writable_dir, translate_sqlite
+    from zonewarden.stores.sqlite import SqliteStore
+
+    path = config.store.path
+    require_writable_dir(path.parent)
+    require_intact(path)
+    try:
+        return SqliteStore(path, create=create, synchronous=config.store.synchronous)
+    except StoreCorrupt as exc:
+        cause = exc.__cause__
+        translated = translate_sqlite(path, cause) if isinstance(cause, sqlite3.Error) else None
+        if translated is not None:
+            raise translated from cause
+        raise

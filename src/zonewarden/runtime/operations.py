@@ -18,13 +18,14 @@ import time
 from zonewarden.config import Config
 from zonewarden.core.gates import Limits, draft_valid, max_change, require
 from zonewarden.core.model import EndpointName, Generation, Plan, PlanDraft
-from zonewarden.errors import NotFound, PermanentError, RetryableError
+from zonewarden.errors import NotFound, PermanentError, ZoneWardenError
 from zonewarden.ports import RegionStore
 from zonewarden.repair import RepairReport as RepairReport  # one layer down, shared with sim
 from zonewarden.repair import Survey as Survey
 from zonewarden.repair import repair_once
 from zonewarden.repair import survey as survey
 from zonewarden.runtime.clock import pause
+from zonewarden.runtime.failures import FailureLog, announce, retry_wait
 
 log = logging.getLogger("zonewarden.reconciler")
 
@@ -32,7 +33,9 @@ log = logging.getLogger("zonewarden.reconciler")
 async def run_reconciler(config: Config, store: RegionStore, stop: asyncio.Event) -> None:
     """Repair forever; a pass is skipped when nothing changed since the last clean one."""
     clean_at: tuple[int, int] | None = None
+    failures = FailureLog(log, "reconciler")
     while not stop.is_set():
+        wait = config.reconciler.interval
         try:
             mark = (store.newest(), store.changed_since(2**62)[0])
             if mark == clean_at:
@@ -50,9 +53,12 @@ async def run_reconciler(config: Config, store: RegionStore, stop: asyncio.Event
                 clean_at = None
             else:
                 clean_at = mark
-        except RetryableError as exc:
-            log.warning("reconciler: %s", exc)
-        await pause(stop, config.reconciler.interval)
+            failures.cleared(time.time())
+        except ZoneWardenError as exc:  # retryable or not: loud once, retried, never fatal
+            wait = retry_wait(exc, config.reconciler.interval)
+            if failures.failed(exc, time.time(), wait):
+                announce(store, "reconciler", exc, time.time(), wait, 0)
+        await pause(stop, wait)
 
 
 def publish_operator_plan(

@@ -28,9 +28,10 @@ from zonewarden.core.failopen import fail_open_warnings
 from zonewarden.core.model import LbId, PlanDraft
 from zonewarden.core.planner import Observation, TickDecision, TickInputs, plan_tick
 from zonewarden.core.policy import LbHealth, PolicyState, RegionIndex
-from zonewarden.errors import HealthUnavailable, PublishConflict, RetryableError
+from zonewarden.errors import HealthUnavailable, PublishConflict, ZoneWardenError
 from zonewarden.ports import HealthSource, Heartbeat, RegionStore
 from zonewarden.runtime.clock import pause
+from zonewarden.runtime.failures import FailureLog, announce, retry_wait
 from zonewarden.runtime.health_status import status_document
 
 log = logging.getLogger("zonewarden.planner")
@@ -213,16 +214,24 @@ class Planner:
         self.store.set_health_status(status)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Plan every interval; a failure is logged and audited once, retried (slowly
+        when permanent) and reported when it clears; the planner never exits on one."""
+        interval = self.config.planner.interval
+        failures = FailureLog(log, "planner")
         start = getattr(self.health, "start", None)
         if start is not None:
             start()
         try:
             while not stop.is_set():
+                wait = interval
                 try:
                     await asyncio.to_thread(self.once, time.time())
-                except RetryableError as exc:
-                    log.warning("planner: %s", exc)
-                await pause(stop, self.config.planner.interval)
+                    failures.cleared(time.time())
+                except ZoneWardenError as exc:
+                    wait = retry_wait(exc, interval)
+                    if failures.failed(exc, time.time(), wait):
+                        announce(self.store, "planner", exc, time.time(), wait, self.based_on)
+                await pause(stop, wait)
         finally:
             close = getattr(self.health, "close", None)
             if close is not None:

@@ -11,6 +11,8 @@ Rules kept here:
   after a long good run is restarted as fast as the first one;
 - the DNS server is the data plane: it is started first, handled first when several
   children died, and restarted at once after a healthy run (only a crash loop waits);
+- each child's log keeps space reserved (runtime/logspace.py), and `up` says once when
+  the disk holding the logs (and usually the store) is full, and when it has room again;
 - SIGINT/SIGTERM stop every child, then `up` exits.
 """
 
@@ -30,6 +32,8 @@ from pathlib import Path
 from zonewarden.config import Config
 from zonewarden.core.backoff import backoff_ceiling
 from zonewarden.errors import StoreBusy
+from zonewarden.runtime import logspace
+from zonewarden.stores.integrity import classify_os_error
 
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 _PR_SET_PDEATHSIG = 1
@@ -61,6 +65,7 @@ class Child:
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 HEALTHY_AFTER = 10.0  # seconds of running that count as a healthy run
+FULL_BELOW = 64 * 1024  # free bytes under which the disk counts as full
 
 
 def restart_delay(child: Child) -> float:
@@ -78,8 +83,11 @@ class UpLock:
     fd: int = field(default=-1)
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only mount, permissions, a full disk: say which
+            raise classify_os_error(self.path, exc, "create the lock") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -130,6 +138,8 @@ class Supervisor:
         self.log_dir = log_dir
         self.healthy_after = healthy_after
         self.stopping = False
+        self._disk_full = False
+        self._next_space_check = 0.0
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +148,7 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         child.log = self.log_dir / (child.role.replace(" ", "-") + ".log")
+        logspace.reserve(child.log)
         out = open(child.log, "ab")  # noqa: SIM115 - the child owns it
         child.proc = subprocess.Popen(
             child.argv,
@@ -152,6 +163,9 @@ class Supervisor:
     def poll(self, on_event: Callable[[str], None]) -> None:
         """Restart children that died, with back-off; report each restart."""
         now = time.monotonic()
+        if now >= self._next_space_check:
+            self._next_space_check = now + 1.0
+            self._check_space(on_event)
         for child in self.children:
             if child.proc is None or child.proc.poll() is None:
                 continue
@@ -170,6 +184,23 @@ class Supervisor:
                 child.restarts += 1
                 child.next_start = 0.0
                 self._spawn(child)
+
+    def _check_space(self, on_event: Callable[[str], None]) -> None:
+        for child in self.children:
+            if child.log is not None:
+                logspace.reserve(child.log)  # top the reserve up as the log grows
+        free = logspace.free_bytes(self.log_dir)
+        if free is None:
+            return
+        full = free < FULL_BELOW
+        if full != self._disk_full:
+            self._disk_full = full
+            on_event(
+                f"the disk holding {self.log_dir} is full ({free // 1024} KiB free): writes "
+                "to the store fail and are retried; DNS keeps serving. Free some space there."
+                if full
+                else f"the disk holding {self.log_dir} has room again ({free // 1024} KiB free)"
+            )
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stopping = True

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from zonewarden.errors import NotFound, StoreCorrupt, StoreUnavailable
+from zonewarden.stores.integrity import translate_sqlite
 from zonewarden.stores.sqlite.schema import MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION
 
 
@@ -97,13 +98,24 @@ class SqliteBase:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
+                self._abandon()
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise StoreUnavailable(
                         f"store {self.path} is busy ({exc}); retrying helps"
                     ) from exc
-                raise StoreCorrupt(f"store {self.path}: {exc}") from exc
+                # a full disk or a read-only file is not damage: say which it is
+                raise translate_sqlite(self.path, exc) or StoreCorrupt(
+                    f"store {self.path}: {exc}"
+                ) from exc
             except sqlite3.DatabaseError as exc:
                 raise StoreCorrupt(f"store {self.path} is damaged: {exc}") from exc
+
+    def _abandon(self) -> None:
+        """After a failed COMMIT (a full disk) SQLite may keep the transaction open; end
+        it, or the next call would join a transaction that can never commit."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def consistent_read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """Group several reads into one snapshot: `with store.consistent_read(): ...`."""
