@@ -37,3 +37,11 @@ def test_clear_counts_and_metrics_registry_sees_every_component() -> None:
     assert q.clear() == 7 and len(q) == 0
     snap = metrics.snapshot()
     assert snap["work-queue/restart-test"]["dropped-restart"] == 7
+
+
+def test_deadline_margin_drops_work_that_cannot_finish_in_time() -> None:
+    q: WorkQueue[str] = WorkQueue(deadline_drop=True, margin=2.0)
+    q.offer(3.0, "too late to finish")
+    q.offer(9.0, "fits")
+    assert q.take(1.5) == (9.0, "fits")
+    assert q.counters["dropped-expired"] == 1

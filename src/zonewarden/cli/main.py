@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "zonewarden.cli.ops",
     "zonewarden.cli.dns",
     "zonewarden.cli.sim",
+    "zonewarden.cli.cascade",
     "zonewarden.cli.backends",
     "zonewarden.cli.health",
     "zonewarden.cli.store",

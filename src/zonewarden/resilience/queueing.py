@@ -8,19 +8,23 @@ manager's work queue) both use:
   refuses new work while `max_depth` items wait, so what is admitted can still be done
   before its caller gives up;
 - **deadline-aware dropping**: `take` discards work whose caller's deadline has passed
-  (the caller has already timed out and, likely, retried) instead of doing it;
+  (the caller has already timed out and, likely, retried), or will have passed before
+  the work can be done (`margin`: the expected service time), instead of doing it. With
+  no margin a long queue settles where every item served is just about to expire, and
+  finishes too late;
 - **LIFO under overload**: while more than `lifo_above` items wait, `take` serves the
   newest first (the work whose caller is most likely still waiting); at or below it,
   FIFO, so a lightly loaded queue stays fair.
 
 Items are `(deadline, payload)`; a deadline of `inf` never expires. Rules: nothing is
-lost silently (every refusal and drop is counted by cause); `clear` (a restart) returns
-how many it dropped.
+lost silently (every refusal and drop is counted by cause, and handed to `on_drop` when
+the owner wants to ask again); `clear` (a restart) returns how many it dropped.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -34,6 +38,7 @@ NO_LIMIT = 1 << 62
 class WorkQueue(Generic[T]):
     max_depth: int = NO_LIMIT
     deadline_drop: bool = False
+    margin: float = 0.0  # with deadline_drop: also drop work that cannot finish in time
     lifo_above: int = NO_LIMIT
     name: str = "default"
     counters: Counters = field(init=False, repr=False)
@@ -43,6 +48,8 @@ class WorkQueue(Generic[T]):
     def __post_init__(self) -> None:
         if self.max_depth < 1:
             raise ValueError(f"queue max_depth must be >= 1 (got {self.max_depth})")
+        if self.margin < 0:
+            raise ValueError(f"deadline margin must be >= 0 s (got {self.margin})")
         if self.lifo_above < 0:
             raise ValueError(f"lifo_above must be >= 0 (got {self.lifo_above})")
         self._items = deque()
@@ -67,22 +74,31 @@ class WorkQueue(Generic[T]):
             self.peak_depth = len(items)
         return True
 
-    def take(self, now: float) -> tuple[float, T] | None:
-        """The next item to serve, or None when empty; expired items are dropped on the way."""
+    def take(
+        self, now: float, on_drop: Callable[[tuple[float, T]], None] | None = None
+    ) -> tuple[float, T] | None:
+        """The next item to serve, or None when empty; expired items are dropped on the way
+        (each handed to `on_drop`, when given, so its owner can ask again later)."""
         items = self._items
         values = self.counters.values
+        cutoff = now + self.margin
         while items:
             entry = items.pop() if len(items) > self.lifo_above else items.popleft()
-            if self.deadline_drop and entry[0] <= now:
+            if self.deadline_drop and entry[0] <= cutoff:
                 values["dropped-expired"] += 1
+                if on_drop is not None:
+                    on_drop(entry)
                 continue
             values["served"] += 1
             return entry
         return None
 
-    def clear(self) -> int:
+    def clear(self, on_drop: Callable[[tuple[float, T]], None] | None = None) -> int:
         """Drop everything waiting (a restart); returns how many were dropped."""
         n = len(self._items)
+        if on_drop is not None:
+            for entry in self._items:
+                on_drop(entry)
         self._items.clear()
         self.counters.values["dropped-restart"] += n
         return n
