@@ -38,8 +38,18 @@ SERVER_KEYS = {
     "udp_payload": "max_udp_payload",
     "multi_answers": "multi_k",
     "tcp_idle_timeout": "tcp_idle_timeout",
+    "tcp_message_timeout": "tcp_message_timeout",
     "tcp_max_connections": "tcp_max_connections",
+    "tcp_max_per_source": "tcp_max_per_source",
+    "tcp_backlog": "tcp_backlog",
     "metrics_listen": "metrics_listen",
+    "rrl_rate": "rrl_rate",
+    "rrl_slip": "rrl_slip",
+    "rrl_window": "rrl_window",
+    "rrl_ipv4_prefix": "rrl_ipv4_prefix",
+    "rrl_ipv6_prefix": "rrl_ipv6_prefix",
+    "rrl_size": "rrl_size",
+    "tsig_keys": "tsig_keys",
 }
 store_option = click.option(
     "--store",
@@ -111,6 +121,11 @@ def register(cli: click.Group) -> None:
     @click.option("--listen", multiple=True, help="ADDR:PORT or [ADDR6]:PORT (repeatable).")
     @click.option("--processes", type=int, help="Server processes sharing the port.")
     @click.option("--metrics-listen", help="ADDR:PORT serving Prometheus metrics (HTTP).")
+    @click.option(
+        "--rrl-rate",
+        type=click.IntRange(0),
+        help="Response rate limit, answers/s per source prefix and name (0: off; default 200).",
+    )
     @click.option("-v", "--verbose", is_flag=True, help="Log snapshot swaps too.")
     @friendly_errors
     def serve_dns(
@@ -120,6 +135,7 @@ def register(cli: click.Group) -> None:
         listen: tuple[str, ...],
         processes: int | None,
         metrics_listen: str | None,
+        rrl_rate: int | None,
         verbose: bool,
     ) -> None:
         """Serve the live zone as an authoritative DNS server (UDP and TCP, IPv4 and IPv6).
@@ -137,6 +153,8 @@ def register(cli: click.Group) -> None:
             settings = settings_from(dns, served, listen, processes)
             if metrics_listen:
                 settings = replace(settings, metrics_listen=metrics_listen)
+            if rrl_rate is not None:
+                settings = replace(settings, rrl_rate=rrl_rate)
         except (ValueError, TypeError) as exc:
             raise click.BadParameter(str(exc)) from exc
         sys.exit(serve(opener, settings))

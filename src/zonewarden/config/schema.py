@@ -15,13 +15,12 @@ from zonewarden.config.checks import (
     boolean,
     choice,
     dns_name,
-    dns_names,
     integer,
-    listen,
     nonempty,
     num,
     strings,
 )
+from zonewarden.config.dns import DNS_KEYS
 from zonewarden.config.health import HEALTH_KEYS, LB_HEALTH_KEYS, PLANNER_HEALTH_KEYS
 from zonewarden.config.settings import BACKEND_KINDS, HEALTH_SOURCES, PROTOCOLS, STORE_KINDS
 from zonewarden.core.gates import MAX_TTL
@@ -63,21 +62,7 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "stall_retry": num(0.01, 3600),
     },
     "reconciler": {"interval": num(0.01, 3600), "max_lag": integer(1, 1_000_000)},
-    "dns": {
-        "listen": listen,
-        "processes": integer(1, 64),
-        "udp_payload": integer(512, 4096),
-        "multi_answers": integer(1, 64),
-        "soa_mname": dns_name,
-        "soa_rname": dns_name,
-        "soa_refresh": integer(0, 2**31),
-        "soa_retry": integer(0, 2**31),
-        "soa_expire": integer(0, 2**31),
-        "soa_minimum": integer(0, 86400),
-        "ns": dns_names,
-        "tcp_idle_timeout": num(0.1, 3600),
-        "tcp_max_connections": integer(1, 100_000),
-    },
+    "dns": DNS_KEYS,
     "backend": {
         "kind": choice(*BACKEND_KINDS),
         "server": nonempty,
