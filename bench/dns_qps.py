@@ -12,6 +12,16 @@ how much work each server needs per query independently of how much CPU it was g
 percentiles (p50, p99) from a separate, shorter `dnsperf -v` run at the same settings,
 since printing every answer slows dnsperf itself.
 
+Response rate limiting is turned off on every side, and the report says so: dnsperf
+sends everything from one address, which is exactly what RRL (on by default in
+ZoneWarden and in NSD) exists to limit, so leaving it on would measure the limiter.
+
+Saturation: each row also gives the share of its pinned core each server and dnsperf
+used (CPU seconds / wall seconds). A run where the server used well under its core
+while dnsperf used all of its own was limited by the load generator, not by the server:
+the report marks such rows "client-bound" and their qps says nothing about the server's
+ceiling (answers per CPU-second still does).
+
     python bench/dns_qps.py [--endpoints 50000] [--seconds 15] [--rounds 3]
 """
 
@@ -21,6 +31,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -108,7 +119,7 @@ def zonewarden(
     log = (workdir / "zonewarden.out").open("wb")
     argv = ["taskset", "-c", str(cpu), *ZONEWARDEN]
     argv += ["serve-dns", "--store", str(store), "--zone", ZONE]
-    argv += ["--listen", f"127.0.0.1:{port}", "--processes", "1"]
+    argv += ["--listen", f"127.0.0.1:{port}", "--processes", "1", "--rrl-rate", "0"]
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_answer(port, ZONE, 120.0, proc)
@@ -124,8 +135,11 @@ def dnsperf(port: int, qfile: Path, args: argparse.Namespace, *, verbose: bool) 
     argv = ["taskset", "-c", str(args.client_cpu), "dnsperf", "-s", "127.0.0.1"]
     argv += ["-p", str(port), "-d", str(qfile), "-T", "1", "-c", str(args.clients)]
     argv += ["-q", str(args.outstanding), "-l", str(seconds)] + (["-v"] if verbose else [])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
-    return out.stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out.stdout + f"\nClient CPU seconds: {used:.3f}\n"
 
 
 def parse_summary(text: str) -> dict[str, float]:
@@ -138,6 +152,8 @@ def parse_summary(text: str) -> dict[str, float]:
         "sent": grab(r"Queries sent:\s+(\d+)"),
         "lost": grab(r"Queries lost:\s+(\d+)"),
         "avg_ms": grab(r"Average Latency \(s\):\s+([\d.]+)") * 1000,
+        "run_s": grab(r"Run time \(s\):\s+([\d.]+)"),
+        "client_cpu_s": grab(r"Client CPU seconds:\s+([\d.]+)"),
     }
 
 
@@ -195,10 +211,21 @@ def main() -> None:
                     cpu = tree_cpu_seconds(proc.pid) - cpu_before
                     row["cpu_s"] = cpu
                     row["q_per_cpu_s"] = (row["sent"] - row["lost"]) / cpu if cpu else 0.0
+                    row["server_core"] = cpu / row["run_s"] if row["run_s"] else 0.0
+                    row["client_core"] = row["client_cpu_s"] / row["run_s"] if row["run_s"] else 0.0
                     row |= parse_latencies(dnsperf(port, qfile, args, verbose=True))
                 results[kind].append(row)
                 print(f"round {round_no + 1} {kind}: {json.dumps(row)}", flush=True)
     report(results, args)
+
+
+def bound(m: dict[str, float]) -> str:
+    """Which side limited the run: the server (it used its core), dnsperf, or neither."""
+    if m["server_core"] >= 0.9:
+        return "server-bound"
+    if m["client_core"] >= 0.9:
+        return "client-bound"
+    return "neither (CPU shared with other work)"
 
 
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
@@ -210,10 +237,13 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     base = med.get("nsd", {}).get("qps")
     base_cpu = med.get("nsd", {}).get("q_per_cpu_s")
     print(
-        "\n| server | qps (median) | vs NSD | loss | avg latency | p50 | p99 "
-        "| answers per CPU-second | vs NSD |"
+        "\nResponse rate limiting off on every side (ZoneWarden --rrl-rate 0, NSD rrl-ratelimit 0)."
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "\n| server | qps (median) | vs NSD | loss | avg latency | p50 | p99 "
+        "| answers per CPU-second | vs NSD | server core | dnsperf core | limit |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for kind, m in med.items():
         loss = 100 * sum(r["lost"] for r in results[kind]) / sum(r["sent"] for r in results[kind])
         ratio = f"{m['qps'] / base:.2f}" if base else "-"
@@ -221,7 +251,8 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         print(
             f"| {kind} | {m['qps']:,.0f} | {ratio} | {loss:.3f}% | {m['avg_ms']:.2f} ms "
             f"| {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | {m['q_per_cpu_s']:,.0f} "
-            f"| {cpu_ratio} |"
+            f"| {cpu_ratio} | {m['server_core']:.0%} | {m['client_core']:.0%} "
+            f"| {bound(m)} |"
         )
     if args.json:
         args.json.write_text(json.dumps({"results": results, "median": med}, indent=2))
