@@ -78,15 +78,23 @@ def zone_store() -> MemoryStore:
     return store
 
 
-@pytest.fixture(scope="module", params=["batched-udp", "datagram-protocol"])
+UDP_PATHS = {
+    "compiled-batches": {"batched_udp": True, "compiled_udp": True},
+    "python-batches": {"batched_udp": True, "compiled_udp": False},
+    "datagram-protocol": {"batched_udp": False},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(UDP_PATHS))
 def live(zone_store: MemoryStore, request) -> Iterator[LiveServer]:
-    """The server with each UDP path: recvmmsg batches (Linux) and asyncio's protocol."""
+    """The server with each UDP path: recvmmsg batches answered by the compiled loop and
+    by the Python one (Linux), and asyncio's protocol."""
     server, thread = start_server(
-        zone_store,
-        tcp_idle_timeout=1.0,
-        tcp_max_connections=16,
-        batched_udp=request.param == "batched-udp",
+        zone_store, tcp_idle_timeout=1.0, tcp_max_connections=16, **UDP_PATHS[request.param]
     )
+    if request.param == "compiled-batches" and not server.server.compiled:
+        stop_server(server, thread)
+        pytest.fail("the compiled UDP loop was not built: pip install -e . with gcc present")
     yield server
     stop_server(server, thread)
 

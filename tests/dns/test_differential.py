@@ -40,8 +40,8 @@ FLAGS_COMPARED = dns.flags.QR | dns.flags.AA | dns.flags.TC | dns.flags.RD | dns
 FLAGS_COMPARED |= dns.flags.CD | dns.flags.AD
 
 
-@pytest.fixture(scope="module")
-def zone(tmp_path_factory):
+@pytest.fixture(scope="module", params=["compiled-loop", "python-loop"])
+def zone(tmp_path_factory, request):
     store = MemoryStore(keep_audit=False)
     contents = synthetic_contents(ENDPOINTS, APEX, seed=5)
     one = Record(RecordType.A, "192.0.2.1", 1, LbId("lb1"))
@@ -50,7 +50,9 @@ def zone(tmp_path_factory):
     version, entries = store.changed_since(0)
     path = tmp_path_factory.mktemp("zone") / "example.zone"
     path.write_text(export_zone(ZoneSettings(APEX), version, entries).text)
-    server, thread = start_server(store, listen=("127.0.0.1:0",))
+    compiled = request.param == "compiled-loop"
+    server, thread = start_server(store, listen=("127.0.0.1:0",), compiled_udp=compiled)
+    assert server.server.compiled == compiled, "the compiled UDP loop was not built"
     yield store, entries, path, server
     stop_server(server, thread)
 

@@ -95,8 +95,10 @@ def send_batch(live, sources: list[tuple[str, int]]) -> int:
         client.close()
 
 
-def test_spoofed_sources_first_in_a_batch_cost_no_legitimate_answer(zone_store):
-    live, thread = start_server(zone_store, listen=("127.0.0.1:0",))
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled-loop", "python-loop"])
+def test_spoofed_sources_first_in_a_batch_cost_no_legitimate_answer(zone_store, compiled):
+    live, thread = start_server(zone_store, listen=("127.0.0.1:0",), compiled_udp=compiled)
+    assert live.server.compiled == compiled
     try:
         metrics = live.server.metrics
         answered = send_batch(live, [("127.0.0.1", 0), ("127.255.255.255", 4000)])
@@ -113,7 +115,7 @@ def test_control_ignoring_sendmmsg_result_loses_the_rest_of_the_batch(zone_store
         udp_batch.LIBC.sendmmsg(self.fd, self.tx_ptr, m, udp_batch.MSG_DONTWAIT)
 
     monkeypatch.setattr(BatchedUdpServer, "_send", send_once)
-    live, thread = start_server(zone_store, listen=("127.0.0.1:0",))
+    live, thread = start_server(zone_store, listen=("127.0.0.1:0",), compiled_udp=False)
     try:
         answered = send_batch(live, [("127.255.255.255", 4000)])
         assert answered < LEGIT // 2, answered  # the refused first reply took the rest along

@@ -97,6 +97,7 @@ class DnsServer:
         self._servers: list[asyncio.Server] = []
         self._batched: list[BatchedUdpServer] = []
         self._watch: asyncio.Task[None] | None = None
+        self.compiled = False  # a listener runs the compiled UDP loop
 
     async def start(self) -> list[tuple[str, int]]:
         loop = asyncio.get_running_loop()
@@ -115,7 +116,9 @@ class DnsServer:
                 raise OSError(exc.errno, f"cannot listen on {text}: {exc.strerror}") from exc
             if s.batched_udp and batched_udp_available():
                 octets = prefixes[udp.family == socket.AF_INET6]
-                batched = BatchedUdpServer(udp, self.responder, self.metrics, self.rrl, octets)
+                batched = BatchedUdpServer(
+                    udp, self.responder, self.metrics, self.rrl, octets, compiled=s.compiled_udp
+                )
                 batched.start(loop)
                 self._batched.append(batched)
             else:
@@ -137,6 +140,7 @@ class DnsServer:
             self._servers.append(
                 await asyncio.start_server(self._serve_metrics, host, port, reuse_port=reuse)
             )
+        self.compiled = any(b.compiled for b in self._batched)
         self.tcp_pool.start(loop)
         self._watch = asyncio.create_task(self.watcher.run())
         return self.addresses
@@ -229,7 +233,7 @@ def run_server(
             "serving %s on %s (%s, snapshot version %d, %d endpoints)",
             ", ".join(z.apex for z in settings.zones),
             ", ".join(f"{h}:{p}" for h, p in addresses),
-            "uvloop" if fast else "asyncio",
+            ("uvloop" if fast else "asyncio") + (", compiled UDP loop" if server.compiled else ""),
             server.responder.snapshot.version,
             server.responder.snapshot.endpoints,
         )

@@ -82,6 +82,7 @@ class ServerSettings:
     tcp_max_per_source: int = 64  # connections from one address
     tcp_backlog: int = 512  # listen() backlog (the kernel caps it at net.core.somaxconn)
     batched_udp: bool = True  # recvmmsg/sendmmsg where available (Linux)
+    compiled_udp: bool = True  # the compiled batch loop, when it was built at install
     metrics_listen: str = ""  # ADDR:PORT for Prometheus text over HTTP; "" = off
     # response rate limiting (UDP), on by default as in NSD; rrl_rate = 0 turns it off
     rrl_rate: int = 200  # answers per second per (source prefix, name, type, class)

@@ -23,7 +23,12 @@ Rules kept here:
 - response rate limiting (`rrl`) sees every answer with its source prefix, the batch's
   one clock reading, and may drop it or send it truncated;
 - `batched_udp_available()` says whether the platform offers recvmmsg (Linux with
-  glibc or musl); elsewhere the server uses the plain DatagramProtocol.
+  glibc or musl); elsewhere the server uses the plain DatagramProtocol;
+- the same loop exists compiled (`_fastudp.c`, built at install time when a C compiler
+  is there): it answers the responder's fast path itself from the same prepared
+  answers and rng and hands every other datagram to `Responder.respond`; the Python
+  loop below stays, is used when the extension is missing or `compiled=False`, and the
+  test suites run both.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import time
 from typing import Any
 
 from zonewarden.backends.embedded.metrics import ServerMetrics
+from zonewarden.backends.embedded.policy import Fixed, WeightedOne, WeightedRotation
 from zonewarden.backends.embedded.responder import Responder
 from zonewarden.backends.embedded.rrl import RateLimiter
 from zonewarden.backends.embedded.transport import bad_source_table, count_error
@@ -71,10 +77,20 @@ def _libc() -> Any | None:
 
 
 LIBC = _libc()
+try:
+    from zonewarden.backends.embedded import _fastudp  # type: ignore[attr-defined]
+
+    _fastudp.configure(Fixed, WeightedOne, WeightedRotation)
+except ImportError:  # no compiler at install time: the Python loop serves
+    _fastudp = None
 
 
 def batched_udp_available() -> bool:
     return LIBC is not None
+
+
+def compiled_udp_available() -> bool:
+    return _fastudp is not None and LIBC is not None
 
 
 class _Vector:
@@ -111,6 +127,8 @@ class BatchedUdpServer:
         metrics: ServerMetrics,
         rrl: RateLimiter | None = None,
         prefix_octets: int = 3,
+        *,
+        compiled: bool = True,
     ) -> None:
         assert LIBC is not None, "batched UDP needs Linux recvmmsg (check batched_udp_available)"
         self.sock = sock
@@ -130,6 +148,8 @@ class BatchedUdpServer:
         name_len = 28 if sock.family == socket.AF_INET6 else 16
         for i in range(BATCH):
             self.tx.words[i * MMSG_WORDS + W_NAMELEN] = name_len
+        # the compiled loop has fixed 4096-octet send slots (the config's udp_payload cap)
+        self.compiled = compiled and compiled_udp_available() and self.tx.slot <= 4096
         self.rx_ptr = ctypes.addressof(self.rx.msgs)
         self.tx_ptr = ctypes.addressof(self.tx.msgs)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -143,7 +163,7 @@ class BatchedUdpServer:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        loop.add_reader(self.fd, self.on_readable)
+        loop.add_reader(self.fd, self.on_readable_compiled if self.compiled else self.on_readable)
 
     def close(self) -> None:
         if self.loop is not None:
@@ -201,6 +221,38 @@ class BatchedUdpServer:
                 self._restore_names(m)
             if n < BATCH:
                 return
+
+    def on_readable_compiled(self) -> None:
+        r, rrl, metrics = self.responder, self.rrl, self.metrics
+        batches, queries, bad, refused = _fastudp.serve(
+            self.fd,
+            r.snapshot.answers,
+            r.respond,
+            r.rng,
+            rrl.admit if rrl is not None else None,
+            time.monotonic() if rrl is not None else 0.0,
+            self.addr_offset,
+            self.prefix_octets,
+            self.bad_first_octet,
+            r.opt[0],
+            r.opt[1],
+            self._count_error,
+        )
+        metrics.udp_batches += batches
+        metrics.udp_queries += queries
+        metrics.udp_bad_sources += bad
+        if refused:
+            before = metrics.udp_send_refused
+            metrics.udp_send_refused += refused
+            if before == 0 or before // 1000 != metrics.udp_send_refused // 1000:
+                log.warning(
+                    "the kernel refused replies; skipped them and sent the rest of their "
+                    "batches (%d refused so far)",
+                    metrics.udp_send_refused,
+                )
+
+    def _count_error(self, exc: BaseException) -> None:
+        count_error(self.metrics, exc)
 
     def _send(self, m: int) -> None:
         """Send replies 0..m-1; a reply the kernel refuses is skipped, never the rest."""
