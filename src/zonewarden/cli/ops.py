@@ -31,7 +31,7 @@ from zonewarden.runtime import operations
 from zonewarden.runtime.openers import open_store
 from zonewarden.runtime.operations import pin as pin_endpoint
 from zonewarden.runtime.operations import publish_operator_plan, repair_once
-from zonewarden.runtime.status import region_status
+from zonewarden.runtime.status import region_status, stale_after
 from zonewarden.runtime.why import causes
 
 
@@ -60,8 +60,9 @@ def _endpoint(text: str) -> EndpointName:
 @friendly_errors
 def status(config_path: str | None, as_json: bool) -> None:
     """Per endpoint: applied generation, records, lag; per enactor: last heartbeat."""
-    _, store = _open(config_path)
-    st = region_status(store, time.time())
+    config = resolve(config_path)
+    store = open_store(config, create=False)
+    st = region_status(store, time.time(), stale_after(config))
     if as_json:
         print_json(st.as_json())
         return

@@ -23,7 +23,8 @@ from zonewarden.runtime.openers import open_health, open_store
 from zonewarden.runtime.operations import run_reconciler
 from zonewarden.runtime.planner import Planner
 from zonewarden.runtime.reload import reload_planner
-from zonewarden.runtime.status import region_status
+from zonewarden.runtime.roles import claim
+from zonewarden.runtime.status import region_status, stale_after
 from zonewarden.runtime.supervisor import Supervisor, UpLock, child_roles
 from zonewarden.runtime.vantage import VantagePoint, probes_from_enactors
 
@@ -66,8 +67,14 @@ def planner(config_path: str | None, verbose: bool) -> None:
     _logging(verbose)
     config = resolve(config_path)
     store = open_store(config, create=True)
+    lease = claim(store, "planner")  # one live planner per region
     role = Planner(config, store, open_health(config, store))
-    _run_until_signal(role.run, on_hup=lambda: reload_planner(role, config.path))
+    try:
+        _run_until_signal(
+            lambda stop: role.run(stop, lease), on_hup=lambda: reload_planner(role, config.path)
+        )
+    finally:
+        lease.release()
 
 
 @click.command()
@@ -108,9 +115,15 @@ def enactor(
     knobs = config.enactors.config
     if poll_interval is not None:
         knobs = dataclasses.replace(knobs, poll_interval=poll_interval)
-    runner = EnactorRunner(enactor_id, store, knobs, protocol=chosen, write_delay=write_delay)
+    lease = claim(store, f"enactor {enactor_id}")  # one live process per enactor id
+    runner = EnactorRunner(
+        enactor_id, store, knobs, protocol=chosen, write_delay=write_delay, lease=lease
+    )
     vantage = VantagePoint(config, store, enactor_id) if probes_from_enactors(config) else None
-    _run_until_signal(runner.run, beside=vantage.run if vantage is not None else None)
+    try:
+        _run_until_signal(runner.run, beside=vantage.run if vantage is not None else None)
+    finally:
+        lease.release()
 
 
 @click.command()
@@ -137,7 +150,8 @@ def _demo_config(protocol: str) -> Path:
 
 
 def _view(config: Config, store: RegionStore) -> Group:
-    return status_view(region_status(store, time.time()), title=f"region {config.region.name}: ")
+    st = region_status(store, time.time(), stale_after(config))
+    return status_view(st, title=f"region {config.region.name}: ")
 
 
 @click.command()

@@ -28,8 +28,9 @@ def status_view(st: RegionStatus, title: str = "") -> Group:
         "actor", "last heartbeat", "plan", "phase", "detail", title="planner and enactors"
     )
     for a in st.actors:
-        style = "yellow" if a.age > 5 or a.phase == "holding" else None
-        actors.add_row(
-            a.actor, f"{a.age:.1f}s ago", str(a.generation), a.phase, a.detail, style=style
-        )
+        style = "yellow" if a.phase in ("holding", "stalled", "retrying") else None
+        age = f"{a.age:.1f}s ago"
+        if a.stale:  # no heartbeat for several intervals: dead, stuck or cut off
+            style, age = "bold red", f"{age} STALE"
+        actors.add_row(a.actor, age, str(a.generation), a.phase, a.detail, style=style)
     return Group(head, endpoints, actors)

@@ -33,7 +33,8 @@ from zonewarden.dispatch import execute
 from zonewarden.errors import ConfigError, RetryableError
 from zonewarden.ports import Heartbeat, RegionStore
 from zonewarden.runtime.clock import pause
-from zonewarden.runtime.failures import FailureLog
+from zonewarden.runtime.failures import FailureLog, wait_renewing
+from zonewarden.runtime.roles import RoleLease
 
 log = logging.getLogger("zonewarden.enactor")
 BEAT_EVERY = 0.25
@@ -49,12 +50,15 @@ class EnactorRunner:
         protocol: str = "safe",
         seed: int | None = None,
         write_delay: float = 0.0,
+        lease: RoleLease | None = None,
     ) -> None:
         if protocol not in ("safe", "legacy"):  # fail closed: never guess the unsafe one
             raise ConfigError(f"unknown enactor protocol {protocol!r} (known: safe, legacy)")
         self.id, self.store, self.config, self.protocol = enactor_id, store, config, protocol
         self.machine = safe if protocol == "safe" else legacy
         self.failures = FailureLog(log, f"enactor {enactor_id}")
+        self.lease = lease
+        self._state: object = None
         self._failure_detail = ""
         self._failed_on: type | None = None
         self.rng = random.Random(seed)
@@ -82,6 +86,7 @@ class EnactorRunner:
             done = type(action)
             state, action = self.machine.step(self.config, state, result, self.rng)
             self._note(done, result, action)
+            self._state = state
             self._beat(state, force=isinstance(result, Failed))
 
     def _note(self, done: type, result: Result, action: object) -> None:
@@ -115,7 +120,10 @@ class EnactorRunner:
         is published instead of waiting out its poll interval. Back-offs always sleep."""
         watch = getattr(self.store, "watch_plans", None)
         if watch is None or action.reason != "idle" or stop.is_set():
-            await pause(stop, action.seconds)
+            # in slices: the lease is renewed and a long stall keeps a fresh heartbeat
+            await wait_renewing(
+                stop, action.seconds, self.lease, lambda: self._beat(self._state, force=True)
+            )
             return
         deadline = time.monotonic() + action.seconds
         while not stop.is_set():  # watch in short slices so a stop is noticed quickly
@@ -139,6 +147,8 @@ class EnactorRunner:
 
     def _beat(self, state: object, *, force: bool = False) -> None:
         now = time.time()
+        if self.lease is not None:
+            self.lease.renew(now)  # RoleTaken: another enactor took this id over; stop
         if now - self._last_beat < BEAT_EVERY and not force:
             return
         self._last_beat = now

@@ -13,11 +13,16 @@ Rules kept here:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from zonewarden.errors import RetryableError, StoreCorrupt, StoreReadOnly, ZoneWardenError
 from zonewarden.ports import Heartbeat, RegionStore
+from zonewarden.runtime.clock import pause
 
 STILL_FAILING_EVERY = 60.0
 STALL_RETRY = 10.0  # a permanent failure is retried this often, so it clears by itself
@@ -27,6 +32,7 @@ STALL_RETRY = 10.0  # a permanent failure is retried this often, so it clears by
 class _Current:
     key: str
     since: float
+    kind: str = "permanent"
     count: int = 1
     last_report: float = 0.0
 
@@ -69,7 +75,7 @@ class FailureLog:
                 )
             return False
         self.cleared(now)
-        self.current = _Current(key, now, last_report=now)
+        self.current = _Current(key, now, kind, last_report=now)
         self.log.error("%s: %s (%s; next attempt in %.1fs)", self.role, key, kind, retry_in)
         return True
 
@@ -90,6 +96,10 @@ class FailureLog:
     @property
     def count(self) -> int:
         return self.current.count if self.current else 0
+
+    @property
+    def current_kind(self) -> str:
+        return self.current.kind if self.current else ""
 
 
 def retry_wait(exc: ZoneWardenError, interval: float, stall_retry: float = STALL_RETRY) -> float:
@@ -118,3 +128,35 @@ def announce(
         store.beat(Heartbeat(actor, now, generation, phase, detail))
     except ZoneWardenError as err:  # the store is what fails: the log line is the record
         logging.getLogger("zonewarden").debug("%s: could not record %s: %s", actor, phase, err)
+
+
+class Renewable(Protocol):
+    def renew(self, now: float) -> None: ...
+
+
+async def wait_renewing(
+    stop: asyncio.Event,
+    seconds: float,
+    lease: Renewable | None,
+    on_slice: Callable[[], None] | None = None,
+    slice_seconds: float = 1.0,
+) -> None:
+    """Wait `seconds` in slices, renewing the role's lease (and calling `on_slice`, e.g. a
+    heartbeat) between them, so a long back-off neither loses the role nor looks dead."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        if lease is not None:
+            lease.renew(time.time())  # RoleTaken propagates: someone else has the role
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        await pause(stop, min(left, slice_seconds))
+        if on_slice is not None and deadline - time.monotonic() > 0:
+            on_slice()
+
+
+def beat_quietly(store: RegionStore, heartbeat: Heartbeat) -> None:
+    try:
+        store.beat(heartbeat)
+    except ZoneWardenError as err:
+        logging.getLogger("zonewarden").debug("heartbeat not written: %s", err)

@@ -30,9 +30,15 @@ from zonewarden.core.planner import Observation, TickDecision, TickInputs, plan_
 from zonewarden.core.policy import LbHealth, PolicyState, RegionIndex
 from zonewarden.errors import HealthUnavailable, PublishConflict, ZoneWardenError
 from zonewarden.ports import HealthSource, Heartbeat, RegionStore
-from zonewarden.runtime.clock import pause
-from zonewarden.runtime.failures import FailureLog, announce, retry_wait
+from zonewarden.runtime.failures import (
+    FailureLog,
+    announce,
+    beat_quietly,
+    retry_wait,
+    wait_renewing,
+)
 from zonewarden.runtime.health_status import status_document
+from zonewarden.runtime.roles import RoleLease
 
 log = logging.getLogger("zonewarden.planner")
 
@@ -213,9 +219,10 @@ class Planner:
         )
         self.store.set_health_status(status)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, lease: RoleLease | None = None) -> None:
         """Plan every interval; a failure is logged and audited once, retried (slowly
-        when permanent) and reported when it clears; the planner never exits on one."""
+        when permanent) and reported when it clears; the planner never exits on one,
+        except when another planner has taken its lease (RoleTaken)."""
         interval = self.config.planner.interval
         failures = FailureLog(log, "planner")
         start = getattr(self.health, "start", None)
@@ -231,8 +238,17 @@ class Planner:
                     wait = retry_wait(exc, interval)
                     if failures.failed(exc, time.time(), wait):
                         announce(self.store, "planner", exc, time.time(), wait, self.based_on)
-                await pause(stop, wait)
+                await wait_renewing(stop, wait, lease, lambda: self._beat_failing(failures))
         finally:
             close = getattr(self.health, "close", None)
             if close is not None:
                 close()
+
+    def _beat_failing(self, failures: FailureLog) -> None:
+        """While a failure is retried, keep the heartbeat fresh and naming it."""
+        if failures.current is not None:
+            detail = f"x{failures.count}: {failures.current.key}"[:500]
+            phase = "retrying" if failures.current_kind == "retryable" else "stalled"
+            beat_quietly(
+                self.store, Heartbeat("planner", time.time(), self.based_on, phase, detail)
+            )

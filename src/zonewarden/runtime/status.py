@@ -1,9 +1,14 @@
-"""A region's status as plain data: per endpoint and per enactor, for tables and JSON."""
+"""A region's status as plain data: per endpoint and per enactor, for tables and JSON.
+
+Rules kept here: a heartbeat older than a few of its role's intervals (`stale_after`)
+is marked stale, so a dead or stuck role is visible at a glance, not only by its age.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from zonewarden.config import Config
 from zonewarden.ports import RegionStore
 
 
@@ -24,6 +29,7 @@ class ActorStatus:
     generation: int
     phase: str
     detail: str
+    stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +50,17 @@ class RegionStatus:
         return out
 
 
-def region_status(store: RegionStore, now: float) -> RegionStatus:
+STALE_AFTER = 5.0  # seconds: a few beats of a role whose interval is at most 1 s
+
+
+def stale_after(config: Config) -> float:
+    """How old a heartbeat may be before it counts as stale: three of the slowest
+    role interval (every role beats at least once a second while waiting)."""
+    slowest = max(config.planner.interval, config.enactors.config.poll_interval, 1.0)
+    return max(STALE_AFTER, 3 * slowest)
+
+
+def region_status(store: RegionStore, now: float, stale_after: float = STALE_AFTER) -> RegionStatus:
     index = store.index()
     zone = store.read_zone()
     newest = index.generations[-1] if index.generations else 0
@@ -57,7 +73,9 @@ def region_status(store: RegionStore, now: float) -> RegionStatus:
         count = len(entry.content.records) if entry else 0
         endpoints.append(EndpointStatus(name, g, count, newest - g, count == 0, pins.get(name)))
     actors = tuple(
-        ActorStatus(h.actor, round(now - h.at, 3), h.generation, h.phase, h.detail)
+        ActorStatus(
+            h.actor, round(now - h.at, 3), h.generation, h.phase, h.detail, now - h.at > stale_after
+        )
         for h in store.heartbeats()
     )
     return RegionStatus(newest, len(index.generations), store.frozen(), tuple(endpoints), actors)

@@ -22,6 +22,7 @@ import ctypes
 import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ from zonewarden.config import Config
 from zonewarden.core.backoff import backoff_ceiling
 from zonewarden.errors import StoreBusy
 from zonewarden.runtime import logspace
+from zonewarden.runtime.roles import OWNER_ENV
 from zonewarden.stores.integrity import classify_os_error
 
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
@@ -150,8 +152,12 @@ class Supervisor:
         child.log = self.log_dir / (child.role.replace(" ", "-") + ".log")
         logspace.reserve(child.log)
         out = open(child.log, "ab")  # noqa: SIM115 - the child owns it
+        # the child's role lease owner: stable across restarts, so a restarted child
+        # takes its own lease back at once (runtime/roles.py)
+        env = {**os.environ, OWNER_ENV: f"up:{socket.gethostname()}:{os.getpid()}:{child.role}"}
         child.proc = subprocess.Popen(
             child.argv,
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
