@@ -261,3 +261,48 @@ def test_burst_with_dropped_datagrams_answers_each_sender(live):
     finally:
         for s in sockets:
             s.close()
+
+
+def max_name(total: int) -> str:
+    """A name below example. whose wire form is exactly `total` octets."""
+    labels, left = [], total - len(b"\x07example\x00")
+    while left > 0:
+        size = min(63, left - 1)
+        labels.append("a" * size)
+        left -= size + 1
+    return ".".join(labels) + ".example."
+
+
+@pytest.mark.parametrize("payload", [0, 1, 511, 512])
+def test_tiny_edns_buffers_count_as_512(payload):
+    responder = big_responder(40)
+    q = dns.message.make_query("big.example.", "AAAA", use_edns=0, payload=payload)
+    out = responder.respond(q.to_wire(), udp=True)
+    assert out is not None and len(out) <= 512 and out[2] & 0x02  # TC, never above 512
+
+
+@pytest.mark.parametrize("payload", [1232, 1472, 4096, 65535])
+def test_fragment_sized_and_oversized_edns_buffers_are_capped(payload):
+    responder = big_responder(60)  # a 1.7 KB answer
+    q = dns.message.make_query("big.example.", "AAAA", use_edns=0, payload=payload)
+    out = responder.respond(q.to_wire(), udp=True)
+    assert out is not None and len(out) <= 1232  # never a fragmented UDP answer
+    reply = dns.message.from_wire(out)
+    assert reply.payload == 1232  # and the server says what it will send
+
+
+def test_names_of_maximum_length_are_answered_and_longer_ones_refused():
+    longest = dns.message.make_query(max_name(255), "A").to_wire()
+    reply = dns.message.from_wire(RESPONDER.respond(longest))
+    assert reply.rcode() == dns.rcode.NXDOMAIN and reply.authority  # a real negative answer
+    too_long = header() + b"\x3f" + b"a" * 63 + b"\x3f" + b"b" * 63 + b"\x3f" + b"c" * 63
+    too_long += b"\x3f" + b"d" * 63 + b"\x07example\x00\x00\x01\x00\x01"  # 265 octets
+    assert RESPONDER.respond(too_long)[3] & 0xF == dns.rcode.FORMERR
+
+
+def test_compression_loops_anywhere_in_a_query_are_formerr():
+    opt_loop = header(ar=1) + QUESTION + b"\xc0\x1d" + b"\x00\x29\x04\xd0" + b"\x00" * 6
+    self_loop = header(ar=1) + QUESTION + b"\x01a\xc0\x1d\x00\x29\x04\xd0" + b"\x00" * 6
+    for data in (opt_loop, self_loop):
+        out = RESPONDER.respond(data)
+        assert out is not None and out[3] & 0xF == dns.rcode.FORMERR
