@@ -22,7 +22,13 @@ while dnsperf used all of its own was limited by the load generator, not by the 
 the report marks such rows "client-bound" and their qps says nothing about the server's
 ceiling (answers per CPU-second still does).
 
+`--tcp` measures over TCP instead (dnsperf -m tcp, 1,000 clients by default): the
+connection caps are raised on both sides so that every client gets a connection
+(ZoneWarden `--dns tcp_max_connections=2000 --dns tcp_max_per_source=2000`, NSD
+`tcp-count: 2000`), and Knot is left out unless named.
+
     python bench/dns_qps.py [--endpoints 50000] [--seconds 15] [--rounds 3]
+    python bench/dns_qps.py --tcp [--clients 1000] --servers zonewarden,nsd
 """
 
 from __future__ import annotations
@@ -111,15 +117,19 @@ def tree_cpu_seconds(root: int) -> float:
     return sum(times.get(pid, 0.0) for pid in tree)
 
 
+TCP_CAPS = ["--dns", "tcp_max_connections=2000", "--dns", "tcp_max_per_source=2000"]
+
+
 @contextmanager
 def zonewarden(
-    store: Path, workdir: Path, cpu: int
+    store: Path, workdir: Path, cpu: int, tcp: bool = False
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = free_port()
     log = (workdir / "zonewarden.out").open("wb")
     argv = ["taskset", "-c", str(cpu), *ZONEWARDEN]
     argv += ["serve-dns", "--store", str(store), "--zone", ZONE]
     argv += ["--listen", f"127.0.0.1:{port}", "--processes", "1", "--rrl-rate", "0"]
+    argv += TCP_CAPS if tcp else []
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_answer(port, ZONE, 120.0, proc)
@@ -135,6 +145,7 @@ def dnsperf(port: int, qfile: Path, args: argparse.Namespace, *, verbose: bool) 
     argv = ["taskset", "-c", str(args.client_cpu), "dnsperf", "-s", "127.0.0.1"]
     argv += ["-p", str(port), "-d", str(qfile), "-T", "1", "-c", str(args.clients)]
     argv += ["-q", str(args.outstanding), "-l", str(seconds)] + (["-v"] if verbose else [])
+    argv += ["-m", "tcp"] if args.tcp else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -176,11 +187,12 @@ def parse_latencies(text: str) -> dict[str, float]:
 
 
 def server(
-    kind: str, store: Path, zonefile: Path, workdir: Path, cpu: int
+    kind: str, store: Path, zonefile: Path, workdir: Path, cpu: int, tcp: bool = False
 ) -> AbstractContextManager[tuple[int, subprocess.Popen[bytes]]]:
     if kind == "zonewarden":
-        return zonewarden(store, workdir, cpu)
-    return peer_process(kind, ZONE, zonefile, workdir / kind, cpu=cpu)
+        return zonewarden(store, workdir, cpu, tcp)
+    extra = "tcp-count: 2000" if tcp else ""
+    return peer_process(kind, ZONE, zonefile, workdir / kind, cpu=cpu, nsd_extra=extra)
 
 
 def main() -> None:
@@ -189,14 +201,16 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=200000, help="lines in the dnsperf file")
     p.add_argument("--seconds", type=int, default=15)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--clients", type=int, help="dnsperf clients (8; 1000 with --tcp)")
+    p.add_argument("--tcp", action="store_true", help="measure over TCP (dnsperf -m tcp)")
     p.add_argument("--outstanding", type=int, default=200)
     p.add_argument("--server-cpu", type=int, default=1)
     p.add_argument("--client-cpu", type=int, default=0)
-    p.add_argument("--servers", default="zonewarden,nsd,knot")
+    p.add_argument("--servers", help="default zonewarden,nsd,knot (zonewarden,nsd with --tcp)")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
-    kinds = args.servers.split(",")
+    args.clients = args.clients or (1000 if args.tcp else 8)
+    kinds = (args.servers or ("zonewarden,nsd" if args.tcp else "zonewarden,nsd,knot")).split(",")
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="zw-bench-") as tmp:
         workdir = Path(tmp)
@@ -205,7 +219,8 @@ def main() -> None:
         print(f"built {args.endpoints} endpoints in {time.monotonic() - t0:.1f}s", flush=True)
         for round_no in range(args.rounds):
             for kind in kinds:
-                with server(kind, store, zonefile, workdir, args.server_cpu) as (port, proc):
+                started = server(kind, store, zonefile, workdir, args.server_cpu, args.tcp)
+                with started as (port, proc):
                     cpu_before = tree_cpu_seconds(proc.pid)
                     row = parse_summary(dnsperf(port, qfile, args, verbose=False))
                     cpu = tree_cpu_seconds(proc.pid) - cpu_before

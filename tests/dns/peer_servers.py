@@ -39,10 +39,13 @@ def binary(name: str) -> str:
     return found
 
 
-def nsd_config(workdir: Path, zone: str, zonefile: Path, port: int, *, rrl: bool = False) -> str:
+def nsd_config(
+    workdir: Path, zone: str, zonefile: Path, port: int, *, rrl: bool = False, extra: str = ""
+) -> str:
     """NSD's config; response rate limiting off unless `rrl` (then NSD's defaults: 200/s,
     slip 2), so that functional tests and qps runs from one source compare like with like."""
     limit = "" if rrl else "    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0\n"
+    limit += "".join(f"    {line}\n" for line in extra.splitlines())
     return f"""server:
 {limit}    ip-address: 127.0.0.1@{port}
     port: {port}
@@ -135,6 +138,7 @@ def peer_process(
     *,
     cpu: int | None = None,
     rrl: bool = False,
+    nsd_extra: str = "",
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """As `peer_server`, also yielding the server process (benchmarks read its CPU time)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -142,7 +146,7 @@ def peer_process(
     conf = workdir / f"{kind}.conf"
     pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
     if kind == "nsd":
-        conf.write_text(nsd_config(workdir, zone, zonefile, port, rrl=rrl))
+        conf.write_text(nsd_config(workdir, zone, zonefile, port, rrl=rrl, extra=nsd_extra))
         argv = [*pin, binary("nsd"), "-d", "-c", str(conf)]
     elif kind == "knot":
         conf.write_text(knot_config(workdir, zone, zonefile, port))

@@ -81,3 +81,15 @@ def test_bad_dns_values_name_their_line():
             parse(text)
         assert bad.split()[0] in str(err.value) and "line" in str(err.value)
     assert settings_from({}, ("example.",), (), None).rrl_rate == 200  # on by default
+
+
+def test_dns_overrides_on_the_command_line_are_checked_like_the_config():
+    import pytest
+
+    from zonewarden.cli.dns import parse_overrides
+
+    got = parse_overrides(("tcp_max_connections=2000", "rrl_rate=0", "metrics_listen=127.0.0.1:9"))
+    assert got == {"tcp_max_connections": 2000, "rrl_rate": 0, "metrics_listen": "127.0.0.1:9"}
+    for bad, says in (("nope=1", "KEY one of"), ("rrl_ipv4_prefix=20", "multiple of 8")):
+        with pytest.raises(ValueError, match=says):
+            parse_overrides((bad,))

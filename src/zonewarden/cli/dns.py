@@ -79,6 +79,30 @@ def settings_from(
     return settings
 
 
+def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
+    """--dns KEY=VALUE options, each value read as TOML and checked like the config's."""
+    import tomllib
+
+    from zonewarden.config.dns import DNS_KEYS
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or key not in DNS_KEYS:
+            known = ", ".join(sorted(DNS_KEYS))
+            raise ValueError(f"--dns {item!r}: expected KEY=VALUE with KEY one of {known}")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text  # a bare string
+        try:
+            out[key] = DNS_KEYS[key](value)
+        except ValueError as exc:
+            raise ValueError(f"--dns {key}: {exc}") from None
+    return out
+
+
 def resolve(
     config_path: str | None, store_path: Path | None, zones: tuple[str, ...]
 ) -> tuple[Callable[[], ZoneStore], Mapping[str, Any], tuple[str, ...]]:
@@ -122,6 +146,13 @@ def register(cli: click.Group) -> None:
     @click.option("--processes", type=int, help="Server processes sharing the port.")
     @click.option("--metrics-listen", help="ADDR:PORT serving Prometheus metrics (HTTP).")
     @click.option(
+        "--dns",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Set one [dns] key (TOML value), e.g. --dns tcp_max_connections=2000 (repeatable).",
+    )
+    @click.option(
         "--rrl-rate",
         type=click.IntRange(0),
         help="Response rate limit, answers/s per source prefix and name (0: off; default 200).",
@@ -135,6 +166,7 @@ def register(cli: click.Group) -> None:
         listen: tuple[str, ...],
         processes: int | None,
         metrics_listen: str | None,
+        overrides: tuple[str, ...],
         rrl_rate: int | None,
         verbose: bool,
     ) -> None:
@@ -150,6 +182,7 @@ def register(cli: click.Group) -> None:
         )
         opener, dns, served = resolve(config_path, store_path, zones)
         try:
+            dns = {**dns, **parse_overrides(overrides)}
             settings = settings_from(dns, served, listen, processes)
             if metrics_listen:
                 settings = replace(settings, metrics_listen=metrics_listen)
