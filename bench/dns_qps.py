@@ -22,7 +22,7 @@ while dnsperf used all of its own was limited by the load generator, not by the 
 the report marks such rows "client-bound" and their qps says nothing about the server's
 ceiling (answers per CPU-second still does).
 
-`--tcp` measures over TCP instead (dnsperf -m tcp, 1,000 clients by default): the
+`--tcp` measures over TCP instead (dnsperf -m tcp, 1,000 clients and 2,000 queries in flight by default): the
 connection caps are raised on both sides so that every client gets a connection
 (ZoneWarden `--dns tcp_max_connections=2000 --dns tcp_max_per_source=2000`, NSD
 `tcp-count: 2000`), and Knot is left out unless named.
@@ -203,13 +203,14 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--clients", type=int, help="dnsperf clients (8; 1000 with --tcp)")
     p.add_argument("--tcp", action="store_true", help="measure over TCP (dnsperf -m tcp)")
-    p.add_argument("--outstanding", type=int, default=200)
+    p.add_argument("--outstanding", type=int, help="queries in flight (200; 2000 with --tcp)")
     p.add_argument("--server-cpu", type=int, default=1)
     p.add_argument("--client-cpu", type=int, default=0)
     p.add_argument("--servers", help="default zonewarden,nsd,knot (zonewarden,nsd with --tcp)")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
     args.clients = args.clients or (1000 if args.tcp else 8)
+    args.outstanding = args.outstanding or (2000 if args.tcp else 200)
     kinds = (args.servers or ("zonewarden,nsd" if args.tcp else "zonewarden,nsd,knot")).split(",")
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="zw-bench-") as tmp:
