@@ -50,6 +50,8 @@ SERVER_KEYS = {
     "rrl_ipv6_prefix": "rrl_ipv6_prefix",
     "rrl_size": "rrl_size",
     "tsig_keys": "tsig_keys",
+    "cookies": "cookies",
+    "cookie_secret": "cookie_secret",
 }
 store_option = click.option(
     "--store",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zonewarden.config.checks import (
+    boolean,
     dns_name,
     dns_names,
     integer,
@@ -36,6 +37,16 @@ def octet_prefix(bits: int) -> Callable[[Any], int]:
         return value
 
     return check
+
+
+def cookie_secret(v: Any) -> str:
+    text = nonempty(v)
+    try:
+        if len(bytes.fromhex(text)) == 16:
+            return text
+    except ValueError:
+        pass
+    raise ValueError("expected 32 hex digits (a 16-octet secret)")
 
 
 def tsig_keys(v: Any) -> tuple[tuple[str, str, str], ...]:
@@ -84,4 +95,6 @@ DNS_KEYS: dict[str, Callable[[Any], Any]] = {
     "rrl_ipv6_prefix": octet_prefix(128),
     "rrl_size": integer(1000, 100_000_000),
     "tsig_keys": tsig_keys,
+    "cookies": boolean,
+    "cookie_secret": cookie_secret,
 }

@@ -172,18 +172,21 @@ static void report(PyObject *on_error) {
 }
 
 /* serve(fd, answers, respond, rng, admit, now, addr_offset, prefix_octets, bad_table,
- *       opt_plain, opt_do, on_error) -> (batches, queries, bad_sources, send_refused) */
+ *       opt_plain, opt_do, on_error, source_octets)
+ *   -> (batches, queries, bad_sources, send_refused)
+ * source_octets > 0: the careful path is called respond(data, True, address) (cookies) */
 static PyObject *serve(PyObject *self, PyObject *args) {
-    int fd, aoff, plen;
+    int fd, aoff, plen, slen;
     double now;
     PyObject *answers, *respond, *rng, *admit, *on_error;
     const char *bad, *opt_plain, *opt_do;
     Py_ssize_t bad_len, opt_len, opt_do_len;
-    if (!PyArg_ParseTuple(args, "iO!OOOdiiy#y#y#O", &fd, &PyDict_Type, &answers, &respond, &rng,
+    if (!PyArg_ParseTuple(args, "iO!OOOdiiy#y#y#Oi", &fd, &PyDict_Type, &answers, &respond, &rng,
                           &admit, &now, &aoff, &plen, &bad, &bad_len, &opt_plain, &opt_len,
-                          &opt_do, &opt_do_len, &on_error))
+                          &opt_do, &opt_do_len, &on_error, &slen))
         return NULL;
-    if (bad_len != 256 || opt_len != 11 || opt_do_len != 11 || plen > 16 || aoff + plen > 28) {
+    if (bad_len != 256 || opt_len != 11 || opt_do_len != 11 || plen > 16 || aoff + plen > 28 ||
+        slen < 0 || aoff + slen > 28) {
         PyErr_SetString(PyExc_ValueError, "bad table, OPT records or prefix of the wrong size");
         return NULL;
     }
@@ -220,7 +223,11 @@ static PyObject *serve(PyObject *self, PyObject *args) {
             if (size == 0) {
                 PyObject *data = PyBytes_FromStringAndSize((const char *)rx_buf[i], len);
                 if (data == NULL) { report(on_error); continue; }
-                out = PyObject_CallOneArg(respond, data);
+                if (slen > 0)
+                    out = PyObject_CallFunction(respond, "OOy#", data, Py_True,
+                                                (const char *)a + aoff, (Py_ssize_t)slen);
+                else
+                    out = PyObject_CallOneArg(respond, data);
                 Py_DECREF(data);
                 if (out == NULL) { report(on_error); continue; }
                 if (out == Py_None) { Py_DECREF(out); continue; }

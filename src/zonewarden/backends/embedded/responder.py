@@ -17,7 +17,10 @@ larger one is replaced by an empty TC answer so the client retries over TCP.
 from __future__ import annotations
 
 import struct
+import time
+from collections.abc import Callable
 
+from zonewarden.backends.embedded.cookies import Cookies, with_option
 from zonewarden.backends.embedded.policy import Rng
 from zonewarden.backends.embedded.snapshot import Snapshot
 from zonewarden.backends.embedded.tsig import TsigKeys
@@ -73,8 +76,12 @@ class Responder:
         *,
         max_udp_payload: int = 1232,
         tsig: TsigKeys | None = None,
+        cookies: Cookies | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.snapshot = snapshot
+        self.cookies = cookies
+        self.clock = clock
         self.rng = rng
         self.max_udp_payload = max_udp_payload
         self.tsig = tsig or TsigKeys()
@@ -87,8 +94,10 @@ class Responder:
         return BARE_OPT + struct.pack("!HIH", self.max_udp_payload, ttl, 0)
 
     # -- the fast path -------------------------------------------------------------------
-    def respond(self, data: bytes, udp: bool = True) -> bytes | None:
-        """The response to one query message, or None to stay silent."""
+    def respond(self, data: bytes, udp: bool = True, source: bytes = b"") -> bytes | None:
+        """The response to one query message, or None to stay silent. `source` (the
+        client's packed address) is needed only with cookies on, and only by the careful
+        path: a query with a COOKIE option never takes the fast one."""
         if len(data) > 16 and not data[2] & 0xF8:
             counts = data[4:12]
             p = data.find(0, 12)
@@ -129,10 +138,10 @@ class Responder:
                     )
                     if not udp or len(out) <= 512:
                         return out  # larger ones: the slow path checks the client's payload
-        return self.respond_slowly(data, udp)
+        return self.respond_slowly(data, udp, source)
 
     # -- the careful path ----------------------------------------------------------------
-    def respond_slowly(self, data: bytes, udp: bool = True) -> bytes | None:
+    def respond_slowly(self, data: bytes, udp: bool = True, source: bytes = b"") -> bytes | None:
         query = parse_query(data)
         if isinstance(query, Malformed):
             return self._error(data, query) if query.rcode is not None else None
@@ -143,9 +152,9 @@ class Responder:
         if query.tsig is not None:
             opt = self.opt[int(query.edns.do)] if query.edns is not None else b""
             return self.tsig.answer(data, query, limit, self._answer, opt)
-        return self._answer(data, query, limit)
+        return self._answer(data, query, limit, source)
 
-    def _answer(self, data: bytes, q: Query, limit: int) -> bytes:
+    def _answer(self, data: bytes, q: Query, limit: int, source: bytes = b"") -> bytes:
         flag_index = (q.flags >> 8) & 1
         opt = b""
         if q.edns is not None:
@@ -154,6 +163,13 @@ class Responder:
                 flags = FLAGS_BADVERS[flag_index]
                 return _compose(data, q, flags, _counts(0, 0, True), b"", self.opt_badvers[do])
             opt = self.opt[do]
+            if self.cookies is not None and q.edns.cookie is not None:
+                option = self.cookies.option(q.edns.cookie, source, int(self.clock()))
+                if option is None:  # RFC 7873 5.2.2
+                    reason = "malformed COOKIE option"
+                    m = Malformed(FORMERR, q.ident, q.flags, reason, q.question_end, q.edns)
+                    return self._error(data, m)
+                opt = with_option(opt, option)
         if q.qtype in META_QTYPES:
             return self._error(
                 data,

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import random
 import socket
 import sys
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from zonewarden.backends.embedded.cookies import Cookies
 from zonewarden.backends.embedded.metrics import ServerMetrics
 from zonewarden.backends.embedded.policy import Rng
 from zonewarden.backends.embedded.responder import Responder
@@ -66,6 +68,7 @@ class DnsServer:
             rng or random.Random(),
             max_udp_payload=settings.max_udp_payload,
             tsig=TsigKeys(keys),
+            cookies=_cookies(settings),
         )
         self.metrics.snapshot_built(self.responder.snapshot.version)
         self.metrics.broken_names = len(self.responder.snapshot.broken)
@@ -173,6 +176,13 @@ class DnsServer:
         for s in self._servers:
             s.close()
             await s.wait_closed()
+
+
+def _cookies(settings: ServerSettings) -> Cookies | None:
+    if not settings.cookies:
+        return None
+    secret = settings.cookie_secret
+    return Cookies(bytes.fromhex(secret) if secret else os.urandom(16))
 
 
 def _check_backlog(backlog: int) -> None:

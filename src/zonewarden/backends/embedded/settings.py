@@ -91,6 +91,8 @@ class ServerSettings:
     rrl_ipv4_prefix: int = 24
     rrl_ipv6_prefix: int = 56
     rrl_size: int = 100_000  # buckets kept; beyond, the table starts afresh (bounded memory)
+    cookies: bool = False  # DNS cookies (RFC 7873): server cookies in answers
+    cookie_secret: str = ""  # 32 hex digits; "" = a random secret per process
     tsig_keys: tuple[tuple[str, str, str], ...] = ()  # (name, algorithm, base64 secret)
 
     def __post_init__(self) -> None:
@@ -112,6 +114,8 @@ class ServerSettings:
                 )
         if self.rrl_rate < 0 or self.rrl_slip < 0 or self.rrl_window <= 0:
             raise ValueError("rrl_rate and rrl_slip must be >= 0 and rrl_window > 0")
+        if self.cookie_secret and len(bytes.fromhex(self.cookie_secret)) != 16:
+            raise ValueError("cookie_secret must be 32 hex digits (16 octets)")
         if self.tcp_max_per_source < 1 or self.tcp_message_timeout <= 0 or self.tcp_backlog < 1:
             raise ValueError("tcp_max_per_source, tcp_message_timeout and tcp_backlog must be > 0")
 

@@ -23,6 +23,7 @@ Rules kept here:
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import OrderedDict
 from typing import cast
@@ -135,6 +136,8 @@ class TcpConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = self.transport.get_extra_info("peername")
         self.source = str(peer[0]) if peer else ""
+        family = socket.AF_INET6 if ":" in self.source else socket.AF_INET
+        self.source_raw = socket.inet_pton(family, self.source) if self.source else b""
         if not self.pool.admit(self):
             self.transport.abort()
             self.transport = None
@@ -167,7 +170,7 @@ class TcpConnection(asyncio.Protocol):
             answered = True
             self.metrics.tcp_queries += 1
             try:
-                out = self.responder.respond(message, udp=False)
+                out = self.responder.respond(message, False, self.source_raw)
             except Exception as exc:
                 count_error(self.metrics, exc)
                 self.close()

@@ -63,7 +63,7 @@ class UdpServer(asyncio.DatagramProtocol):
             self.metrics.udp_bad_sources += 1
             return
         try:
-            out = self.responder.respond(data)
+            out = self.responder.respond(data, True, raw)
             if out is not None and self.rrl is not None:
                 out = self.rrl.admit(raw[: self.prefix_octets[v6]], out, time.monotonic())
         except Exception as exc:  # never let one packet stop the server

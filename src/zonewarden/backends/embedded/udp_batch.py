@@ -139,6 +139,8 @@ class BatchedUdpServer:
         v6 = sock.family == socket.AF_INET6
         self.addr_offset = 8 if v6 else 4  # sin6_addr / sin_addr inside the sockaddr
         self.prefix_octets = prefix_octets
+        # with cookies on, the careful path needs the client's address
+        self.source_octets = (16 if v6 else 4) if responder.cookies is not None else 0
         self.bad_first_octet = bad_source_table(v6)
         self.names = (ctypes.c_char * (NAME_SLOT * BATCH))()
         self.name_bytes = memoryview(self.names).cast("B")
@@ -179,6 +181,8 @@ class BatchedUdpServer:
         names, bad, aoff = self.name_bytes, self.bad_first_octet, self.addr_offset
         admit = self.rrl.admit if self.rrl is not None else None
         pend = aoff + self.prefix_octets
+        send = aoff + self.source_octets
+        with_source = send > aoff
         metrics = self.metrics
         for _ in range(16):  # then yield to the loop, so TCP and the watcher get a turn
             n = recvmmsg(self.fd, self.rx_ptr, BATCH, MSG_DONTWAIT, None)
@@ -199,7 +203,12 @@ class BatchedUdpServer:
                     continue
                 start = i * rslot
                 try:
-                    out = respond(bytes(rx_bytes[start : start + rx_words[w + W_LEN]]))
+                    data = bytes(rx_bytes[start : start + rx_words[w + W_LEN]])
+                    out = (
+                        respond(data, True, bytes(names[a + aoff : a + send]))
+                        if with_source
+                        else respond(data)
+                    )
                     if out is not None and admit is not None:
                         out = admit(bytes(names[a + aoff : a + pend]), out, now)
                 except Exception as exc:
@@ -237,6 +246,7 @@ class BatchedUdpServer:
             r.opt[0],
             r.opt[1],
             self._count_error,
+            self.source_octets,
         )
         metrics.udp_batches += batches
         metrics.udp_queries += queries
