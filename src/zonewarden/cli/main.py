@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "zonewarden.cli.backends",
     "zonewarden.cli.health",
     "zonewarden.cli.store",
+    "zonewarden.cli.api",
 )
 
 

@@ -21,7 +21,7 @@ from zonewarden.config.demo import demo_toml
 from zonewarden.config.health import HealthSettings, parse_health
 from zonewarden.config.region import parse_region
 from zonewarden.config.schema import BACKEND_REQUIRED, ENDPOINT_KEYS, LB_KEYS, SECTIONS
-from zonewarden.config.sections import parse_backend, parse_enactors, parse_planner
+from zonewarden.config.sections import parse_api, parse_backend, parse_enactors, parse_planner
 from zonewarden.config.settings import (
     BACKEND_KINDS,
     DEFAULT_STATE_DIR,
@@ -29,6 +29,7 @@ from zonewarden.config.settings import (
     HEALTH_SOURCES,
     PROTOCOLS,
     STORE_KINDS,
+    ApiSettings,
     Config,
     EnactorSettings,
     PlannerSettings,
@@ -51,6 +52,7 @@ __all__ = [
     "SECTIONS",
     "STORE_KINDS",
     "TLS_KEYS",
+    "ApiSettings",
     "Config",
     "EnactorSettings",
     "HealthSettings",
@@ -122,6 +124,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         dns=sections["dns"],
         backend=parse_backend(src, sections["backend"], base),
         health=parse_health(src, data, sections["health"], sections["planner"], region),
+        api=parse_api(sections["api"], base),
     )
 
 

@@ -30,6 +30,10 @@ def demo_toml(*, planner_interval: float = 1.0, protocol: str = "safe") -> str:
         "[dns]",
         'listen = ["127.0.0.1:5353"]',
         "",
+        "[api]  # dashboard, status page, admin API and /metrics",
+        'listen = "127.0.0.1:8053"',
+        'token_file = "api.token"  # bearer token for freeze, pin, rollback, repair (written by `up`)',
+        "",
     ]
     for lb in region.lbs.values():
         out += [

@@ -16,6 +16,7 @@ from zonewarden.config.checks import (
     choice,
     dns_name,
     integer,
+    listen,
     nonempty,
     num,
     strings,
@@ -63,6 +64,13 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     "reconciler": {"interval": num(0.01, 3600), "max_lag": integer(1, 1_000_000)},
     "dns": DNS_KEYS,
+    "api": {
+        "listen": lambda v: listen([v])[0] if isinstance(v, str) else listen(v)[0],
+        "token_file": nonempty,
+        "rate_per_second": num(0.01, 10_000),
+        "rate_burst": integer(1, 100_000),
+        "max_body": integer(1024, 16 * 1024 * 1024),
+    },
     "backend": {
         "kind": choice(*BACKEND_KINDS),
         "server": nonempty,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from zonewarden.config.schema import BACKEND_REQUIRED
-from zonewarden.config.settings import EnactorSettings, PlannerSettings
+from zonewarden.config.settings import ApiSettings, EnactorSettings, PlannerSettings
 from zonewarden.config.source import Source
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.core.gates import Limits
@@ -61,3 +61,11 @@ def parse_enactors(src: Source, s: Mapping[str, Any]) -> EnactorSettings:
     return EnactorSettings(
         ids=ids, protocol=s.get("protocol", "safe"), config=EnactorConfig(**knobs)
     )
+
+
+def parse_api(a: Mapping[str, Any], base: Path) -> ApiSettings:
+    """[api]: paths relative to the config file; the token file is read when used, so
+    replacing it rotates the token without a restart."""
+    token = a.get("token_file")
+    values = {k: v for k, v in a.items() if k != "token_file"}
+    return ApiSettings(**values, token_file=(base / token) if token else None)

@@ -66,6 +66,17 @@ class ReconcilerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The admin API, dashboard and status page (`zonewarden api`, and a child of `up`)."""
+
+    listen: str = "127.0.0.1:8053"
+    token_file: Path | None = None  # bearer token for mutating calls; None: none allowed
+    rate_per_second: float = 2.0  # mutating calls per client, after a burst of rate_burst
+    rate_burst: int = 10
+    max_body: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
     region: Region
@@ -76,3 +87,4 @@ class Config:
     dns: Mapping[str, Any] = field(default_factory=dict)
     backend: Mapping[str, Any] = field(default_factory=dict)
     health: HealthSettings = field(default_factory=HealthSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
