@@ -84,7 +84,7 @@ def test_up_drives_an_external_server_and_starts_no_embedded_one(tmp_path, bind_
         demo_toml(planner_interval=0.5) + "\n[backend]\n" + rfc2136_toml(bind_server.port)
     )
     out = subprocess.run(
-        [*UP, "--config", str(cfg), "--quiet", "--duration", "6"],
+        [*UP, "--config", str(cfg), "--quiet", "--no-api", "--duration", "6"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -219,7 +219,7 @@ def test_up_runs_a_whole_region_on_etcd(tmp_path):
     cfg = tmp_path / "zw.toml"
     text = demo_toml(planner_interval=0.5)
     cfg.write_text(text.replace('[store]\nkind = "sqlite"\npath = "region.db"', etcd_section))
-    argv = ["up", "--config", str(cfg), "--quiet", "--no-dns", "--duration", "6"]
+    argv = ["up", "--config", str(cfg), "--quiet", "--no-dns", "--no-api", "--duration", "6"]
     out = subprocess.run(
         [sys.executable, "-m", "zonewarden", *argv], capture_output=True, text=True, timeout=60
     )

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "zonewarden.cli.health",
     "zonewarden.cli.store",
     "zonewarden.cli.api",
+    "zonewarden.cli.up",
 )
 
 

@@ -26,6 +26,7 @@ from zonewarden.core.actions import (
     Outcomes,
     Result,
     Sleep,
+    TryLock,
     WriteDone,
 )
 from zonewarden.core.enactor import EnactorConfig
@@ -51,6 +52,7 @@ class EnactorRunner:
         seed: int | None = None,
         write_delay: float = 0.0,
         lease: RoleLease | None = None,
+        plan_delay: float = 0.0,
     ) -> None:
         if protocol not in ("safe", "legacy"):  # fail closed: never guess the unsafe one
             raise ConfigError(f"unknown enactor protocol {protocol!r} (known: safe, legacy)")
@@ -67,6 +69,9 @@ class EnactorRunner:
         self._plans_seen = 0  # etcd revision of the last publish a watch reported
         # fault injection: a slow enactor (the 2025 trigger) waits this long before each write
         self.write_delay = write_delay
+        # ... or this long after choosing a plan, before writing any of it (holding no lock)
+        self.plan_delay = plan_delay
+        self._target = 0
         if protocol == "legacy":
             log.warning("enactor %s: %s", enactor_id, legacy.WARNING)
 
@@ -87,6 +92,14 @@ class EnactorRunner:
             state, action = self.machine.step(self.config, state, result, self.rng)
             self._note(done, result, action)
             self._state = state
+            target = int(getattr(state, "target", 0) or 0)
+            if isinstance(action, TryLock | ApplyIfNewer) and target != self._target:
+                # a new plan, checked and about to be written: say so at once, then
+                # (fault injection) dawdle before the first write, holding no lock
+                self._target = target
+                self._beat(state, force=True)
+                if self.plan_delay:
+                    await pause(stop, self.plan_delay)
             self._beat(state, force=isinstance(result, Failed))
 
     def _note(self, done: type, result: Result, action: object) -> None:

@@ -13,11 +13,15 @@ Rules kept here:
   children died, and restarted at once after a healthy run (only a crash loop waits);
 - each child's log keeps space reserved (runtime/logspace.py), and `up` says once when
   the disk holding the logs (and usually the store) is full, and when it has room again;
+- the DNS server outlives `up` (no parent-death signal; recorded in a pidfile): a
+  killed `up` leaves it answering from its last snapshot, and the next `up` adopts it
+  (runtime/handover.py) instead of opening a gap on the port;
 - SIGINT/SIGTERM stop every child, then `up` exits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -34,6 +38,7 @@ from zonewarden.config import Config
 from zonewarden.core.backoff import backoff_ceiling
 from zonewarden.errors import StoreBusy
 from zonewarden.runtime import logspace
+from zonewarden.runtime.handover import AdoptedProcess, adoptable, leftover, record
 from zonewarden.runtime.roles import OWNER_ENV
 from zonewarden.stores.integrity import classify_os_error
 
@@ -53,11 +58,12 @@ def die_with_parent() -> None:
 class Child:
     role: str
     argv: list[str]
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | AdoptedProcess | None = None
     restarts: int = 0  # restarts since the child last ran healthily
     next_start: float = 0.0
     log: Path | None = None
     started_at: float = 0.0
+    pidfile: Path | None = None  # set: outlives `up`, adopted by the next one
 
     @property
     def data_plane(self) -> bool:
@@ -109,25 +115,40 @@ class UpLock:
             self.fd = -1
 
 
-def child_roles(config: Config, config_path: Path, *, with_dns: bool, protocol: str) -> list[Child]:
+def child_roles(
+    config: Config,
+    config_path: Path,
+    *,
+    with_dns: bool,
+    protocol: str,
+    dns_listen: list[str] | None = None,
+    api_listen: str | None = None,
+    enactor_args: dict[str, list[str]] | None = None,
+) -> list[Child]:
+    """The region's processes; `api_listen` None starts no API, `enactor_args` adds
+    arguments to named enactors (the race scenario's slow enactor)."""
     base = [sys.executable, "-m", "zonewarden"]
-    cfg = ["--config", str(config_path)]
+    cfg = ["--config", str(config_path.resolve())]
     children = [Child("planner", [*base, "planner", *cfg])]
     for enactor_id in config.enactors.ids:
+        extra = (enactor_args or {}).get(enactor_id, [])
         children.append(
             Child(
                 f"enactor {enactor_id}",
-                [*base, "enactor", "--id", enactor_id, "--protocol", protocol, *cfg],
+                [*base, "enactor", "--id", enactor_id, "--protocol", protocol, *extra, *cfg],
             )
         )
     if protocol == "safe":
         children.append(Child("reconciler", [*base, "reconciler", *cfg]))
+    if api_listen is not None:
+        children.append(Child("api", [*base, "api", "--listen", api_listen, *cfg]))
     if with_dns:
-        listen = list(config.dns.get("listen", ["127.0.0.1:5353"]))
+        listen = dns_listen or list(config.dns.get("listen", ["127.0.0.1:5353"]))
         argv = [*base, "serve-dns", *cfg]
         for addr in listen:
             argv += ["--listen", addr]
-        children.append(Child("dns", argv))
+        pidfile = config.store.path.parent / "dns.pid"
+        children.append(Child("dns", argv, pidfile=pidfile))
     return children
 
 
@@ -143,9 +164,25 @@ class Supervisor:
         self._disk_full = False
         self._next_space_check = 0.0
 
-    def start(self) -> None:
+    def start(self, on_event: Callable[[str], None] = lambda _: None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for child in self.children:
+            if child.pidfile is not None:
+                adopted = adoptable(child.pidfile, child.argv)
+                if adopted is not None:
+                    child.proc, child.started_at = adopted, time.monotonic()
+                    child.log = self.log_dir / (child.role.replace(" ", "-") + ".log")
+                    on_event(
+                        f"{child.role}: adopted the server a previous `up` left running "
+                        f"(pid {adopted.pid}); it never stopped answering"
+                    )
+                    continue
+                stale = leftover(child.pidfile)
+                if stale is not None:  # another argv (e.g. other ports): replace it
+                    on_event(f"{child.role}: stopping pid {stale.pid} left by a previous `up`")
+                    stale.terminate()
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        stale.wait(timeout=5)
             self._spawn(child)
 
     def _spawn(self, child: Child) -> None:
@@ -155,16 +192,20 @@ class Supervisor:
         # the child's role lease owner: stable across restarts, so a restarted child
         # takes its own lease back at once (runtime/roles.py)
         env = {**os.environ, OWNER_ENV: f"up:{socket.gethostname()}:{os.getpid()}:{child.role}"}
-        child.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             child.argv,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            # the data plane outlives `up`; every other role dies with it
+            preexec_fn=None if child.pidfile is not None else die_with_parent,
         )
         out.close()
+        child.proc = proc
         child.started_at = time.monotonic()
+        if child.pidfile is not None:
+            record(child.pidfile, proc.pid, child.argv)
 
     def poll(self, on_event: Callable[[str], None]) -> None:
         """Restart children that died, with back-off; report each restart."""
@@ -212,6 +253,7 @@ class Supervisor:
         self.stopping = True
         for child in self.children:
             if child.proc is not None and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGCONT)  # a paused child must hear SIGTERM
                 child.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for child in self.children:
@@ -222,3 +264,5 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.proc.kill()
                 child.proc.wait()
+            if child.pidfile is not None:
+                child.pidfile.unlink(missing_ok=True)
