@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "zonewarden.cli.store",
     "zonewarden.cli.api",
     "zonewarden.cli.up",
+    "zonewarden.cli.probe",
 )
 
 

@@ -1,0 +1,162 @@
+"""The external answer probe: resolve every endpoint like a client would, against one
+or more DNS servers (ours or anyone's), and alert on what a client would suffer.
+
+Findings per (server, endpoint, type): `ok`, `empty` (NOERROR without addresses: the
+2025 outcome), `nxdomain`, `servfail` (or any other error rcode), `timeout`, `garbage`
+(not a DNS answer to our question: unparsable, wrong id, another question), `differs`
+(an address that neither the newest plan nor the live zone has). Everything but `ok`
+is an alert. With several servers, `agree` says whether they answered alike.
+
+Rules kept here:
+- `judge` is pure: it classifies one answer against the allowed addresses;
+- a server that times out or answers garbage costs its own findings, never the round;
+- a subset of the plan's addresses is fine (servers may return a weighted subset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+
+from zonewarden.ports import RegionStore
+
+log = logging.getLogger("zonewarden.probe")
+ALERTS = frozenset({"empty", "nxdomain", "servfail", "timeout", "garbage", "differs"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    server: str
+    endpoint: str
+    rtype: str
+    result: str
+    addresses: tuple[str, ...] = ()
+    detail: str = ""
+
+    @property
+    def alert(self) -> bool:
+        return self.result in ALERTS
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "server": self.server,
+            "endpoint": self.endpoint,
+            "type": self.rtype,
+            "result": self.result,
+            "addresses": list(self.addresses),
+            "detail": self.detail,
+        }
+
+
+def judge(rcode: int, addresses: Iterable[str], allowed: frozenset[str]) -> tuple[str, str]:
+    """Classify one answer: (result, detail)."""
+    if rcode == dns.rcode.NXDOMAIN:
+        return "nxdomain", "the name does not exist at this server"
+    if rcode != dns.rcode.NOERROR:
+        return "servfail", f"rcode {dns.rcode.to_text(rcode)}"  # type: ignore[arg-type]
+    got = set(addresses)
+    if not got:
+        return "empty", "NOERROR with no addresses: clients cannot connect"
+    unknown = sorted(got - allowed)
+    if unknown:
+        return "differs", f"addresses not in the plan: {', '.join(unknown[:5])}"
+    return "ok", ""
+
+
+def intended(store: RegionStore) -> dict[tuple[str, str], frozenset[str]]:
+    """Addresses each (endpoint, type) may answer: the newest plan's and the live zone's."""
+    allowed: dict[tuple[str, str], set[str]] = {}
+    newest = store.newest()
+    sources = [store.contents(newest)] if newest else []
+    sources.append({n: e.content for n, e in store.read_zone().items()})
+    for contents in sources:
+        for name, content in contents.items():
+            for r in content.records:
+                allowed.setdefault((str(name), str(r.rtype)), set()).add(r.address)
+    return {k: frozenset(v) for k, v in allowed.items()}
+
+
+def split_server(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not ADDR:PORT (e.g. 127.0.0.1:5353)")
+    return host.strip("[]"), int(port)
+
+
+async def _ask(
+    server: str, name: str, rtype: str, allowed: frozenset[str], timeout: float
+) -> Finding:
+    host, port = split_server(server)
+    query = dns.message.make_query(dns.name.from_text(name), dns.rdatatype.from_text(rtype))
+    query.flags &= ~0x0100  # no recursion wanted: we ask the authority itself
+    try:
+        reply = await dns.asyncquery.udp(query, host, port=port, timeout=timeout)
+    except dns.exception.Timeout:
+        return Finding(server, name, rtype, "timeout", detail=f"no answer within {timeout:g}s")
+    except (dns.exception.DNSException, ValueError, OSError) as exc:
+        return Finding(server, name, rtype, "garbage", detail=f"{type(exc).__name__}: {exc}"[:200])
+    wanted = dns.rdatatype.from_text(rtype)
+    found = [
+        rd.address
+        for rrset in reply.answer
+        if rrset.rdtype == wanted and rrset.name == query.question[0].name
+        for rd in rrset
+    ]
+    result, detail = judge(reply.rcode(), found, allowed)
+    return Finding(server, name, rtype, result, tuple(sorted(found)), detail)
+
+
+async def probe_round(
+    servers: Sequence[str],
+    allowed: Mapping[tuple[str, str], frozenset[str]],
+    *,
+    timeout: float = 1.0,
+    concurrency: int = 256,
+) -> list[Finding]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(server: str, name: str, rtype: str, ok: frozenset[str]) -> Finding:
+        async with gate:
+            return await _ask(server, name, rtype, ok, timeout)
+
+    jobs = [
+        one(server, name, rtype, ok)
+        for (name, rtype), ok in sorted(allowed.items())
+        for server in servers
+    ]
+    return list(await asyncio.gather(*jobs))
+
+
+def agreement(findings: Sequence[Finding]) -> dict[str, bool]:
+    """Per endpoint: did every server give the same result and addresses?"""
+    seen: dict[str, set[tuple[str, str, tuple[str, ...]]]] = {}
+    by: dict[tuple[str, str], set[tuple[str, tuple[str, ...]]]] = {}
+    for f in findings:
+        by.setdefault((f.endpoint, f.rtype), set()).add((f.result, f.addresses))
+        seen.setdefault(f.endpoint, set())
+    return {ep: all(len(v) == 1 for (e, _), v in by.items() if e == ep) for ep in seen}
+
+
+def post_webhook(url: str, payload: Mapping[str, object], timeout: float = 3.0) -> str | None:
+    """POST one alert as JSON; returns an error message instead of raising."""
+    body = json.dumps(payload).encode()
+    req = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status = int(resp.status)
+        return None if 200 <= status < 300 else f"webhook answered HTTP {status}"
+    except OSError as exc:
+        return f"webhook {url} failed: {exc}"
