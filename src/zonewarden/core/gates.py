@@ -153,6 +153,11 @@ def require(violations: list[Violation]) -> None:
         raise PlanRejected(violations)
 
 
+def require_valid(draft: PlanDraft) -> None:
+    """Every store's own publish gate: the plan names endpoints and each is valid."""
+    require(draft_valid(draft))
+
+
 def endpoint_violations(
     endpoints: Mapping[EndpointName, Content],
 ) -> dict[EndpointName, list[Violation]]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from zonewarden.core import fence
-from zonewarden.core.gates import content_valid, draft_valid
+from zonewarden.core.gates import content_valid, require_valid
 from zonewarden.core.model import (
     EMPTY_CONTENT,
     NO_GENERATION,
@@ -25,7 +25,7 @@ from zonewarden.core.model import (
     ZoneEntry,
 )
 from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
-from zonewarden.errors import NotFound, PlanRejected, check_expected
+from zonewarden.errors import NotFound, check_expected
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.health_state import HealthStateOps
 
@@ -357,10 +357,3 @@ _AUDIT_KIND = {
     Outcome.APPLIED: "write",
 }
 _DETAIL = {Outcome.MISSING_PLAN: "plan or endpoint not in the store"}
-
-
-def require_valid(draft: PlanDraft) -> None:
-    """The store's own publish gate: structural validity of every endpoint."""
-    problems = draft_valid(draft)
-    if problems:
-        raise PlanRejected(list(problems))

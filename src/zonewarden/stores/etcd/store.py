@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from zonewarden.core.gates import require_valid
 from zonewarden.core.model import (
     NO_GENERATION,
     Content,
@@ -57,7 +58,6 @@ from zonewarden.stores.etcd.keys import (
 from zonewarden.stores.etcd.legacy import LegacyOps
 from zonewarden.stores.etcd.zone import ZoneOps
 from zonewarden.stores.health_state import HealthStateOps
-from zonewarden.stores.memory import require_valid
 
 CHANGE_LOG_KEEP = 1024  # change-log entries clean-up keeps (one per content-changing Txn)
 PUBLISH_ATTEMPTS = 5  # chunked publishes overtaken by newer plans before giving up

@@ -23,7 +23,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from zonewarden.core.gates import content_valid
+from zonewarden.core.gates import content_valid, require_valid
 from zonewarden.core.model import (
     NO_GENERATION,
     Content,
@@ -37,7 +37,6 @@ from zonewarden.core.outcomes import CleanupResult, PlanIndex
 from zonewarden.errors import NotFound, check_expected
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.health_state import HealthStateOps
-from zonewarden.stores.memory import require_valid
 from zonewarden.stores.sqlite.legacy import LegacyOps
 from zonewarden.stores.sqlite.schema import ANY_NAME, VALID, _content, _content_row
 from zonewarden.stores.sqlite.zone import ZoneOps
