@@ -191,15 +191,36 @@ def test_frozen_store_gets_no_writes():
     assert store.applied() == {A: 1, B: 1}
 
 
-def test_cleanup_keeps_what_is_referenced():
-    store = MemoryStore()
+def _with_retired_endpoint(store: MemoryStore) -> None:
+    """Plans 1-7 serve A and B; plans 1-3 also serve C, which the region then retired."""
     for i in range(1, 8):
-        publish(store, i)
-    store.apply_if_newer(2, [A], actor="old", now=0)
-    d = Driver(store, "e", "safe")
-    d.run(40)
-    assert 2 in store.plans or store.applied()[A] != 2
-    assert all(e.generation in store.plans for e in store.zone.values())
+        body = {"a": content(f"10.0.{i}.1"), "b": content(f"10.0.{i}.2")}
+        if i <= 3:
+            body["c"] = content(f"10.0.{i}.3")
+        store.publish(draft(**body), source="planner", actor="p", now=0)
+
+
+@pytest.mark.parametrize("protocol", ["safe", "legacy"])
+def test_cleanup_keeps_what_is_referenced(protocol):
+    """The enactor chooses plan 2 for deletion from its index read; before its delete
+    runs, a stale enactor (paused since it read plan 2) writes C at generation 2. Only
+    the store's own reference check, inside the delete, can keep plan 2: the candidates
+    were chosen when nothing referenced it. Legacy's age-only clean-up deletes it."""
+    store, c = MemoryStore(), name("c")
+    _with_retired_endpoint(store)
+    d = Driver(store, "e", protocol)
+    if protocol == "safe":
+        d.until(DeletePlans)
+        assert 2 in d.action.generations
+        assert store.apply_if_newer(2, [c], actor="old", now=0) == {c: Outcome.APPLIED}
+    else:
+        d.until(LegacyDeleteOlder)
+        assert d.action.below > 2
+        assert store.legacy_write(2, c, actor="old", now=0) is Outcome.APPLIED
+    d.step()  # the delete
+    kept = 2 in store.plans and all(e.generation in store.plans for e in store.zone.values())
+    assert kept == (protocol == "safe")
+    assert bool(store.zone[c].content.records) == (protocol == "safe")
 
 
 @pytest.mark.parametrize("protocol", ["safe", "legacy"])

@@ -3,6 +3,8 @@
 This module parses options, calls `zonewarden.sim`, and renders tables, progress bars,
 plots and JSON; it decides nothing. Exit status: 0 when every invariant held, 1 when
 one was breached (the expected result under `--protocol legacy`), 2 for usage errors.
+Every command is a module-level click object; `sim` is the group other modules extend
+(`sim.add_command(...)` in their own `register`).
 """
 
 from __future__ import annotations
@@ -219,165 +221,175 @@ def render_check(r: CheckResult) -> None:
     out.print("shortest counterexample per invariant: " + ", ".join(others))
 
 
-# -- registration --------------------------------------------------------------------------
+# -- commands ------------------------------------------------------------------------------
+
+
+@click.group("sim")
+def sim() -> None:
+    """Deterministic simulation of the real enactors under faults (virtual time)."""
+
+
+@sim.command("incident")
+@click.option("--protocol", type=PROTOCOL, required=True, help="legacy reproduces 2025.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--plot", type=click.Path(path_type=Path), help="PNG or SVG of the run.")
+@click.option("--trace", type=click.Path(path_type=Path), help="Replayable JSON lines.")
+@click.option(
+    "--replay",
+    "replay_file",
+    type=click.Path(path_type=Path, exists=True),
+    help="Re-run a trace file and check it is reproduced byte for byte.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+def incident(
+    protocol: str,
+    seed: int,
+    plot: Path | None,
+    trace: Path | None,
+    replay_file: Path | None,
+    as_json: bool,
+) -> None:
+    """The October 2025 race: a slow enactor, a fast planner, age-only clean-up."""
+    if replay_file is not None:
+        run_replay(replay_file, as_json)
+    run_one("incident", protocol, seed, trace, plot, as_json)
+
+
+@sim.command("seed")
+@click.option("--protocol", type=PROTOCOL, required=True)
+@click.option("--seed", type=int, required=True)
+@click.option("--plot", type=click.Path(path_type=Path))
+@click.option("--trace", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def seed_cmd(
+    protocol: str, seed: int, plot: Path | None, trace: Path | None, as_json: bool
+) -> None:
+    """Re-run one swarm seed (its random faults and knobs) in full detail."""
+    run_one("swarm", protocol, seed, trace, plot, as_json)
+
+
+@sim.command("replay")
+@click.argument("trace_file", type=click.Path(path_type=Path, exists=True))
+@click.option("--json", "as_json", is_flag=True)
+def replay_cmd(trace_file: Path, as_json: bool) -> None:
+    """Re-run a trace from its header and check the run is byte-identical."""
+    run_replay(trace_file, as_json)
+
+
+@sim.command("swarm")
+@click.option("--protocol", type=PROTOCOL, required=True)
+@click.option("--seeds", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--start", type=int, default=0, show_default=True, help="First seed.")
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def swarm(protocol: str, seeds: int, start: int, jobs: int, as_json: bool) -> None:
+    """Many seeds, each with random faults and knobs; failing seeds are replayable."""
+    _warn_legacy(protocol, quiet=as_json)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("swarm {task.fields[protocol]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("swarm", total=seeds, protocol=protocol, failed=0)
+        failed = 0
+
+        def advance(r: Any) -> None:
+            nonlocal failed
+            failed += not r.ok
+            bar.update(task, advance=1, failed=failed)
+
+        summary = run_swarm(protocol, range(start, start + seeds), jobs, advance)
+    wall = time.perf_counter() - started
+    if as_json:
+        body = summary.as_json()
+        body["wall_seconds"] = wall
+        body["seeds_per_minute"] = seeds / wall * 60 if wall > 0 else None
+        _emit_json(body)
+    else:
+        render_swarm(summary, wall)
+    sys.exit(0 if not summary.failures else 1)
+
+
+@click.command("check")
+@click.option("--protocol", type=PROTOCOL, required=True)
+@click.option("--enactors", type=click.IntRange(1, 6), default=2, show_default=True)
+@click.option("--endpoints", type=click.IntRange(1, 6), default=1, show_default=True)
+@click.option("--generations", type=click.IntRange(1, 12), default=5, show_default=True)
+@click.option(
+    "--retention",
+    type=click.IntRange(0),
+    default=DEFAULTS.retention,
+    show_default=True,
+    help="Clean-up retention (generations below the watermark / the plan applied).",
+)
+@click.option(
+    "--keep-newest", type=click.IntRange(1), default=DEFAULTS.keep_newest, show_default=True
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1),
+    default=DEFAULTS.batch_size,
+    show_default=True,
+    help="Endpoints per safe write transaction; 1 = one transaction per endpoint.",
+)
+@click.option(
+    "--goal",
+    default="I1",
+    show_default=True,
+    help="Stop at the first breach of this invariant, or 'any'.",
+)
+@click.option("--max-states", type=click.IntRange(1), default=5_000_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def check_cmd(
+    protocol: str,
+    enactors: int,
+    endpoints: int,
+    generations: int,
+    retention: int,
+    keep_newest: int,
+    batch: int,
+    goal: str,
+    max_states: int,
+    as_json: bool,
+) -> None:
+    """Explore every interleaving of the real enactor code (breadth first)."""
+    _warn_legacy(protocol, quiet=as_json)
+    spec = CheckSpec(
+        protocol,
+        enactors,
+        endpoints,
+        generations,
+        retention,
+        keep_newest,
+        batch,
+        goal,
+        max_states,
+    )
+    with Progress(
+        TextColumn(
+            "check {task.fields[protocol]}: {task.completed:,} states, depth {task.fields[depth]}"
+        ),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("check", total=None, protocol=protocol, depth=0)
+        result = check(spec, lambda n, d: bar.update(task, completed=n, depth=d))
+    if as_json:
+        _emit_json(check_json(result))
+    else:
+        render_check(result)
+    sys.exit(0 if result.ok else 1)
 
 
 def register(cli: click.Group) -> None:
-    @cli.group("sim")
-    def sim() -> None:
-        """Deterministic simulation of the real enactors under faults (virtual time)."""
-
-    @sim.command("incident")
-    @click.option("--protocol", type=PROTOCOL, required=True, help="legacy reproduces 2025.")
-    @click.option("--seed", type=int, default=1, show_default=True)
-    @click.option("--plot", type=click.Path(path_type=Path), help="PNG or SVG of the run.")
-    @click.option("--trace", type=click.Path(path_type=Path), help="Replayable JSON lines.")
-    @click.option(
-        "--replay",
-        "replay_file",
-        type=click.Path(path_type=Path, exists=True),
-        help="Re-run a trace file and check it is reproduced byte for byte.",
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
-    def incident(
-        protocol: str,
-        seed: int,
-        plot: Path | None,
-        trace: Path | None,
-        replay_file: Path | None,
-        as_json: bool,
-    ) -> None:
-        """The October 2025 race: a slow enactor, a fast planner, age-only clean-up."""
-        if replay_file is not None:
-            run_replay(replay_file, as_json)
-        run_one("incident", protocol, seed, trace, plot, as_json)
-
-    @sim.command("seed")
-    @click.option("--protocol", type=PROTOCOL, required=True)
-    @click.option("--seed", type=int, required=True)
-    @click.option("--plot", type=click.Path(path_type=Path))
-    @click.option("--trace", type=click.Path(path_type=Path))
-    @click.option("--json", "as_json", is_flag=True)
-    def seed_cmd(
-        protocol: str, seed: int, plot: Path | None, trace: Path | None, as_json: bool
-    ) -> None:
-        """Re-run one swarm seed (its random faults and knobs) in full detail."""
-        run_one("swarm", protocol, seed, trace, plot, as_json)
-
-    @sim.command("replay")
-    @click.argument("trace_file", type=click.Path(path_type=Path, exists=True))
-    @click.option("--json", "as_json", is_flag=True)
-    def replay_cmd(trace_file: Path, as_json: bool) -> None:
-        """Re-run a trace from its header and check the run is byte-identical."""
-        run_replay(trace_file, as_json)
-
-    @sim.command("swarm")
-    @click.option("--protocol", type=PROTOCOL, required=True)
-    @click.option("--seeds", type=click.IntRange(1), default=1000, show_default=True)
-    @click.option("--start", type=int, default=0, show_default=True, help="First seed.")
-    @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True)
-    @click.option("--json", "as_json", is_flag=True)
-    def swarm(protocol: str, seeds: int, start: int, jobs: int, as_json: bool) -> None:
-        """Many seeds, each with random faults and knobs; failing seeds are replayable."""
-        _warn_legacy(protocol, quiet=as_json)
-        started = time.perf_counter()
-        with Progress(
-            TextColumn("swarm {task.fields[protocol]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            console=err,
-            disable=as_json,
-        ) as bar:
-            task = bar.add_task("swarm", total=seeds, protocol=protocol, failed=0)
-            failed = 0
-
-            def advance(r: Any) -> None:
-                nonlocal failed
-                failed += not r.ok
-                bar.update(task, advance=1, failed=failed)
-
-            summary = run_swarm(protocol, range(start, start + seeds), jobs, advance)
-        wall = time.perf_counter() - started
-        if as_json:
-            body = summary.as_json()
-            body["wall_seconds"] = wall
-            body["seeds_per_minute"] = seeds / wall * 60 if wall > 0 else None
-            _emit_json(body)
-        else:
-            render_swarm(summary, wall)
-        sys.exit(0 if not summary.failures else 1)
-
-    @cli.command("check")
-    @click.option("--protocol", type=PROTOCOL, required=True)
-    @click.option("--enactors", type=click.IntRange(1, 6), default=2, show_default=True)
-    @click.option("--endpoints", type=click.IntRange(1, 6), default=1, show_default=True)
-    @click.option("--generations", type=click.IntRange(1, 12), default=5, show_default=True)
-    @click.option(
-        "--retention",
-        type=click.IntRange(0),
-        default=DEFAULTS.retention,
-        show_default=True,
-        help="Clean-up retention (generations below the watermark / the plan applied).",
-    )
-    @click.option(
-        "--keep-newest", type=click.IntRange(1), default=DEFAULTS.keep_newest, show_default=True
-    )
-    @click.option(
-        "--batch",
-        type=click.IntRange(1),
-        default=DEFAULTS.batch_size,
-        show_default=True,
-        help="Endpoints per safe write transaction; 1 = one transaction per endpoint.",
-    )
-    @click.option(
-        "--goal",
-        default="I1",
-        show_default=True,
-        help="Stop at the first breach of this invariant, or 'any'.",
-    )
-    @click.option("--max-states", type=click.IntRange(1), default=5_000_000, show_default=True)
-    @click.option("--json", "as_json", is_flag=True)
-    def check_cmd(
-        protocol: str,
-        enactors: int,
-        endpoints: int,
-        generations: int,
-        retention: int,
-        keep_newest: int,
-        batch: int,
-        goal: str,
-        max_states: int,
-        as_json: bool,
-    ) -> None:
-        """Explore every interleaving of the real enactor code (breadth first)."""
-        _warn_legacy(protocol, quiet=as_json)
-        spec = CheckSpec(
-            protocol,
-            enactors,
-            endpoints,
-            generations,
-            retention,
-            keep_newest,
-            batch,
-            goal,
-            max_states,
-        )
-        with Progress(
-            TextColumn(
-                "check {task.fields[protocol]}: {task.completed:,} states, depth "
-                "{task.fields[depth]}"
-            ),
-            TimeElapsedColumn(),
-            console=err,
-            disable=as_json,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("check", total=None, protocol=protocol, depth=0)
-            result = check(spec, lambda n, d: bar.update(task, completed=n, depth=d))
-        if as_json:
-            _emit_json(check_json(result))
-        else:
-            render_check(result)
-        sys.exit(0 if result.ok else 1)
+    """`sim` and `check`; other modules add `sim` subcommands with `sim.add_command`
+    (e.g. cli/cascade.py: `from zonewarden.cli.sim import sim`)."""
+    cli.add_command(sim)
+    cli.add_command(check_cmd)

@@ -1,0 +1,265 @@
+"""Mutation check of the safety tests: remove each safety comparison, one at a time, and
+see a test fail.
+
+    .venv/bin/python scripts/mutation_check.py [--only NAME] [--list] [--json]
+
+Each mutation below deletes or neutralises one comparison of a safety rule (the fence,
+the advance/behind split, each store's compare in its own transaction, clean-up's
+reference check, the never-empty gate) in a scratch copy of src/ and tests/, then runs
+the tests that protect the rule, stopping at the first failure. A mutation is caught
+when those tests fail; one that survives is a rule no test protects. The exit status
+is 0 only when every mutation is caught and the unmutated copy passes. Mutations of the
+etcd store run the etcd tests, which start their own cluster (etcd must be installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OFFLINE = ("tests/core", "tests/stores", "tests/sim", "-m", "not servers")
+ETCD = ("tests/stores", "-k", "etcd")
+BACKENDS = ("tests/backends/test_units.py", "tests/backends/test_contract.py", "-k", "memory or units")
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # under src/zonewarden
+    before: str  # exact text, found exactly once
+    after: str
+    tests: tuple[str, ...] = OFFLINE
+
+
+FENCE = "core/fence.py"
+SQLITE = "stores/sqlite/zone.py"
+ETCD_ZONE = "stores/etcd/zone.py"
+MUTATIONS = (
+    # -- the fence: core.fence.decide -----------------------------------------------------
+    Mutation("fence: frozen refuses", FENCE, "    if frozen:\n        return Outcome.FROZEN\n", ""),
+    Mutation(
+        "fence: missing plan",
+        FENCE,
+        "    if digest is None:\n        return Outcome.MISSING_PLAN\n",
+        "",
+    ),
+    Mutation("fence: gate refuses", FENCE, "    if not valid:\n        return Outcome.REFUSED\n", ""),
+    Mutation(
+        "fence: newer live generation fences out",
+        FENCE,
+        "    if live is not None and live.generation > generation:\n"
+        "        return Outcome.FENCED_OUT\n",
+        "",
+    ),
+    Mutation(
+        "fence: current needs the same generation",
+        FENCE,
+        "live.generation == generation and live.digest == digest:",
+        "live.digest == digest:",
+    ),
+    Mutation(
+        "fence: current needs the same digest",
+        FENCE,
+        "live.generation == generation and live.digest == digest:",
+        "live.generation == generation:",
+    ),
+    # -- the advance/behind split: core.fence.lag ------------------------------------------
+    Mutation(
+        "lag: live at or past g is done",
+        FENCE,
+        "    if live is not None and live.generation >= generation:\n",
+        "    if live is not None and live.generation > generation:\n",
+    ),
+    Mutation(
+        "lag: same generation, other content is behind",
+        FENCE,
+        "        if live.generation == generation and live.digest != digest:\n"
+        "            return Lag.BEHIND  # same generation, other content: repair it\n",
+        "",
+    ),
+    Mutation(
+        "lag: unchanged needs the same digest",
+        FENCE,
+        "live is not None and live.digest == digest and live.has_records:",
+        "live is not None and live.has_records:",
+    ),
+    Mutation(
+        "lag: unchanged needs records",
+        FENCE,
+        "live is not None and live.digest == digest and live.has_records:",
+        "live is not None and live.digest == digest:",
+    ),
+    # -- SQLite runs the split as SQL ------------------------------------------------------
+    Mutation(
+        "sqlite advance: same digest",
+        SQLITE,
+        '"WHERE pe.gen = :g AND pe.name = zone.name AND pe.digest = zone.digest "',
+        '"WHERE pe.gen = :g AND pe.name = zone.name "',
+    ),
+    Mutation(
+        "sqlite advance: older generation only",
+        SQLITE,
+        '"AND zone.gen < :g AND zone.record_count > 0",',
+        '"AND zone.record_count > 0",',
+    ),
+    Mutation(
+        "sqlite advance: records kept",
+        SQLITE,
+        '"AND zone.gen < :g AND zone.record_count > 0",',
+        '"AND zone.gen < :g",',
+    ),
+    Mutation(
+        "sqlite behind: same generation, other content",
+        SQLITE,
+        '"OR (z.gen = :g AND z.digest != pe.digest)) ORDER BY pe.name",',
+        '") ORDER BY pe.name",',
+    ),
+    Mutation(
+        "sqlite: frozen store writes nothing",
+        SQLITE,
+        'if self._meta(db, "frozen") == "1":\n                self._audit(db, [(now, actor, "frozen"',
+        'if False:\n                self._audit(db, [(now, actor, "frozen"',
+    ),
+    # -- etcd: the compares that make the decision hold at the commit ----------------------
+    Mutation(
+        "etcd blind write: every live generation < g",
+        ETCD_ZONE,
+        '        compares += [ec.compare_value(k.zone(n), "LESS", generation_prefix(g)) for n in names]\n',
+        "",
+        ETCD,
+    ),
+    Mutation(
+        "etcd blind write: not frozen",
+        ETCD_ZONE,
+        'compares = [ec.compare_value(k.frozen, "EQUAL", b"0"), ec.compare_created(k.plan(g))]',
+        "compares = [ec.compare_created(k.plan(g))]",
+        ETCD,
+    ),
+    Mutation(
+        "etcd write: live key unchanged since the decision read it",
+        ETCD_ZONE,
+        "            compares.append(ec.compare_mod(k.zone(name), self._mod(live_kv)))\n",
+        "",
+        ETCD,
+    ),
+    # -- DNS backends: the marker decision ------------------------------------------------
+    Mutation(
+        "backend: current needs the served records",
+        "backends/base.py",
+        "if verdict is Outcome.CURRENT and live is not None and live.addresses == served(content):",
+        "if verdict is Outcome.CURRENT:",
+        BACKENDS,
+    ),
+    # -- clean-up's reference check, in every store ---------------------------------------
+    Mutation(
+        "clean-up: memory keeps referenced plans",
+        "stores/memory.py",
+        "            elif g in referenced:\n",
+        "            elif False:\n",
+    ),
+    Mutation(
+        "clean-up: sqlite keeps referenced plans",
+        "stores/sqlite/store.py",
+        "doomed = [g for g in wanted if g in present and g != newest and g not in referenced]",
+        "doomed = [g for g in wanted if g in present and g != newest]",
+    ),
+    Mutation(
+        "clean-up: candidates exclude live generations",
+        "core/cleanup.py",
+        "protected = set(gens[-max(1, keep_newest) :]) | set(applied.values())",
+        "protected = set(gens[-max(1, keep_newest) :])",
+    ),
+    # -- the never-empty gate ---------------------------------------------------------------
+    Mutation(
+        "gate: never empty",
+        "core/gates.py",
+        "    if not content.records:\n        return [Violation(",
+        "    if False:\n        return [Violation(",
+    ),
+)
+
+
+def _scratch() -> Path:
+    work = Path(tempfile.mkdtemp(prefix="zw-mutation-"))
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for part in ("src", "tests"):
+        shutil.copytree(ROOT / part, work / part, ignore=ignore)
+    shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+    return work
+
+
+def _run_tests(work: Path, tests: tuple[str, ...], timeout: float) -> tuple[int, float]:
+    env = dict(os.environ, PYTHONPATH=f"{work / 'src'}{os.pathsep}{work}")
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    start = time.monotonic()
+    try:
+        done = subprocess.run(
+            command, cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return -1, time.monotonic() - start
+    return done.returncode, time.monotonic() - start
+
+
+def check(mutation: Mutation, timeout: float) -> dict[str, object]:
+    work = _scratch()
+    try:
+        target = work / "src" / "zonewarden" / mutation.path
+        text = target.read_text()
+        found = text.count(mutation.before)
+        if found != 1:
+            return {"mutation": mutation.name, "result": f"stale: text found {found} times"}
+        target.write_text(text.replace(mutation.before, mutation.after))
+        code, seconds = _run_tests(work, mutation.tests, timeout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    # pytest exits 1 when tests failed; 2-5 are usage/collection problems, not a catch
+    result = {0: "SURVIVED", 1: "caught", -1: "timeout"}.get(code, f"error (pytest exit {code})")
+    return {"mutation": mutation.name, "result": result, "seconds": round(seconds, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="run the mutations whose name contains this")
+    parser.add_argument("--list", action="store_true", help="list the mutations and stop")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per test run")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS if not args.only or args.only in m.name]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:55s} {m.path}")
+        return 0
+    work = _scratch()
+    try:
+        baseline, _ = _run_tests(work, OFFLINE, args.timeout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if baseline != 0:
+        print(f"the unmutated tests fail (pytest exit {baseline}): fix them first")
+        return 1
+    rows = []
+    for m in chosen:
+        row = check(m, args.timeout)
+        rows.append(row)
+        if not args.json:
+            print(f"{row['result']:9s} {row.get('seconds', ''):>6}s  {m.name}", flush=True)
+    survived = [r for r in rows if r["result"] != "caught"]
+    if args.json:
+        print(json.dumps({"mutations": rows, "not_caught": len(survived)}, indent=2))
+    else:
+        print(f"{len(rows) - len(survived)}/{len(rows)} mutations caught")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
