@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from zonewarden.sim.faults import CORRUPT, Fault, Knobs
+from zonewarden.sim.faults import Corrupt, Knobs
 from zonewarden.sim.scenarios import REGIONAL, run_scenario
 from zonewarden.sim.trace import replay, write_trace
 from zonewarden.sim.world import simulate
@@ -68,7 +68,7 @@ def test_incident_safe_holds_and_converges(seed: int) -> None:
 
 
 def corrupted(how: str) -> Knobs:
-    return Knobs(duration=8.0, quiet=12.0, faults=(Fault(CORRUPT, 8.0, target=2, detail=how),))
+    return Knobs(duration=8.0, quiet=12.0, faults=(Corrupt(8.0, target=2, how=how),))
 
 
 @pytest.mark.parametrize("how", ["empty", "mismatch", "dangling"])

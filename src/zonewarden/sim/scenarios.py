@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import random
 
-from zonewarden.sim.faults import Fault, Knobs, random_knobs
-from zonewarden.sim.world import INCIDENT_SKEW, RunReport, simulate
+from zonewarden.sim.faults import IncidentSkew, Knobs, random_knobs
+from zonewarden.sim.world import RunReport, simulate
 
 REGIONAL = "kv.us-east-1.example."
 SCENARIOS = ("incident", "swarm")
@@ -22,7 +22,7 @@ SCENARIOS = ("incident", "swarm")
 
 def incident_knobs() -> Knobs:
     retention = 5
-    skew = Fault(INCIDENT_SKEW, 0.0, 30.0, target=0, count=retention + 1, detail=REGIONAL)
+    skew = IncidentSkew(0.0, 30.0, target=0, endpoint=REGIONAL, generations=retention + 1)
     return Knobs(
         enactors=3,
         endpoints=4,

@@ -61,7 +61,7 @@ from zonewarden.errors import PermanentError
 from zonewarden.repair import repair_once
 from zonewarden.sim import faults as fk
 from zonewarden.sim.corruption import corrupt
-from zonewarden.sim.faults import Fault, Knobs
+from zonewarden.sim.faults import Knobs
 from zonewarden.sim.planner import SimPlanner
 from zonewarden.sim.scheduler import Scheduler
 from zonewarden.stores.memory import MemoryStore
@@ -72,7 +72,6 @@ MUTATING = (*WRITES, TryLock, Unlock)
 CLEANUPS = (DeletePlans, LegacyDeleteOlder)
 APPLYING = frozenset({"advance", "write", "recheck", "backoff", "lock", "lock-backoff", "stuck"})
 MAX_LATENCY = 5.0  # a store call slower than this has timed out, whatever the fault
-INCIDENT_SKEW = "incident-skew"  # the incident's lock contention, see sim.scenarios
 
 
 @dataclass(slots=True)
@@ -273,24 +272,28 @@ class Simulation:
         active = [f for f in k.faults if f.active(now)] if self.faulty else []
         lost, lose_race = False, False
         for f in active:
-            if f.kind == fk.SLOW_WRITES and write:
+            if isinstance(f, fk.SlowWrites) and write:
                 latency *= f.factor
-            elif f.kind == fk.LOCK_CONTENTION and f.target == p.index:
+            elif isinstance(f, fk.LockContention) and f.target == p.index:
                 lose_race = lose_race or (_contended(action) and self.net.random() < f.p)
-            elif f.kind == INCIDENT_SKEW and f.target == p.index:
+            elif isinstance(f, fk.IncidentSkew) and f.target == p.index:
                 lose_race = lose_race or self._incident_skew(p, action, f)
-            elif f.kind == fk.FAILING_WRITES and write and self.net.random() < f.p:
+            elif isinstance(f, fk.FailingWrites) and write and self.net.random() < f.p:
                 self.report.coverage["write failed"] += 1
                 return Failed("write failed (injected)"), latency
-            elif f.kind == fk.LOST_REPLIES and write and self.net.random() < f.p:
+            elif isinstance(f, fk.LostReplies) and write and self.net.random() < f.p:
                 lost = True
             elif (
-                f.kind == fk.STALE_READS and f.target == p.index and isinstance(action, ReadNewest)
+                isinstance(f, fk.StaleReads)
+                and f.target == p.index
+                and isinstance(action, ReadNewest)
             ):
                 self.report.coverage["stale read"] += 1
-                return NewestIs(self._newest_at(now - f.factor), self.store.frozen()), latency
+                return NewestIs(self._newest_at(now - f.lag), self.store.frozen()), latency
             elif (
-                f.kind == fk.CLEANUP_CRASH and f.target == p.index and isinstance(action, CLEANUPS)
+                isinstance(f, fk.CleanupCrash)
+                and f.target == p.index
+                and isinstance(action, CLEANUPS)
             ):
                 self._half_cleanup(p, action)
                 return Woke(), 0.0
@@ -355,14 +358,14 @@ class Simulation:
             self._execute(p, part)
         self._crash(p, 1.0)
 
-    def _incident_skew(self, p: Process, action: Action, f: Fault) -> bool:
-        """The incident's contention: p loses every race for endpoint `f.detail` while its
-        plan is fewer than `f.count` generations behind what is live there."""
-        name = EndpointName(f.detail)
+    def _incident_skew(self, p: Process, action: Action, f: fk.IncidentSkew) -> bool:
+        """The incident's contention: p loses every race for `f.endpoint` while its plan
+        is fewer than `f.generations` behind what is live there."""
+        name = EndpointName(f.endpoint)
         if not _contended(action) or name not in _names(action):
             return False
         live = self.store.zone.get(name)
-        return live is None or live.generation - p.state.target < f.count
+        return live is None or live.generation - p.state.target < f.generations
 
     # -- checking ----------------------------------------------------------------------
     def _check(self, action: Action, before: dict[EndpointName, ZoneEntry]) -> None:
@@ -406,22 +409,22 @@ class Simulation:
     # -- faults ------------------------------------------------------------------------
     def _fault(self, index: int, _: int) -> None:
         f = self.knobs.faults[index]
-        self._log("fault", f.kind, target=f.target, length=f.length)
+        self._log("fault", f.kind, target=getattr(f, "target", 0), length=f.length)
         self.report.coverage[f"fault: {f.kind}"] += 1
-        if f.kind == fk.PAUSE:
+        if isinstance(f, fk.Pause):
             p = self.procs[f.target % len(self.procs)]
             if p.state is not None and str(p.state.phase) in APPLYING:
                 self.report.coverage["enactor paused mid-plan"] += 1
             p.paused_until = max(p.paused_until, self.sched.now + f.length)
-        elif f.kind == fk.CRASH:
+        elif isinstance(f, fk.Crash):
             p = self.procs[f.target % len(self.procs)]
             if p.state is not None and str(p.state.phase) in APPLYING:
                 self.report.coverage["enactor crashed mid-plan"] += 1
             self._crash(p, f.length)
-        elif f.kind == fk.PLANNER_BURST and self.planning:
+        elif isinstance(f, fk.PlannerBurst) and self.planning:
             for _ in range(f.count):
                 self._publish()
-        elif f.kind == fk.CORRUPT:
+        elif isinstance(f, fk.Corrupt):
             self._corrupt(f)
 
     def _crash(self, p: Process, restart_after: float) -> None:
@@ -431,10 +434,10 @@ class Simulation:
         p.epoch += 1
         self.sched.after(restart_after, "restart", p.index)
 
-    def _corrupt(self, f: Fault) -> None:
+    def _corrupt(self, f: fk.Corrupt) -> None:
         """Put one endpoint in an inconsistent state; the reconciler must repair it (L2)."""
         name = self.names[f.target % len(self.names)]
-        how = corrupt(self.store, name, f.detail)
+        how = corrupt(self.store, name, f.how)
         if how is None:
             return
         self._log("fault", "corrupted", endpoint=name, how=how)
