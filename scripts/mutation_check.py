@@ -28,7 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = ("tests/core", "tests/stores", "tests/sim", "-m", "not servers")
 ETCD = ("tests/stores", "-k", "etcd")
-BACKENDS = ("tests/backends/test_units.py", "tests/backends/test_contract.py", "-k", "memory or units")
+BACKENDS = (
+    "tests/backends/test_units.py",
+    "tests/backends/test_contract.py",
+    "-k",
+    "memory or units",
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,9 @@ MUTATIONS = (
         "    if digest is None:\n        return Outcome.MISSING_PLAN\n",
         "",
     ),
-    Mutation("fence: gate refuses", FENCE, "    if not valid:\n        return Outcome.REFUSED\n", ""),
+    Mutation(
+        "fence: gate refuses", FENCE, "    if not valid:\n        return Outcome.REFUSED\n", ""
+    ),
     Mutation(
         "fence: newer live generation fences out",
         FENCE,
