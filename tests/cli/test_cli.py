@@ -217,3 +217,32 @@ def test_a_second_up_on_the_same_store_fails(tmp_path):
     finally:
         first.terminate()
         first.wait(timeout=15)
+
+
+def test_rejected_publish_is_audited(region, tmp_path):
+    path, _, store, _ = region
+    _, out = run("plan", "show", "--config", str(path), "--json")
+    doc = json.loads(out)
+    doc["endpoints"][EP]["records"] = []
+    bad = tmp_path / "empty.json"
+    bad.write_text(json.dumps(doc))
+    assert run("plan", "publish", str(bad), "--config", str(path))[0] == 2
+    rejected = [e for e in store.audit_log(limit=10_000) if e.kind == "publish-rejected"]
+    assert rejected and "0 records" in rejected[-1].detail
+
+
+def test_audit_tail_newest_first_since_and_plan_list_pages(region):
+    path, _, store, _ = region
+    events = store.audit_log(limit=10_000)
+    code, out = run("audit", "--config", str(path), "--json", "--tail", "3")
+    assert code == 0 and [e["seq"] for e in json.loads(out)] == [e.seq for e in events[-3:]]
+    code, out = run("audit", "--config", str(path), "--json", "--tail", "3", "--newest-first")
+    assert [e["seq"] for e in json.loads(out)] == [e.seq for e in events[-3:]][::-1]
+    store.record("test", "note", now=time.time(), detail="just now")
+    code, out = run("audit", "--config", str(path), "--json", "--since", "1m")
+    assert code == 0 and [e["detail"] for e in json.loads(out)] == ["just now"]  # the rest is 1970
+    assert run("audit", "--config", str(path), "--since", "yesterday")[0] == 2
+    code, out = run("plan", "list", "--config", str(path), "--json", "--limit", "2")
+    assert [p["generation"] for p in json.loads(out)] == [3, 4]
+    code, out = run("plan", "list", "--config", str(path), "--json", "--limit", "2", "--before", "3")
+    assert [p["generation"] for p in json.loads(out)] == [1, 2]

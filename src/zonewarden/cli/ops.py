@@ -26,7 +26,7 @@ from zonewarden.core.diff import diff_plans, lb_deltas
 from zonewarden.core.model import EndpointName, Generation, check_dns_name
 from zonewarden.core.planfile import PlanFileError, from_document, to_document
 from zonewarden.errors import ConfigError, NotFound, PermanentError
-from zonewarden.ports import RegionStore
+from zonewarden.ports import AuditEvent, RegionStore
 from zonewarden.runtime import operations
 from zonewarden.runtime.openers import open_store
 from zonewarden.runtime.operations import pin as pin_endpoint
@@ -77,11 +77,19 @@ def plan() -> None:
 @plan.command("list")
 @config_option
 @json_option
+@click.option(
+    "--limit", type=click.IntRange(1), default=50, show_default=True, help="Plans per page."
+)
+@click.option(
+    "--before", type=click.IntRange(1), default=None, help="Page back: plans below this generation."
+)
 @friendly_errors
-def plan_list(config_path: str | None, as_json: bool) -> None:
-    """Stored generations with their source and time."""
+def plan_list(config_path: str | None, as_json: bool, limit: int, before: int | None) -> None:
+    """Stored generations with their source and time: the newest `--limit` (below
+    `--before`), oldest first."""
     _, store = _open(config_path)
-    heads = [store.header(g) for g in store.index().generations]
+    gens = [g for g in store.index().generations if before is None or g < before][-limit:]
+    heads = [store.header(g) for g in gens]
     rows = [h for h in heads if h is not None]
     if as_json:
         print_json(
@@ -308,6 +316,12 @@ def repair(config_path: str | None, as_json: bool) -> None:
 @json_option
 @click.option("--after", type=COUNT, default=0, help="Only events after this sequence number.")
 @click.option("--limit", type=COUNT, default=200, show_default=True)
+@click.option("--tail", type=COUNT, default=None, help="The newest N events (newest last).")
+@click.option(
+    "--since", default=None, help="Only events of the last 90s, 10m, 2h, 1d (or since a UNIX time)."
+)
+@click.option("--newest-first", is_flag=True, help="Newest event first.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until Ctrl-C.")
 @click.option(
     "--kind",
     multiple=True,
@@ -315,17 +329,60 @@ def repair(config_path: str | None, as_json: bool) -> None:
 )
 @friendly_errors
 def audit(
-    config_path: str | None, as_json: bool, after: int, limit: int, kind: tuple[str, ...]
+    config_path: str | None,
+    as_json: bool,
+    after: int,
+    limit: int,
+    tail: int | None,
+    since: str | None,
+    newest_first: bool,
+    follow: bool,
+    kind: tuple[str, ...],
 ) -> None:
     """The append-only log of every write, fence, refusal, clean-up and operator action."""
+    from zonewarden.api.history import audit_page
+
     if limit <= 0:
         raise PermanentError("--limit must be positive")
     _, store = _open(config_path)
-    events = [
-        e
-        for e in store.audit_log(after=after, limit=100_000 if kind else limit)
-        if not kind or e.kind in kind
-    ][:limit]
+    start = _since(since)
+    newest = tail is not None or newest_first
+    events = audit_page(
+        store,
+        limit=tail or limit,
+        after=after,
+        since=start,
+        kinds=kind,
+        newest_first=newest,
+    )
+    if newest and not newest_first:
+        events = events[::-1]  # --tail reads like a log: newest last
+    _print_events(events, as_json)
+    last = max((e.seq for e in events), default=after)
+    while follow:
+        time.sleep(0.5)
+        fresh = audit_page(
+            store, limit=5000, after=last, since=start, kinds=kind, newest_first=False
+        )
+        if fresh:
+            _print_events(fresh, as_json)
+            last = fresh[-1].seq
+
+
+def _since(text: str | None) -> float:
+    if not text:
+        return 0.0
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return time.time() - float(text[:-1]) * units[text[-1]]
+        value = float(text)
+    except ValueError:
+        raise PermanentError(f"--since {text!r}: use 90s, 10m, 2h, 1d or a UNIX time") from None
+    return value if value > 1e9 else time.time() - value
+
+
+def _print_events(events: list[AuditEvent], as_json: bool) -> None:
     if as_json:
         print_json(
             [

@@ -71,20 +71,25 @@ def publish_operator_plan(
     allow_large_change: bool = False,
     source: str = "operator",
 ) -> Plan:
-    """Publish an operator-made plan through the planner's gates."""
-    expected = set(config.region.endpoints)
-    named = set(draft.endpoints)
-    if expected != named:
-        missing, extra = sorted(expected - named), sorted(named - expected)
-        raise PermanentError(
-            f"a plan must cover exactly the region's endpoints; missing {missing}, unknown {extra}"
-        )
-    problems = draft_valid(draft, config.planner.limits)
-    newest = store.newest()
-    if newest and not allow_large_change:
-        previous = PlanDraft(store.contents(newest))
-        problems += max_change(previous, draft, config.planner.limits)
-    require(problems)
+    """Publish an operator-made plan through the planner's gates; a refused plan is
+    audited (`publish-rejected`, with the reason) before the error reaches the caller."""
+    try:
+        expected = set(config.region.endpoints)
+        named = set(draft.endpoints)
+        if expected != named:
+            missing, extra = sorted(expected - named), sorted(named - expected)
+            raise PermanentError(
+                f"a plan must cover exactly the region's endpoints; missing {missing}, unknown {extra}"
+            )
+        problems = draft_valid(draft, config.planner.limits)
+        newest = store.newest()
+        if newest and not allow_large_change:
+            previous = PlanDraft(store.contents(newest))
+            problems += max_change(previous, draft, config.planner.limits)
+        require(problems)
+    except PermanentError as exc:
+        store.record(actor, "publish-rejected", now=now, detail=str(exc)[:2000])
+        raise
     plan = store.publish(draft, source=source, actor=actor, now=now)
     if allow_large_change:
         store.record(
