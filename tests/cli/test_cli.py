@@ -244,5 +244,7 @@ def test_audit_tail_newest_first_since_and_plan_list_pages(region):
     assert run("audit", "--config", str(path), "--since", "yesterday")[0] == 2
     code, out = run("plan", "list", "--config", str(path), "--json", "--limit", "2")
     assert [p["generation"] for p in json.loads(out)] == [3, 4]
-    code, out = run("plan", "list", "--config", str(path), "--json", "--limit", "2", "--before", "3")
+    code, out = run(
+        "plan", "list", "--config", str(path), "--json", "--limit", "2", "--before", "3"
+    )
     assert [p["generation"] for p in json.loads(out)] == [1, 2]
