@@ -9,11 +9,17 @@ import time
 
 import click
 
+from zonewarden.backends.answer_probe import (
+    agreement,
+    intended,
+    post_webhook,
+    probe_round,
+    split_server,
+)
 from zonewarden.cli.common import config_option, err_console, friendly_errors, json_option
 from zonewarden.config import resolve
 from zonewarden.errors import ConfigError
 from zonewarden.runtime.openers import open_store
-from zonewarden.runtime.probe import agreement, intended, post_webhook, probe_round, split_server
 
 
 @click.command()

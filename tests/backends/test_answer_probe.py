@@ -16,7 +16,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from zonewarden.runtime.probe import agreement, judge, post_webhook, probe_round
+from zonewarden.backends.answer_probe import agreement, judge, post_webhook, probe_round
 
 NAME = "kv.us-east-1.example."
 ALLOWED = {(NAME, "A"): frozenset({"127.0.1.1", "127.0.1.2"})}
