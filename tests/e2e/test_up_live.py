@@ -116,7 +116,8 @@ class Region:
         raise AssertionError(f"{name} not in /metrics")
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return Path(self.log.name).read_text()[-3000:]
 
     def stop(self) -> int:
@@ -127,6 +128,7 @@ class Region:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
         return self.proc.returncode
 
 
@@ -292,6 +294,7 @@ def test_dns_outlives_a_killed_up_and_the_next_up_takes_over_without_a_gap(cwd):
     first.wait_dns()
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait()
+    first.log.close()
     missed = 0
     for _ in range(20):
         got = first.ask(NAMES[0])
