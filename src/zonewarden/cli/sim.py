@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from zonewarden.cli.common import friendly_errors
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.core.legacy import WARNING
 from zonewarden.sim.checker import CheckResult, CheckSpec, check
@@ -99,6 +100,10 @@ def run_one(
     plot: Path | None,
     as_json: bool,
 ) -> None:
+    if plot is not None:
+        from zonewarden.sim.plot import require_plotting
+
+        require_plotting(plot)  # before the run: nothing half-done for a missing extra
     _warn_legacy(protocol)
     started = time.perf_counter()
     r = run_scenario(scenario, protocol, seed, trace=trace is not None, samples=plot is not None)
@@ -241,6 +246,7 @@ def sim() -> None:
     help="Re-run a trace file and check it is reproduced byte for byte.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@friendly_errors
 def incident(
     protocol: str,
     seed: int,
@@ -261,6 +267,7 @@ def incident(
 @click.option("--plot", type=click.Path(path_type=Path))
 @click.option("--trace", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
+@friendly_errors
 def seed_cmd(
     protocol: str, seed: int, plot: Path | None, trace: Path | None, as_json: bool
 ) -> None:
@@ -277,7 +284,7 @@ def replay_cmd(trace_file: Path, as_json: bool) -> None:
 
 
 @sim.command("swarm")
-@click.option("--protocol", type=PROTOCOL, required=True)
+@click.option("--protocol", type=PROTOCOL, default="safe", show_default=True, help="legacy fails.")
 @click.option("--seeds", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--start", type=int, default=0, show_default=True, help="First seed.")
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True)

@@ -1,6 +1,8 @@
 """Plots of a run: applied generation and record count per endpoint over virtual time.
 
-Rules kept here: matplotlib is imported lazily with the Agg backend (no display);
+Rules kept here: matplotlib is imported lazily with the Agg backend (no display), and
+checked before a run starts (`require_plotting`), so a missing `[plot]` extra or an
+unknown file type is one clear error and nothing is half-written;
 the moments an endpoint served zero records are shaded and labelled, and an operator
 repair is marked, so the incident reads at a glance.
 """
@@ -9,7 +11,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zonewarden.errors import ConfigError, MissingExtra
 from zonewarden.sim.world import RunReport
+
+FORMATS = (".png", ".svg", ".pdf")
+
+
+def require_plotting(path: Path) -> None:
+    """Raise before any work when `path` cannot be plotted: no matplotlib, or a type it
+    does not write."""
+    if path.suffix.lower() not in FORMATS:
+        raise ConfigError(
+            f"--plot {path}: the file name must end in {', '.join(FORMATS)} (the plot's format)"
+        )
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise MissingExtra("--plot (matplotlib)", "plot") from exc
+    if not path.parent.is_dir():
+        raise ConfigError(f"--plot {path}: the directory {path.parent} does not exist")
 
 
 def plot_run(report: RunReport, path: Path, title: str = "") -> None:

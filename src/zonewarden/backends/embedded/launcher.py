@@ -38,7 +38,11 @@ def serve(open_store: Callable[[], ZoneStore], settings: ServerSettings) -> int:
     for child in children:
         child.start()
 
+    asked: list[int] = []  # a stop asked for by a signal is a clean exit, not a failure
+
     def stop(signum: int, frame: FrameType | None) -> None:
+        if frame is not None:
+            asked.append(signum)
         for child in children:
             if child.is_alive() and child.pid is not None:
                 child.terminate()
@@ -53,5 +57,7 @@ def serve(open_store: Callable[[], ZoneStore], settings: ServerSettings) -> int:
         for child in children:
             child.join(timeout=5)
             status = status or (child.exitcode or 0)
+    if asked:
+        return 0
     print(f"serve-dns: a server process exited (status {status}); stopped all", file=sys.stderr)
     return status if status > 0 else 1
