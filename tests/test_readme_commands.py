@@ -77,8 +77,8 @@ def readme_commands() -> list[list[str]]:
     return [shlex.split(c) for c in unique if c]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -92,6 +92,9 @@ class Region:
         self.state.mkdir(parents=True)
         self.port = free_port()
         text = demo_toml().replace("127.0.0.1:5353", f"127.0.0.1:{self.port}")
+        text = text.replace(
+            "127.0.0.1:8053", f"127.0.0.1:{free_port(socket.SOCK_STREAM)}"
+        )  # the API
         (self.state / "demo.toml").write_text(text)
         self.env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
         self.env.pop("ZONEWARDEN_CONFIG", None)
