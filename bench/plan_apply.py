@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-TARGETS = {"full_apply_s": 10.0, "incr_s": 0.5, "peak_rss_mib": 1024.0}
+TARGETS = {"full_apply_s": 10.0, "incr_s": 0.5, "health_total_s": 0.3, "peak_rss_mib": 1024.0}
 CHECKS = (
     "full_all_at_generation",
     "incr_plan_differs_exactly",
@@ -41,6 +41,8 @@ CHECKS = (
     "incr_rewritten_exactly_changed",
     "incr_all_at_generation",
     "steady_written_exactly_changed",
+    "health_replanned_exactly_affected",
+    "health_written_exactly_affected",
 )
 ISSUE_OCTODNS = {"zonefile_s": 31.0, "bind_s": 53.0, "rss_mib": 676.0}
 
@@ -59,7 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer-targets", default="zonefile,bind", help="comma list")
     p.add_argument("--workdir", type=Path, default=None, help="keep files here")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--child", choices=["full", "incremental", "steady"], help=argparse.SUPPRESS)
+    p.add_argument(
+        "--child", choices=["full", "incremental", "health", "steady"], help=argparse.SUPPRESS
+    )
     p.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -77,6 +81,10 @@ def child_main(args: argparse.Namespace) -> int:
     config = EnactorConfig(batch_size=args.batch_size)
     if args.child == "steady":
         result = run_steady(shape, args.store, config, args.cycles, progress)
+    elif args.child == "health":
+        from bench.health_replan import run_health
+
+        result = run_health(shape, args.store, config, progress)
     else:
         run = run_full if args.child == "full" else run_incremental
         result = run(shape, args.store, config, progress)
@@ -122,6 +130,7 @@ def run_zonewarden(
         figures |= run_child(args, "incremental", store, bar)
         if args.cycles > 0:
             figures |= run_child(args, "steady", store, bar)
+        figures |= run_child(args, "health", store, bar)
         figures["peak_rss_mib"] = max(figures["full_peak_rss_mib"], figures["incr_peak_rss_mib"])
         progress.update(task, description=f"ZoneWarden run {r + 1}/{args.repeat}: done")
         runs.append(figures)
@@ -183,6 +192,9 @@ def summarise(
             "ratio_wall": seconds / zw_median["incr_s"],
             "ratio_cpu": cpu / zw_median["incr_cpu_s"],
             "ratio_wall_incl_replan": seconds / (zw_median["incr_s"] + zw_median["replan_s"]),
+            # a health change: incremental plan + publish + apply, all of it
+            "ratio_wall_health": seconds / zw_median["health_total_s"],
+            "ratio_cpu_health": cpu / zw_median["health_total_cpu_s"],
             "ratio_rss": statistics.median(f.peak_rss_mib for f in figures)
             / zw_median["incr_peak_rss_mib"],
         }
@@ -215,6 +227,16 @@ def render(console: Console, report: dict[str, Any]) -> None:
         ("  of which publish", "incr_publish_s", "", "", ""),
         ("  of which apply", "incr_apply_s", "", "", ""),
         ("steady state: mean of --cycles more 1% plans", "steady_s", "steady_cpu_s", "", ""),
+        (
+            "health change (1%): plan + publish + apply",
+            "health_total_s",
+            "health_total_cpu_s",
+            "<= 0.3 s",
+            "",
+        ),
+        ("  of which incremental plan (plan_tick)", "health_plan_s", "health_plan_cpu_s", "", ""),
+        ("  of which publish (compare-and-set)", "health_publish_s", "", "", ""),
+        ("  of which apply", "health_apply_s", "", "", ""),
     ]
     for label, wall, cpu, target, rss in rows:
         if wall not in m:
@@ -245,6 +267,8 @@ def render(console: Console, report: dict[str, Any]) -> None:
             "octoDNS / ZW wall",
             "/ ZW CPU",
             "/ ZW incl. re-plan",
+            "/ ZW health change",
+            "/ its CPU",
         ):
             peer.add_column(col, justify="right" if col != "target" else "left")
         for target, f in report["octodns"].items():
@@ -257,6 +281,8 @@ def render(console: Console, report: dict[str, Any]) -> None:
                 f"{f['ratio_wall']:.0f}x",
                 f"{f['ratio_cpu']:.0f}x",
                 f"{f['ratio_wall_incl_replan']:.1f}x",
+                f"{f['ratio_wall_health']:.0f}x",
+                f"{f['ratio_cpu_health']:.0f}x",
             )
         console.print(peer)
     console.print(f"1-minute load average at the end: {report['load_average_1m']:.1f}")

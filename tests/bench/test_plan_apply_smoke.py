@@ -7,6 +7,7 @@ endpoint to the plan, and the incremental apply rewrites exactly the changed 1%.
 from __future__ import annotations
 
 import pytest
+from bench.health_replan import run_health
 from bench.plan_apply import main
 from bench.region import Shape
 from bench.zonewarden_run import changed_names, run_full, run_incremental, written_names
@@ -32,6 +33,11 @@ def test_incremental_rewrites_exactly_the_changed_endpoints(tmp_path):
     assert incr["incr_rewritten_exactly_changed"]
     assert incr["incr_all_at_generation"]
     assert written_names(path, 2) == changed_names(SHAPE)
+
+    health = run_health(SHAPE, path, config)
+    assert health["health_replanned_exactly_affected"]
+    assert health["health_written_exactly_affected"]
+    assert health["health_changed"] >= 5
 
 
 @pytest.mark.servers
