@@ -18,7 +18,8 @@ Foreign exceptions are translated once, at the adapter edge, into these::
         │   └── StoreFull         the store's disk (or etcd's quota) is full
         ├── BackendUnavailable    a DNS backend did not answer or refused for now
         ├── HealthUnavailable     the health source cannot be read (planner holds: fail-static)
-        └── PublishConflict       a compare-and-set publish lost: someone published first
+        ├── PublishConflict       a compare-and-set publish lost: someone published first
+        └── NotLeader             this planner does not hold the leader lease (etcd)
 
 Every error carries a message that says what happened and what to do next.
 """
@@ -137,3 +138,8 @@ def check_expected(expected: int | None, newest: int) -> None:
     """The compare of a compare-and-set publish, one rule for every store."""
     if expected is not None and newest != expected:
         raise PublishConflict(expected, newest)
+
+
+class NotLeader(RetryableError):
+    """This planner does not hold the leader lease: another planner leads, or its own
+    lease lapsed; it publishes nothing until it wins a campaign again."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
+import socket
 
 import click
 
@@ -14,7 +16,7 @@ from zonewarden.cli.common import config_option, err_console, friendly_errors
 from zonewarden.config import PROTOCOLS, resolve
 from zonewarden.core import legacy
 from zonewarden.runtime.enactor import EnactorRunner
-from zonewarden.runtime.openers import open_health, open_store
+from zonewarden.runtime.openers import open_health, open_leadership, open_store
 from zonewarden.runtime.operations import run_reconciler
 from zonewarden.runtime.planner import Planner
 from zonewarden.runtime.reload import reload_planner
@@ -53,21 +55,38 @@ def _run_until_signal(main: object, on_hup: object = None, beside: object = None
 
 @click.command()
 @config_option
+@click.option(
+    "--id", "planner_id", default=None, help="Name in leader elections (etcd); default host:pid."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every publish and hold.")
 @friendly_errors
-def planner(config_path: str | None, verbose: bool) -> None:
-    """Run the planner: observe health, publish plans, hold when inputs look wrong."""
+def planner(config_path: str | None, planner_id: str | None, verbose: bool) -> None:
+    """Run the planner: observe health, publish plans, hold when inputs look wrong.
+
+    Several planners may share an etcd store: one leads by lease and publishes, the
+    others stand by and take over within two lease TTLs ([planner] leader_ttl)."""
     _logging(verbose)
     config = resolve(config_path)
     store = open_store(config, create=True)
-    lease = claim(store, "planner")  # one live planner per region
-    role = Planner(config, store, open_health(config, store))
+    candidate = planner_id or f"{socket.gethostname()}:{os.getpid()}"
+    leadership = open_leadership(config, store, candidate)
+    # on etcd several planners run: one leads by lease, the others stand by; on one
+    # SQLite file a second planner is refused
+    lease = claim(store, "planner") if leadership is None else None
+    role = Planner(
+        config,
+        store,
+        open_health(config, store),
+        leadership=leadership,
+        actor=f"planner {candidate}" if planner_id else "planner",
+    )
     try:
         _run_until_signal(
             lambda stop: role.run(stop, lease), on_hup=lambda: reload_planner(role, config.path)
         )
     finally:
-        lease.release()
+        if lease is not None:
+            lease.release()
 
 
 @click.command()

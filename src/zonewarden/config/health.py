@@ -63,6 +63,7 @@ PLANNER_HEALTH_KEYS = {
     "budget_window": num(0.01, 86400),
     "hold_down": num(0, 86400),
     "deadband": num(0, 0.99),
+    "leader_ttl": integer(1, 60),
 }
 LB_HEALTH_KEYS = {"check": nonempty, "capacity_url": nonempty}
 
@@ -75,6 +76,7 @@ class HealthSettings:
     vantage: str = "planner"
     checks: Mapping[LbId, CheckTarget] = field(default_factory=dict)
     capacity_urls: Mapping[LbId, CheckTarget] = field(default_factory=dict)
+    leader_ttl: int = 2  # [planner] leader_ttl: planners on etcd elect a leader by lease
 
 
 def parse_health(
@@ -104,6 +106,7 @@ def parse_health(
         vantage=health.get("vantage", "planner"),
         checks=checks,
         capacity_urls=capacity,
+        leader_ttl=planner.get("leader_ttl", 2),
     )
 
 

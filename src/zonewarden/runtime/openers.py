@@ -8,6 +8,7 @@ role; a read-only directory and a full disk are reported as what they are.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from zonewarden.config import Config
 from zonewarden.errors import ConfigError, StoreCorrupt
@@ -71,3 +72,13 @@ def open_sqlite(config: Config, *, create: bool = False) -> RegionStore:
         if translated is not None:
             raise translated from cause
         raise
+
+
+def open_leadership(config: Config, store: RegionStore, candidate: str) -> Any:
+    """A leader lease for planners on etcd (None elsewhere: one planner per store)."""
+    if config.store.kind != "etcd":
+        return None
+    from zonewarden.stores.etcd.leader import LeaderLease
+
+    plain = getattr(store, "store", store)  # an external backend wraps the store
+    return LeaderLease(plain, candidate, ttl=config.health.leader_ttl)

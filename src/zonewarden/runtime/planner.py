@@ -18,17 +18,18 @@ Rules kept here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from zonewarden.config import Config
 from zonewarden.core.failopen import fail_open_warnings
 from zonewarden.core.model import LbId, PlanDraft
 from zonewarden.core.planner import Observation, TickDecision, TickInputs, plan_tick
 from zonewarden.core.policy import LbHealth, PolicyState, RegionIndex
-from zonewarden.errors import HealthUnavailable, PublishConflict, ZoneWardenError
+from zonewarden.errors import HealthUnavailable, PublishConflict, RetryableError, ZoneWardenError
 from zonewarden.ports import HealthSource, Heartbeat, RegionStore
 from zonewarden.runtime.failures import (
     FailureLog,
@@ -43,9 +44,31 @@ from zonewarden.runtime.roles import RoleLease
 log = logging.getLogger("zonewarden.planner")
 
 
+class Leadership(Protocol):
+    """A leader lease (stores/etcd/leader.LeaderLease): campaign renews while leading."""
+
+    @property
+    def leading(self) -> bool: ...
+
+    def campaign(self) -> bool: ...
+
+    def resign(self) -> None: ...
+
+
 class Planner:
-    def __init__(self, config: Config, store: RegionStore, health: HealthSource) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: RegionStore,
+        health: HealthSource,
+        *,
+        leadership: Leadership | None = None,
+        actor: str = "planner",
+        compare_and_set: bool = True,
+    ) -> None:
         self.store, self.health = store, health
+        self.leadership, self.actor = leadership, actor
+        self.compare_and_set = compare_and_set  # off only in tests, as the control
         self.previous: PlanDraft | None = None
         self.based_on = 0
         self.state = PolicyState()
@@ -118,9 +141,9 @@ class Planner:
             plan = self.store.publish(
                 decision.draft,
                 source="planner",
-                actor="planner",
+                actor=self.actor,
                 now=now,
-                expect_newest=self.based_on,
+                expect_newest=self.based_on if self.compare_and_set else None,
             )
             self.previous, self.based_on = decision.draft, plan.generation
             self._audit_causes(decision, plan.generation, now)
@@ -219,6 +242,24 @@ class Planner:
         )
         self.store.set_health_status(status)
 
+    def leads(self) -> bool:
+        """True when this planner may publish: no election (one planner), or it holds
+        the leader lease now (renewed on every tick; a standby campaigns every tick)."""
+        if self.leadership is None:
+            return True
+        was = self.leadership.leading
+        try:
+            now_leading = self.leadership.campaign()
+        except RetryableError as exc:
+            log.warning("planner: leadership unknown, not publishing: %s", exc)
+            return False
+        if now_leading and not was:
+            log.warning("planner: leader now (took over the lease)")
+            self.based_on, self._rebuild = 0, True  # plan on top of whatever was published
+        elif was and not now_leading:
+            log.warning("planner: lost the leader lease; standing by")
+        return now_leading
+
     async def run(self, stop: asyncio.Event, lease: RoleLease | None = None) -> None:
         """Plan every interval; a failure is logged and audited once, retried (slowly
         when permanent) and reported when it clears; the planner never exits on one,
@@ -232,7 +273,8 @@ class Planner:
             while not stop.is_set():
                 wait = interval
                 try:
-                    await asyncio.to_thread(self.once, time.time())
+                    if await asyncio.to_thread(self.leads):
+                        await asyncio.to_thread(self.once, time.time())
                     failures.cleared(time.time())
                 except ZoneWardenError as exc:
                     wait = retry_wait(exc, interval)
@@ -240,6 +282,9 @@ class Planner:
                         announce(self.store, "planner", exc, time.time(), wait, self.based_on)
                 await wait_renewing(stop, wait, lease, lambda: self._beat_failing(failures))
         finally:
+            if self.leadership is not None:
+                with contextlib.suppress(RetryableError):
+                    self.leadership.resign()
             close = getattr(self.health, "close", None)
             if close is not None:
                 close()

@@ -34,6 +34,7 @@ Rules kept here:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from zonewarden.core.gates import require_valid
 from zonewarden.core.model import (
@@ -46,7 +47,7 @@ from zonewarden.core.model import (
     PlanHeader,
 )
 from zonewarden.core.outcomes import CleanupResult, PlanIndex
-from zonewarden.errors import NotFound, StoreUnavailable, check_expected
+from zonewarden.errors import NotFound, NotLeader, StoreUnavailable, check_expected
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.base import AUDIT_SLOTS, Conflict, _chunks
@@ -65,6 +66,16 @@ PUBLISH_ATTEMPTS = 5  # chunked publishes overtaken by newer plans before giving
 
 class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
     """A RegionStore on an etcd v3 cluster; safe to share between processes and hosts."""
+
+    # compares every publish Txn adds: a planner's leader lease (stores/etcd/leader.py)
+    publish_fence: tuple[dict[str, Any], ...] = ()
+
+    def _check_fence(self) -> None:
+        if self.publish_fence and not self.client.txn(list(self.publish_fence), []).succeeded:
+            raise NotLeader(
+                f"not publishing: this planner does not hold the leader lease on "
+                f"{self.client.describe()} (another planner leads, or the lease lapsed)"
+            )
 
     # -- plans ---------------------------------------------------------------------------
     def publish(
@@ -91,6 +102,7 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
         fence = self._newest_is(expect_newest)
 
         def attempt() -> Plan:
+            self._check_fence()
             check_expected(expect_newest, self.newest())
             counter = self._one(self._read([ec.get(k.next_gen)])[1][0])
             stored = int(counter.value) if counter is not None else 1
@@ -107,7 +119,7 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
             ]
             audit = [("publish", "", g, f"{len(draft.endpoints)} endpoints")]
             self._commit(
-                [ec.compare_mod(k.next_gen, self._mod(counter)), *fence],
+                [ec.compare_mod(k.next_gen, self._mod(counter)), *fence, *self.publish_fence],
                 ops + self._audit_op(actor, now, audit),
             )
             return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
@@ -141,6 +153,7 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
         before the header leaves a skipped generation and invisible endpoint keys, which
         clean-up sweeps once a higher header exists (`_sweep_unpublished`)."""
         for _ in range(PUBLISH_ATTEMPTS):
+            self._check_fence()
             check_expected(expect_newest, self.newest())
             plan = self._publish_chunked_once(
                 draft, source, actor, now, min_generation, expect_newest
@@ -190,6 +203,7 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
             ec.compare_none_in(k.plan(g + 1), ec.prefix_end(k.plans)),
             ec.compare_mod(k.plan_endpoint(g, items[0][0]), first_at),
             *self._newest_is(expect_newest),
+            *self.publish_fence,
         ]
         try:
             self._commit(
