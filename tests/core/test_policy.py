@@ -169,3 +169,31 @@ def test_only_endpoints_on_the_changed_lb_are_replanned():
     assert d.action == "publish"
     assert sorted(d.changed) == sorted(e.name for e in eps if LbId("lb1") in e.lbs)
     assert len(d.changed) == 10
+
+
+def test_each_exit_doubles_the_next_hold_down():
+    from zonewarden.core.hysteresis import Hysteresis, hold_down_for
+
+    h = Hysteresis(hold_down=10.0, flap_window=100.0, max_damping=4)
+    assert hold_down_for((), 0.0, h) == 10.0
+    assert hold_down_for((1.0,), 5.0, h) == 10.0
+    assert hold_down_for((1.0, 2.0), 5.0, h) == 20.0
+    assert hold_down_for((1.0, 2.0, 3.0, 4.0), 5.0, h) == 40.0  # capped at x4
+    assert hold_down_for((1.0, 2.0), 150.0, h) == 10.0  # forgotten after the window
+
+
+def test_a_flapping_lb_waits_longer_each_time():
+    run = Run(
+        PolicySettings(hysteresis=Hysteresis(hold_down=4.0), endpoint_budget=None, az_budget=None)
+    )
+    lb = AZ1[0]
+    back = []
+    for _ in range(3):
+        run.tick(down([lb]))
+        assert lb not in run.served_lbs()
+        waited = 0
+        while lb not in run.served_lbs():
+            run.tick({}, dt=1.0)
+            waited += 1
+        back.append(waited)
+    assert back == [5, 9, 17]  # the first healthy tick starts the hold-down: 4, 8, 16 s after it

@@ -112,3 +112,54 @@ def test_a_restarted_lb_returns_after_rise_and_hold_down(region):
     back = time.monotonic()
     region.wait_answers(lambda a: lb.host in a, timeout=10)
     assert time.monotonic() - back >= 1.0  # hold-down 1 s
+
+
+def flap(region, half_period: float, seconds: float = 8.0) -> tuple[int, int, list[str]]:
+    """Alternate one LB between healthy and 503; (entries, exits, causes) it caused."""
+    from zonewarden.health.lbserver import control
+
+    lb = region.lbs[2]
+    address = f"{lb.host}:{lb.port}"
+    store = region.store()
+    start_gen = store.newest()
+    started = time.monotonic()
+    up = True
+    while time.monotonic() - started < seconds:
+        control(address, "ok" if up else "status", status=503)
+        up = not up
+        time.sleep(half_period)
+    elapsed = time.monotonic() - started
+    changes = [
+        e.detail
+        for e in store.audit_log(limit=100_000)
+        if e.kind == "cause" and e.endpoint == lb.id and e.generation > start_gen
+    ]
+    entries = sum(1 for c in changes if "capacity 0->" in c)
+    exits = sum(1 for c in changes if "->0:" in c)
+    plans = store.newest() - start_gen
+    print(
+        f"flap every {half_period} s for {elapsed:.1f} s: {lb.id} left {exits}x, came back "
+        f"{entries}x; {plans} plan(s) in all ({60 * plans / elapsed:.0f} per minute)"
+    )
+    store.close()
+    return entries, exits, changes
+
+
+@pytest.mark.parametrize(
+    "region",
+    [{"hold_down": 0.0, "deadband": 0.0, "removal_budget": False}],
+    indirect=True,
+    ids=["no-hysteresis-no-budget"],
+)
+def test_control_without_hysteresis_a_flapping_lb_churns(region):
+    entries, _, changes = flap(region, 0.6)
+    assert entries > 3, changes
+
+
+@pytest.mark.parametrize("half_period", [0.1, 1.0])
+def test_a_flapping_lb_churns_no_more_than_rise_fall_and_damping_allow(region, half_period):
+    """An LB alternating between healthy and 503 faster than rise/fall can settle may
+    leave the plan, but each re-entry waits a hold-down doubled for every earlier exit
+    (1 s, 2 s, 4 s, ...), so over 8 s it comes back at most 3 times; churn is reported."""
+    entries, exits, changes = flap(region, half_period)
+    assert entries <= 3 and exits <= entries + 1, changes

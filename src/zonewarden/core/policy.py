@@ -130,6 +130,7 @@ class PolicyState:
     served: Mapping[LbId, int] = field(default_factory=lambda: MappingProxyType({}))
     healthy_since: Mapping[LbId, float] = field(default_factory=lambda: MappingProxyType({}))
     budget: RemovalBudget = field(default_factory=RemovalBudget)
+    exits: Mapping[LbId, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +228,9 @@ def step(
         elif wanted < before:
             decreases.append((lb, wanted, cause, drain))
         else:
-            after, why = settle(before, wanted, since.get(lb), now, settings.hysteresis)
+            after, why = settle(
+                before, wanted, since.get(lb), now, settings.hysteresis, state.exits.get(lb, ())
+            )
             if after != before:
                 served[lb] = after
                 changes.append(LbChange(lb, before, after, cause))
@@ -250,8 +253,24 @@ def step(
             until = _refill(index, budget, lb, now, settings) if "floor" not in bound else None
             removed = before - served[lb]
             held.append(HeldBack(lb, before - wanted, removed, bound, until))
-    new_state = PolicyState(MappingProxyType(served), MappingProxyType(since), budget)
+    exits = _exits(state, served, now, settings)
+    new_state = PolicyState(MappingProxyType(served), MappingProxyType(since), budget, exits)
     return Step(new_state, tuple(changes), tuple(held), (), tuple(waiting))
+
+
+def _exits(
+    state: PolicyState, served: Mapping[LbId, int], now: float, settings: PolicySettings
+) -> Mapping[LbId, tuple[float, ...]]:
+    """Record when LBs left the plan (for damping), forgetting those past the window."""
+    window = settings.hysteresis.flap_window
+    out: dict[LbId, tuple[float, ...]] = {}
+    for lb in set(state.exits) | set(served):
+        times = tuple(t for t in state.exits.get(lb, ()) if now - t <= window)
+        if state.served.get(lb, 0) > 0 and served.get(lb, 0) <= 0:
+            times += (now,)
+        if times:
+            out[lb] = times
+    return MappingProxyType(out)
 
 
 def _too_many_failing(
