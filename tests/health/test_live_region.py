@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.health.harness import Region
+from bench.health_region import Region
 
 pytestmark = pytest.mark.servers
 

@@ -91,7 +91,7 @@ def parse_health(
             **{k: health[k] for k in HEALTH_KEYS if k in health and k in ProbeSettings.__slots__}
         )
     except ValueError as exc:
-        raise src.error(f"[health] {exc}", "health", None, "timeout") from None
+        raise src.error(f"[health] {exc}", "health", None, "expect_status") from None
     quorum = QuorumRule(
         unhealthy_share=health.get("quorum", 0.5),
         max_age=health.get("max_age", max(10.0, 5 * probe.interval + probe.timeout)),

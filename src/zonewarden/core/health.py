@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from zonewarden.core.model import LbId
 
@@ -54,12 +54,15 @@ class CheckState:
 
     def step(self, ok: bool, reason: str, now: float, params: RiseFall) -> CheckState:
         """Feed one probe result (`reason` says what was seen, e.g. 'http 503')."""
+        # direct construction, not dataclasses.replace: this runs once per probe
         if ok == self.healthy:
-            return replace(self, streak=0, reason=reason, checked_at=now, last_ok=ok)
+            return CheckState(self.healthy, 0, reason, self.changed_at, now, self.transitions, ok)
         streak = self.streak + 1
         needed = params.rise if ok else params.fall
         if streak < needed:
-            return replace(self, streak=streak, reason=reason, checked_at=now, last_ok=ok)
+            return CheckState(
+                self.healthy, streak, reason, self.changed_at, now, self.transitions, ok
+            )
         verdict = "rise" if ok else "fall"
         return CheckState(
             healthy=ok,

@@ -240,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
     try:
-        asyncio.run(serve(args.listen, args.capacity, tls))
+        from zonewarden.health.prober import fast_loop_factory
+
+        with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
+            runner.run(serve(args.listen, args.capacity, tls))
     except (ValueError, OSError) as exc:
         print(f"lbserver: {exc}", file=sys.stderr)
         return 2

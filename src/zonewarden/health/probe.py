@@ -44,7 +44,8 @@ async def probe(
     """One check of `target`, never raising: ok or failed with the reason."""
     start = time.monotonic()
     try:
-        result = await asyncio.wait_for(_probe(target, settings, tls), settings.timeout)
+        async with asyncio.timeout(settings.timeout):  # no extra task, unlike wait_for
+            result = await _probe(target, settings, tls)
     except TimeoutError:
         result = ProbeResult(False, f"{target.scheme} timed out after {settings.timeout:g} s")
     except ssl.SSLError as exc:
@@ -55,8 +56,7 @@ async def probe(
         result = ProbeResult(False, f"{target.scheme}: {exc.strerror or exc}")
     except asyncio.IncompleteReadError:
         result = ProbeResult(False, f"{target.scheme}: connection closed mid-response")
-    elapsed = time.monotonic() - start
-    return ProbeResult(result.ok, result.reason, elapsed, result.body)
+    return ProbeResult(result.ok, result.reason, time.monotonic() - start, result.body)
 
 
 async def _probe(

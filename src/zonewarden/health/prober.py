@@ -124,6 +124,17 @@ class Prober:
         return dict(self._capacity_refused)
 
 
+def fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when installed (the [fast] extra): about twice the probes per
+    CPU second of asyncio's own loop; else None (asyncio's default)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 class ProberThread:
     """A prober in its own thread and event loop, so a blocking caller (the planner's
     store calls, an enactor's writes) never delays a probe and vice versa."""
@@ -149,7 +160,8 @@ class ProberThread:
             self._ready.set()
             await self.prober.run(self._stop)
 
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
+            runner.run(main())
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
