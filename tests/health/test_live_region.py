@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from bench.health_region import Region
 
 pytestmark = pytest.mark.servers
