@@ -86,7 +86,7 @@ class Region:
         self.dns_port = free_port()
         self.write_config()
         for role, argv in self.role_argv().items():
-            if role == "dns":  # serve-dns opens an existing store only
+            if role != "planner":  # the planner creates the store; the others open it
                 _wait_for(self.root / "region.db")
             log = open(self.root / f"{role}.log", "ab")  # noqa: SIM115
             self.roles[role] = subprocess.Popen(
