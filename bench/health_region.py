@@ -36,14 +36,11 @@ class Lb:
 
     def start(self, log: Path) -> None:
         argv = [PY, "-m", "zonewarden.health.lbserver", "--listen", f"{self.host}:{self.port}"]
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=open(log, "a"),  # noqa: SIM115 - the child owns it
-            text=True,
-        )
+        with open(log, "a") as err:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
+        self.proc.stdout.close()  # one line is all it says
         if not line:
             raise RuntimeError(f"LB {self.id} did not start: see {log}")
         self.port = int(json.loads(line)["listening"][0].rsplit(":", 1)[1])
@@ -88,13 +85,13 @@ class Region:
         for role, argv in self.role_argv().items():
             if role != "planner":  # the planner creates the store; the others open it
                 _wait_for(self.root / "region.db")
-            log = open(self.root / f"{role}.log", "ab")  # noqa: SIM115
-            self.roles[role] = subprocess.Popen(
-                [PY, "-m", "zonewarden", *argv, "--config", str(self.config)],
-                stdout=log,
-                stderr=log,
-                cwd=self.root,
-            )
+            with open(self.root / f"{role}.log", "ab") as log:
+                self.roles[role] = subprocess.Popen(
+                    [PY, "-m", "zonewarden", *argv, "--config", str(self.config)],
+                    stdout=log,
+                    stderr=log,
+                    cwd=self.root,
+                )
         return self
 
     def role_argv(self) -> dict[str, list[str]]:

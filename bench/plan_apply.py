@@ -105,6 +105,7 @@ def run_child(args: argparse.Namespace, phase: str, store: Path, bar: Bar) -> di
             bar(*message["progress"])
         else:
             result = message["result"]
+    proc.stdout.close()
     if proc.wait() != 0 or result is None:
         raise RuntimeError(f"benchmark child {phase} failed (exit {proc.returncode})")
     return result

@@ -66,6 +66,7 @@ def start_servers(count: int) -> tuple[list[subprocess.Popen[str]], list[str]]:
         if not line:
             raise SystemExit("an LB server process did not start")
         addresses += json.loads(line)["listening"]
+        proc.stdout.close()
         procs.append(proc)
     return procs, addresses
 

@@ -82,3 +82,5 @@ def test_a_process_of_lbs_driven_through_the_control_path():
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()

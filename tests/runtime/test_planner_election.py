@@ -47,7 +47,8 @@ def config_file(tmp_path, endpoints, prefix):
 
 def planner(path, name, log):
     argv = [sys.executable, "-m", "zonewarden", "planner", "--id", name, "--config", str(path)]
-    return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
 
 
 def publishers(store) -> list[tuple[int, str, float]]:
