@@ -80,10 +80,13 @@ def check(query: bytes, reply: bytes, udp: bool, problems: Counter) -> None:
         problems["reply id/QR mismatch"] += 1
     if udp and len(reply) > 1232:
         problems["UDP reply above 1232"] += 1
-    if (reply[2] >> 3) & 0xF:  # NOTIMP to another opcode (e.g. UPDATE) echoing the question:
-        if reply[3] & 0xF != 4 or (reply[2] ^ query[2]) & 0x78:  # dnspython would read it
-            problems["reply to an unknown opcode is not NOTIMP"] += 1  # as that opcode's
-        return  # sections (an UPDATE zone must be SOA) and call it malformed
+    # NOTIMP to another opcode (e.g. UPDATE) echoes the question: dnspython would read it
+    # as that opcode's sections (an UPDATE zone must be SOA) and call it malformed, so the
+    # header is what is checked
+    if (reply[2] >> 3) & 0xF:
+        if reply[3] & 0xF != 4 or (len(query) > 2 and (reply[2] ^ query[2]) & 0x78):
+            problems["reply to an unknown opcode is not NOTIMP"] += 1
+        return
     try:
         dns.message.from_wire(reply, question_only=len(reply) == 12)
     except Exception as exc:
