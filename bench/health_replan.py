@@ -11,6 +11,7 @@ incremental build, gates), `publish` (compare-and-set), and the safe enactor unt
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def run_health(
             if first.action == "unchanged":
                 break
         assert first.action == "unchanged", f"the warm-up tick must change nothing: {first.action}"
+        gc.freeze()  # as the planner does after loading a plan (runtime/planner.py)
         down = failing_lbs(index, 0.01)
         health = {lb: LbHealth(False, reason="http 503 (fall 2/2)") for lb in down}
         with Stopwatch() as planning:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Mapping
@@ -94,6 +95,10 @@ class Planner:
         if newest and newest != self.based_on:
             self.previous = PlanDraft(self.store.contents(newest))
             self.based_on = newest
+            # a whole plan is long-lived and acyclic (freed by reference counting when
+            # replaced): keep the cyclic collector from rescanning its 50,000 endpoints'
+            # objects on every later tick (0.2 s of CPU per 1% plan at 50k endpoints)
+            gc.freeze()
             return True
         return False
 
