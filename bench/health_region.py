@@ -65,6 +65,7 @@ class Region:
     health_keys: dict[str, object] = field(default_factory=dict)
     azs: int = 3
     per_az: int = 4
+    enactors: tuple[str, ...] = ("az1",)
     lbs: list[Lb] = field(default_factory=list)
     roles: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     dns_port: int = 0
@@ -95,11 +96,11 @@ class Region:
         return self
 
     def role_argv(self) -> dict[str, list[str]]:
-        return {
-            "planner": ["planner"],
-            "enactor": ["enactor", "--id", "az1"],
-            "dns": ["serve-dns"],
-        }
+        roles = {"planner": ["planner"]}
+        for name in self.enactors:
+            roles[f"enactor-{name}"] = ["enactor", "--id", name]
+        roles["dns"] = ["serve-dns"]
+        return roles
 
     def write_config(self) -> None:
         planner = {
@@ -123,7 +124,7 @@ class Region:
             '[store]\nkind = "sqlite"\npath = "region.db"',
             "[planner]\n" + _keys(planner),
             "[health]\n" + _keys(health),
-            '[enactors]\nids = ["az1"]\npoll_interval = 0.05',
+            f"[enactors]\nids = {json.dumps(list(self.enactors))}\npoll_interval = 0.05",
             f'[dns]\nlisten = ["127.0.0.1:{self.dns_port}"]\nmulti_answers = 16',
         ]
         for lb in self.lbs:

@@ -162,3 +162,91 @@ def test_a_flapping_lb_churns_no_more_than_rise_fall_and_damping_allow(region, h
     (1 s, 2 s, 4 s, ...), so over 8 s it comes back at most 3 times; churn is reported."""
     entries, exits, changes = flap(region, half_period)
     assert entries <= 3 and exits <= entries + 1, changes
+
+
+def test_sighup_reloads_a_good_config_and_refuses_a_bad_one(region):
+    import signal
+
+    planner = region.roles["planner"]
+    good = region.config.read_text()
+    region.config.write_text(good.replace("rise = 2", "rise = 0", 1))
+    planner.send_signal(signal.SIGHUP)
+    store = region.store()
+    refused = wait_audit(store, "config-reload-refused")
+    assert (
+        f"{region.config} line" in refused
+        and "rise" in refused
+        and "0 is outside 1..100" in refused
+    )
+    region.config.write_text(good.replace("hold_down = 1.0", "hold_down = 2.0"))
+    planner.send_signal(signal.SIGHUP)
+    assert "config from" in wait_audit(store, "config-reload")
+    assert planner.poll() is None  # still planning
+    region.lbs[0].kill()
+    region.wait_answers(lambda a: "127.0.1.1" not in a, timeout=10)
+    store.close()
+
+
+def wait_audit(store, kind: str, timeout: float = 10.0, contains: str = "") -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [
+            e.detail
+            for e in store.audit_log(limit=100_000)
+            if e.kind == kind and contains in e.detail
+        ]
+        if found:
+            return found[-1]
+        time.sleep(0.1)
+    raise AssertionError(f"no {kind!r} in the audit log within {timeout} s")
+
+
+@pytest.fixture
+def two_vantage_region(tmp_path, request):
+    keys = getattr(request, "param", {"min_fresh": 2})
+    r = Region(
+        tmp_path / "region",
+        health_keys={"vantage": "enactors", **keys},
+        enactors=("az1", "az2"),
+    )
+    r.start()
+    try:
+        r.wait_answers(lambda a: a == ALL)
+        yield r
+    finally:
+        r.stop()
+
+
+def test_a_stopped_vantage_point_is_stale_evidence_and_changes_nothing(two_vantage_region):
+    """The enactors are the health source: az2 stops (SIGSTOP) while az1 keeps applying.
+    With two fresh vantage points required, the planner holds: a killed LB stays
+    answered and the alarm names the stale vantage point."""
+    import signal
+
+    region = two_vantage_region
+    region.roles["enactor-az2"].send_signal(signal.SIGSTOP)
+    try:
+        store = region.store()
+        alarm = wait_audit(store, "fail-static", contains="stale: az2")
+        assert "1 fresh vantage point(s), need 2" in alarm, alarm
+        region.lbs[0].kill()
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:
+            assert "127.0.1.1" in region.answers()
+            time.sleep(0.1)
+        store.close()
+    finally:
+        region.roles["enactor-az2"].send_signal(signal.SIGCONT)
+
+
+@pytest.mark.parametrize("two_vantage_region", [{"min_fresh": 1}], indirect=True)
+def test_control_one_fresh_vantage_point_is_enough_and_the_lb_leaves(two_vantage_region):
+    import signal
+
+    region = two_vantage_region
+    region.roles["enactor-az2"].send_signal(signal.SIGSTOP)
+    try:
+        region.lbs[0].kill()
+        region.wait_answers(lambda a: "127.0.1.1" not in a, timeout=15)
+    finally:
+        region.roles["enactor-az2"].send_signal(signal.SIGCONT)

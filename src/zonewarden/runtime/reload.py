@@ -33,7 +33,10 @@ def reload_planner(planner: Planner, path: Path | None) -> bool:
         planner.store.record("planner", "config-reload-refused", now=now, detail=str(exc))
         return False
     old = planner.config
-    checks_changed = fresh.health != old.health or fresh.planner.health != old.planner.health
+    probes = ("probe", "quorum", "vantage", "checks", "capacity_urls")
+    checks_changed = fresh.planner.health != old.planner.health or any(
+        getattr(fresh.health, k) != getattr(old.health, k) for k in probes
+    )
     if checks_changed:
         close = getattr(planner.health, "close", None)
         if close is not None:
