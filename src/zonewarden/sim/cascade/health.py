@@ -41,6 +41,7 @@ HEALTH_COLUMNS = (
     "azs_out",
     "capacity_in_dns",
     "healthy_removed",
+    "healthy_in_dns",
 )
 
 
@@ -112,6 +113,10 @@ class HealthStage:
         healthy_removed = sum(
             self.removed[az] * (1.0 - net.unconnected(az) / sizes[az]) for az in range(p.azs)
         )
+        healthy_in_dns = sum(
+            (sizes[az] - self.removed[az]) * (1.0 - net.unconnected(az) / sizes[az])
+            for az in range(p.azs)
+        )
         azs_out = sum(1 for r in self.removed if r > 0)
         if self.backlog > 0 or azs_out or true_failing:
             self.last_unhealthy = now
@@ -126,6 +131,7 @@ class HealthStage:
                 azs_out,
                 in_dns,
                 healthy_removed,
+                healthy_in_dns,
             )
         )
 

@@ -111,7 +111,8 @@ class ServiceParams:
         """Admission's default limit: as much as the workers finish inside one timeout."""
         if self.admission_depth is not None:
             return self.admission_depth
-        per_worker = max(1, math.floor((self.timeout - self.service_time) / self.service_time))
+        slowest = self.service_time * (1.0 + self.service_jitter)
+        per_worker = max(1, math.floor((self.timeout - slowest) / slowest))
         return max(1, (self.workers or 1) * per_worker)
 
     @property

@@ -53,9 +53,14 @@ def timeseries(
         (line,) = low.plot(t, [s[3] / per for s in r.samples], label=f"{label} goodput")
         low.plot(t, [s[4] / per for s in r.samples], linestyle=":", color=line.get_color())
         rows.extend([label, *s] for s in r.samples)
+    busy = [s[0] for _, r in results for s in r.samples if s[1] or s[2]]
+    if busy:  # start just before the first arrival: a long quiet outage says nothing
+        end = max(r.horizon for _, r in results)
+        top.set_xlim(max(0.0, min(busy) - 0.05 * (end - min(busy))), end)
     top.set_ylabel("done (leases held)")
     mid.set_ylabel("queue depth")
     mid.set_yscale("symlog")
+    mid.set_ylim(bottom=0)
     low.set_ylabel("per s: goodput (solid), throughput (dotted)")
     low.set_xlabel("virtual time (s)")
     top.legend(fontsize="small")
@@ -82,9 +87,11 @@ def chain_stages(
         a.plot([s[0] for s in r.lease.samples], [held + s[9] for s in r.lease.samples], label=label)
         h = r.health_rows
         b.plot([x[0] for x in h], [x[4] for x in h], label=label)
-        c.plot([x[0] for x in h], [x[7] - x[4] for x in h], label=label)
+        c.plot([x[0] for x in h], [x[9] for x in h], label=label)
         rows.extend([label, *x] for x in h)
-    a.axvline(r.params.dns_outage, color="grey", linestyle="--")
+    restored = results[0][1].params.dns_outage
+    a.axvline(restored, color="grey", linestyle="--")
+    a.set_xlim(max(0.0, restored - 0.05 * results[0][1].params.after), None)
     a.set_ylabel("leases held")
     b.set_ylabel("instances without\nnetwork state")
     c.set_ylabel("healthy capacity\nin DNS (targets)")
