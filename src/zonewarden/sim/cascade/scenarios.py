@@ -50,7 +50,7 @@ ASSUMPTIONS: dict[str, dict[str, str]] = {
 }
 
 
-def bronson(load: float = 280.0, outage: float = 10.0, horizon: float = 600.0) -> ServiceParams:
+def bronson(load: float = 280.0, outage: float = 10.0, horizon: float = 300.0) -> ServiceParams:
     start = 30.0
     return ServiceParams(
         workers=1,
