@@ -231,3 +231,20 @@ def test_utf8_bom_is_tolerated(tmp_path):
 def test_directory_instead_of_file(tmp_path):
     with pytest.raises(ConfigError, match="is a directory"):
         config.load(tmp_path)
+
+
+def test_plan_history_defaults_to_a_day_and_a_thousand_plans(tmp_path):
+    enactor = load(SMALL, tmp_path).enactors.config
+    assert (enactor.history_age, enactor.history_count) == (86400.0, 1000)
+    enactor = load(SMALL + "\n[enactors]\nhistory_age = 60\nhistory_count = 0\n", tmp_path)
+    assert (enactor.enactors.config.history_age, enactor.enactors.config.history_count) == (60, 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [("history_age = -1", "history_age"), ("history_count = 1.5", "history_count")],
+)
+def test_plan_history_keys_are_checked_at_their_line(tmp_path, line, why):
+    text = SMALL + f"\n[enactors]\n{line}\n"
+    err = error_for(text, tmp_path)
+    assert why in str(err) and err.line == line_of(text, line)

@@ -200,6 +200,45 @@ def test_index_reports_generations_applied_and_newest_names(store):
     assert idx.newest_names == (A, B)
 
 
+def test_index_reports_when_each_plan_was_published(store):
+    g1 = publish(store, draft(a=content("10.0.0.1")), now=100.0).generation
+    g2 = publish(store, draft(a=content("10.0.0.2")), now=250.5).generation
+    assert store.index().created == {g1: 100.0, g2: 250.5}
+
+
+def test_history_keeps_old_plans_that_cleanup_would_delete(store):
+    """Clean-up as an enactor runs it (core.cleanup over the store's index): with the
+    default history of a day and 1,000 plans, every plan stays and stays diffable; with
+    no history, the same pass deletes the unreferenced ones."""
+    from zonewarden.core.cleanup import History, cleanup_candidates
+
+    gens = [
+        publish(store, draft(a=content(f"10.0.0.{i}")), now=float(i)).generation
+        for i in range(1, 8)
+    ]
+    store.apply_if_newer(gens[-1], [A], actor="e", now=10)
+
+    def candidates(history: History) -> tuple[Generation, ...]:
+        idx = store.index()
+        return cleanup_candidates(
+            idx.generations,
+            idx.applied,
+            idx.newest_names,
+            retention=1,
+            keep_newest=1,
+            history=history,
+            created=idx.created,
+            now=20.0,
+        )
+
+    assert candidates(History(age=86400.0, count=1000)) == ()
+    assert candidates(History(age=15.5)) == (1, 2, 3, 4)  # published before t = 4.5
+    assert store.contents(gens[0])[A] == content("10.0.0.1")
+    doomed = candidates(History())
+    assert doomed == tuple(gens[:5])
+    assert store.delete_unreferenced(doomed, actor="e", now=21).deleted == doomed
+
+
 def test_legacy_write_is_unfenced_and_cleanup_empties(store):
     g1 = publish(store, draft(a=content("10.0.0.1"))).generation
     g2 = publish(store, draft(a=content("10.0.0.2"))).generation

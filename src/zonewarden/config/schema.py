@@ -59,6 +59,8 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "backoff_cap": num(0.001, 3600),
         "retention": integer(0, 1_000_000),
         "keep_newest": integer(1, 1_000_000),
+        "history_age": num(0, 10 * 365 * 86400),
+        "history_count": integer(0, 10_000_000),
         "cleanup": boolean,
         "stall_retry": num(0.01, 3600),
     },

@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from zonewarden.config.schema import BACKEND_REQUIRED
-from zonewarden.config.settings import ApiSettings, EnactorSettings, PlannerSettings
+from zonewarden.config.settings import (
+    HISTORY_DEFAULTS,
+    ApiSettings,
+    EnactorSettings,
+    PlannerSettings,
+)
 from zonewarden.config.source import Source
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.core.gates import Limits
@@ -58,6 +63,7 @@ def parse_enactors(src: Source, s: Mapping[str, Any]) -> EnactorSettings:
     if len(set(ids)) != len(ids):
         raise src.error(f"[enactors] ids has duplicates: {list(ids)}", "enactors", None, "ids")
     knobs = {k: v for k, v in s.items() if k not in ("ids", "protocol")}
+    knobs = {**HISTORY_DEFAULTS, **knobs}
     return EnactorSettings(
         ids=ids, protocol=s.get("protocol", "safe"), config=EnactorConfig(**knobs)
     )

@@ -52,11 +52,16 @@ class PlannerSettings:
     seed: int = 1
 
 
+# plan history operators can diff and roll back to: a day, and at least 1,000 plans
+# ([enactors] history_age / history_count; the core's own default is no history)
+HISTORY_DEFAULTS: dict[str, Any] = {"history_age": 86400.0, "history_count": 1000}
+
+
 @dataclass(frozen=True, slots=True)
 class EnactorSettings:
     ids: tuple[str, ...] = ("az1", "az2", "az3")
     protocol: str = "safe"
-    config: EnactorConfig = field(default_factory=EnactorConfig)
+    config: EnactorConfig = field(default_factory=lambda: EnactorConfig(**HISTORY_DEFAULTS))
 
 
 @dataclass(frozen=True, slots=True)

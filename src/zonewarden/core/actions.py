@@ -139,6 +139,7 @@ class Outcomes:
 @dataclass(frozen=True, slots=True)
 class IndexIs:
     index: PlanIndex
+    now: float = 0.0  # when the index was read: history retention by age counts from it
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,31 @@
-"""Reference-aware clean-up policy (architecture rule 5).
+"""Reference-aware clean-up policy (architecture rule 5) and plan history retention.
 
 A plan is a candidate for deletion only if it is below the low watermark minus the
 retention count, is not among the newest `keep_newest` plans, and no endpoint's live
 generation references it. The store repeats the reference check inside the delete's
 transaction; this function only chooses candidates.
+
+History retention narrows the candidates further, so operators can diff and roll back
+to old plans: a plan among the newest `history_count`, or published less than
+`history_age` seconds before `now`, is kept (0 turns either off). Plans are
+content-addressed in every store, so a kept generation costs its references, not its
+content. Retention only ever keeps more: it never makes a plan a candidate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from zonewarden.core.model import NO_GENERATION, EndpointName, Generation
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """How much plan history to keep: newest `count` plans and plans younger than `age` s."""
+
+    age: float = 0.0
+    count: int = 0
 
 
 def low_watermark(
@@ -20,6 +35,20 @@ def low_watermark(
     return min((applied.get(n, NO_GENERATION) for n in names), default=NO_GENERATION)
 
 
+def in_history(
+    gens: list[Generation],
+    created: Mapping[Generation, float],
+    history: History,
+    now: float,
+) -> set[Generation]:
+    """The generations (of sorted `gens`) the history keeps."""
+    kept = set(gens[-history.count :]) if history.count > 0 else set()
+    if history.age > 0:
+        # a plan whose time is unknown (a store that lost it) counts as new: keep it
+        kept.update(g for g in gens if created.get(g, now) > now - history.age)
+    return kept
+
+
 def cleanup_candidates(
     generations: Iterable[Generation],
     applied: Mapping[EndpointName, Generation],
@@ -27,6 +56,9 @@ def cleanup_candidates(
     *,
     retention: int,
     keep_newest: int,
+    history: History = History(),
+    created: Mapping[Generation, float] | None = None,
+    now: float = 0.0,
 ) -> tuple[Generation, ...]:
     gens = sorted(generations)
     if not gens:
@@ -34,4 +66,8 @@ def cleanup_candidates(
     watermark = low_watermark(applied, names)
     protected = set(gens[-max(1, keep_newest) :]) | set(applied.values())
     limit = watermark - retention
-    return tuple(Generation(g) for g in gens if g < limit and g not in protected)
+    doomed = [g for g in gens if g < limit and g not in protected]
+    if doomed and (history.count > 0 or history.age > 0):
+        kept = in_history(gens, created or {}, history, now)
+        doomed = [g for g in doomed if g not in kept]
+    return tuple(Generation(g) for g in doomed)

@@ -49,7 +49,7 @@ from zonewarden.core.actions import (
     Sleep,
     Woke,
 )
-from zonewarden.core.cleanup import cleanup_candidates
+from zonewarden.core.cleanup import History, cleanup_candidates
 from zonewarden.core.model import NO_GENERATION, EndpointName, Generation
 from zonewarden.core.outcomes import Outcome
 
@@ -76,6 +76,8 @@ class EnactorConfig:
     backoff_cap: float = 2.0
     retention: int = 3
     keep_newest: int = 3
+    history_age: float = 0.0  # seconds of plan history kept (0: off; the config's default is a day)
+    history_count: int = 0  # newest plans kept as history (0: off; the config's default is 1000)
     cleanup: bool = True
     stall_retry: float = 10.0  # seconds between attempts while stalled on a permanent error
 
@@ -196,6 +198,9 @@ def _index(
         index.newest_names,
         retention=config.retention,
         keep_newest=config.keep_newest,
+        history=History(config.history_age, config.history_count),
+        created=index.created,
+        now=result.now,
     )
     if not candidates:
         return _sleep(config, state, "idle")

@@ -34,8 +34,10 @@ class CleanupResult:
 
 @dataclass(frozen=True, slots=True)
 class PlanIndex:
-    """What clean-up needs: stored generations, live generations, the newest plan's names."""
+    """What clean-up needs: stored generations, live generations, the newest plan's names,
+    when each plan was published (for history retention by age)."""
 
     generations: tuple[Generation, ...]
     applied: Mapping[EndpointName, Generation] = field(default_factory=dict)
     newest_names: tuple[EndpointName, ...] = ()
+    created: Mapping[Generation, float] = field(default_factory=dict)

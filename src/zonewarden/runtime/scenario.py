@@ -49,7 +49,8 @@ def race_toml(protocol: str) -> str:
     text = text.replace(
         "poll_interval = 0.2",
         "poll_interval = 0.02\nbatch_size = 1\n"
-        f"retention = {RETENTION}\nkeep_newest = 2\nbackoff_base = 0.005\nbackoff_cap = 0.05",
+        f"retention = {RETENTION}\nkeep_newest = 2\nhistory_age = 0\nhistory_count = 0\n"
+        "backoff_base = 0.005\nbackoff_cap = 0.05",
     )
     text = text.replace("[planner]", "[planner]\nmax_removal = 1.0")
     # more names, more stale writes per pause: the 2025 race needs only one to land

@@ -101,6 +101,7 @@ class MemoryStore(HealthStateOps):
             generations=tuple(sorted(self.plans)),
             applied=self.applied(),
             newest_names=self.plan_names(self.newest()),
+            created={g: p.created_at for g, p in self.plans.items()},
         )
 
     def delete_unreferenced(

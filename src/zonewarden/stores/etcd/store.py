@@ -261,17 +261,21 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
 
     def index(self) -> PlanIndex:
         k = self.keys
-        rev, (plans, zone) = self._read(
-            [ec.get(k.plans, prefix=True, keys_only=True), ec.get(k.zones, prefix=True)]
-        )
-        gens = tuple(sorted(self._generations(plans)))
+        rev, (plans, zone) = self._read([ec.get(k.plans, prefix=True), ec.get(k.zones, prefix=True)])
+        headed = self._generations(plans)
+        gens = tuple(sorted(headed))
+        created = {}
+        for g, kv in headed.items():
+            head = self._header(g, kv)
+            if head is not None:
+                created[g] = head.created_at
         names: tuple[EndpointName, ...] = ()
         if gens:
             base = k.plan_endpoints(gens[-1])
             kvs = self._read([ec.get(base, prefix=True, keys_only=True)], revision=rev)[1][0]
             names = tuple(EndpointName(k.tail(kv.key, base)) for kv in kvs)
         applied = {n: e.generation for n, (e, _) in self._zone_of(zone).items()}
-        return PlanIndex(gens, applied, names)
+        return PlanIndex(gens, applied, names, created)
 
     def delete_unreferenced(
         self, generations: Sequence[Generation], *, actor: str, now: float

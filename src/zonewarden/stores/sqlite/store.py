@@ -159,10 +159,11 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
 
     def index(self) -> PlanIndex:
         with self._tx(write=False) as db:
-            gens = tuple(Generation(r[0]) for r in db.execute("SELECT gen FROM plans ORDER BY gen"))
+            rows = db.execute("SELECT gen, created_at FROM plans ORDER BY gen").fetchall()
+            gens = tuple(Generation(r[0]) for r in rows)
             applied = self.applied()
             names = self.plan_names(gens[-1]) if gens else ()
-        return PlanIndex(gens, applied, names)
+        return PlanIndex(gens, applied, names, {Generation(g): at for g, at in rows})
 
     def delete_unreferenced(
         self, generations: Sequence[Generation], *, actor: str, now: float
