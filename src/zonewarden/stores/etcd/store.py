@@ -261,7 +261,9 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
 
     def index(self) -> PlanIndex:
         k = self.keys
-        rev, (plans, zone) = self._read([ec.get(k.plans, prefix=True), ec.get(k.zones, prefix=True)])
+        rev, (plans, zone) = self._read(
+            [ec.get(k.plans, prefix=True), ec.get(k.zones, prefix=True)]
+        )
         headed = self._generations(plans)
         gens = tuple(sorted(headed))
         created = {}
