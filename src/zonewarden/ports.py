@@ -59,6 +59,24 @@ class AuditEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """The filter of `AuditLog.audit_page`, in one place for every store."""
+
+    after: int = 0
+    before: int | None = None
+    since: float = 0.0
+    kinds: tuple[str, ...] = ()
+
+    def keeps(self, e: AuditEvent) -> bool:
+        return (
+            e.seq > self.after
+            and (self.before is None or e.seq < self.before)
+            and e.at >= self.since
+            and (not self.kinds or e.kind in self.kinds)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """An enactor's (or planner's) last report of life and progress."""
 
@@ -187,6 +205,22 @@ class AuditLog(Protocol):
     ) -> None: ...
 
     def audit_log(self, *, after: int = 0, limit: int = 1000) -> list[AuditEvent]: ...
+
+    def audit_page(
+        self,
+        *,
+        limit: int,
+        after: int = 0,
+        before: int | None = None,
+        since: float = 0.0,
+        kinds: tuple[str, ...] = (),
+        newest_first: bool = True,
+    ) -> list[AuditEvent]:
+        """Up to `limit` events with `after` < seq < `before`, at >= `since` and a kind in
+        `kinds` (any if empty): the newest ones, newest first, or the oldest ones, oldest
+        first. The store pages itself (an SQL LIMIT, an etcd range with a limit): the
+        cost follows the page, not the length of the log (`AuditQuery.keeps` is the filter)."""
+        ...
 
 
 @runtime_checkable

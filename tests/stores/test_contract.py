@@ -276,3 +276,39 @@ def test_pins_heartbeats_and_audit(store):
     seqs = [e.seq for e in store.audit_log()]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert [e.kind for e in store.audit_log(after=seqs[1])] == ["publish", "write"]
+
+
+def test_audit_page_filters_and_pages_in_the_store(store):
+    from zonewarden.api.history import audit_page as walked
+
+    for i in range(12):
+        store.record("op", "hold" if i % 3 else "freeze", now=float(i), detail=str(i))
+    every = store.audit_log()
+    seqs = [e.seq for e in every]
+    newest = store.audit_page(limit=4)
+    assert newest == every[::-1][:4]
+    assert store.audit_page(limit=4, newest_first=False) == every[:4]
+    page = store.audit_page(limit=3, kinds=("freeze",), newest_first=True)
+    assert [e.detail for e in page] == ["9", "6", "3"]
+    assert [e.detail for e in store.audit_page(limit=100, since=7.5)] == ["11", "10", "9", "8"]
+    inside = store.audit_page(limit=100, after=seqs[2], before=seqs[6], newest_first=False)
+    assert inside == every[3:6]
+    assert store.audit_page(limit=0) == []
+    # paging backwards with `before` walks the whole log, newest first, without overlap
+    seen, before = [], None
+    while batch := store.audit_page(limit=5, before=before):
+        seen += batch
+        before = batch[-1].seq
+    assert seen == every[::-1]
+    # the same answers as the generic walk over audit_log (api/history.py's fallback)
+    plain = type("Plain", (), {"audit_log": store.audit_log})()
+    for kwargs in ({"limit": 5}, {"limit": 2, "kinds": ("freeze",), "since": 4.0}):
+        assert store.audit_page(**kwargs) == walked(plain, **kwargs)
+
+
+def test_audit_page_finds_sparse_kinds_past_many_reads(store):
+    for i in range(40):
+        store.record("op", "rare" if i in (1, 38) else "noise", now=float(i), detail=str(i))
+    assert [e.detail for e in store.audit_page(limit=5, kinds=("rare",))] == ["38", "1"]
+    oldest = store.audit_page(limit=1, kinds=("rare",), newest_first=False)
+    assert [e.detail for e in oldest] == ["1"]

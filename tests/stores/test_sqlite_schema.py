@@ -61,3 +61,18 @@ def test_unknown_schema_is_refused_with_both_versions(tmp_path):
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
     with pytest.raises(StoreCorrupt, match=f"schema 99, this ZoneWarden reads {SCHEMA_VERSION}"):
         SqliteStore(path)
+
+
+def test_an_older_store_keeps_its_plan_history_and_audit_pages(tmp_path):
+    """Plan history and audit pages need no new tables: a store written before them
+    (here downgraded to schema 1) opens with every plan's time and its audit log."""
+    path = tmp_path / "region.db"
+    store = SqliteStore(path)
+    for i in range(3):
+        store.publish(draft(a=content(f"10.0.0.{i + 1}")), source="t", actor="t", now=10.0 * i)
+    store.close()
+    _downgrade_to_v1(path)
+    store = SqliteStore(path)
+    assert store.index().created == {1: 0.0, 2: 10.0, 3: 20.0}
+    assert [e.generation for e in store.audit_page(limit=2)] == [3, 2]
+    store.close()

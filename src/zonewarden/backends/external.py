@@ -250,6 +250,25 @@ class ExternalZoneRegion:
     def audit_log(self, *, after: int = 0, limit: int = 1000) -> list[AuditEvent]:
         return self.store.audit_log(after=after, limit=limit)
 
+    def audit_page(
+        self,
+        *,
+        limit: int,
+        after: int = 0,
+        before: int | None = None,
+        since: float = 0.0,
+        kinds: tuple[str, ...] = (),
+        newest_first: bool = True,
+    ) -> list[AuditEvent]:
+        return self.store.audit_page(
+            limit=limit,
+            after=after,
+            before=before,
+            since=since,
+            kinds=kinds,
+            newest_first=newest_first,
+        )
+
     def close(self) -> None:
         try:
             self.backend.close()

@@ -8,6 +8,7 @@ gives a hashable view of the safety-relevant state and `clone()` a deep copy.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ from zonewarden.core.model import (
 )
 from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
 from zonewarden.errors import NotFound, check_expected
-from zonewarden.ports import AuditEvent, Heartbeat
+from zonewarden.ports import AuditEvent, AuditQuery, Heartbeat
 from zonewarden.stores.health_state import HealthStateOps
 
 
@@ -297,6 +298,20 @@ class MemoryStore(HealthStateOps):
 
     def audit_log(self, *, after: int = 0, limit: int = 1000) -> list[AuditEvent]:
         return [e for e in self.audit if e.seq > after][:limit]
+
+    def audit_page(
+        self,
+        *,
+        limit: int,
+        after: int = 0,
+        before: int | None = None,
+        since: float = 0.0,
+        kinds: tuple[str, ...] = (),
+        newest_first: bool = True,
+    ) -> list[AuditEvent]:
+        query = AuditQuery(after, before, since, tuple(kinds))
+        events = reversed(self.audit) if newest_first else iter(self.audit)
+        return list(itertools.islice((e for e in events if query.keeps(e)), max(0, limit)))
 
     def close(self) -> None:
         pass

@@ -48,7 +48,7 @@ from zonewarden.core.model import (
 )
 from zonewarden.core.outcomes import CleanupResult, PlanIndex
 from zonewarden.errors import NotFound, NotLeader, StoreUnavailable, check_expected
-from zonewarden.ports import AuditEvent, Heartbeat
+from zonewarden.ports import AuditEvent, AuditQuery, Heartbeat
 from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.base import AUDIT_SLOTS, Conflict, _chunks
 from zonewarden.stores.etcd.keys import (
@@ -454,6 +454,52 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
             if len(out) >= limit:
                 break
         return out[:limit]
+
+    def audit_page(
+        self,
+        *,
+        limit: int,
+        after: int = 0,
+        before: int | None = None,
+        since: float = 0.0,
+        kinds: tuple[str, ...] = (),
+        newest_first: bool = True,
+    ) -> list[AuditEvent]:
+        """Ranges over the audit keys in create-revision order, `limit` keys per read
+        (each key holds one Txn's rows), from the `after`/`before` revisions inward, and
+        stops once the page is full; the filter is AuditQuery's."""
+        query = AuditQuery(after, before, since, tuple(kinds))
+        want = max(0, limit)
+        low = after // AUDIT_SLOTS  # create revisions bounding the seq range
+        high = None if before is None else before // AUDIT_SLOTS
+        out: list[AuditEvent] = []
+        while len(out) < want:
+            if high is not None and high < max(low, 1):  # 0 would mean "no bound" to etcd
+                break
+            op = ec.get(self.keys.audits, prefix=True)
+            bounds: dict[str, str] = {"min_create_revision": str(low)}
+            if high is not None:
+                bounds["max_create_revision"] = str(high)
+            op["request_range"].update(
+                sort_order="DESCEND" if newest_first else "ASCEND",
+                sort_target="CREATE",
+                limit=str(max(want, 16)),
+                **bounds,
+            )
+            kvs = self._read([op])[1][0]
+            for kv in kvs:
+                rows = [
+                    AuditEvent(kv.create_revision * AUDIT_SLOTS + i, *row)
+                    for i, row in enumerate(loads(kv.value, kv.key))
+                ]
+                out += [e for e in (rows[::-1] if newest_first else rows) if query.keeps(e)]
+            if len(kvs) < max(want, 16):
+                break
+            if newest_first:
+                high = kvs[-1].create_revision - 1
+            else:
+                low = kvs[-1].create_revision + 1
+        return out[:want]
 
     # -- health state (stores/health_state.py) ------------------------------------------
     def _health_write(

@@ -269,6 +269,37 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
             ).fetchall()
         return [AuditEvent(*r) for r in rows]
 
+    def audit_page(
+        self,
+        *,
+        limit: int,
+        after: int = 0,
+        before: int | None = None,
+        since: float = 0.0,
+        kinds: tuple[str, ...] = (),
+        newest_first: bool = True,
+    ) -> list[AuditEvent]:
+        # the same filter as AuditQuery.keeps, in SQL: the seq range is a primary key
+        # range, the page stops at LIMIT (no index on `at` or `kind`: every write would
+        # pay for one; a sparse filter scans the seq range inside SQLite)
+        sql = (
+            "SELECT seq, at, actor, kind, endpoint, gen, detail FROM audit "
+            "WHERE seq > :after AND seq < :before AND at >= :since"
+        )
+        if kinds:
+            sql += " AND kind IN (SELECT value FROM json_each(:kinds))"
+        sql += f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT :limit"
+        args = {
+            "after": after,
+            "before": 2**63 - 1 if before is None else before,
+            "since": since,
+            "kinds": json.dumps(list(kinds)),
+            "limit": max(0, limit),
+        }
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [AuditEvent(*r) for r in rows]
+
     # -- health state (stores/health_state.py) ------------------------------------------
     def _health_write(
         self, key: str, value: str | None, audit: tuple[str, str, float, str] | None
