@@ -245,7 +245,7 @@ def plan_tick(inputs: TickInputs) -> TickDecision:
     index, region = inputs.index, inputs.index.region
     state = inputs.state
     if not state.served and inputs.previous is not None:
-        state = initial_state(index, weights_in(inputs.previous))
+        state = initial_state(index, weights_in(inputs.previous), kept=state)
     stepped = step(
         state,
         index,

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from zonewarden.core.budget import BudgetRule, RemovalBudget, Scope
+from zonewarden.core.budget import BudgetRule, RemovalBudget, Scope, Spend
 from zonewarden.core.hysteresis import Hysteresis, settle
 from zonewarden.core.model import EndpointName, LbId
 from zonewarden.core.region import Region
@@ -180,16 +180,57 @@ def holds_by_lb(region: Region, holds: Iterable[OperatorHold]) -> dict[LbId, Ope
     return out
 
 
-def initial_state(index: RegionIndex, served_weights: Mapping[LbId, int] | None) -> PolicyState:
+def initial_state(
+    index: RegionIndex,
+    served_weights: Mapping[LbId, int] | None,
+    kept: PolicyState | None = None,
+) -> PolicyState:
     """Start from what the previous plan serves (weights back to capacities), or, with no
-    previous plan, from nothing (the first plan is built from the evidence directly)."""
+    previous plan, from nothing (the first plan is built from the evidence directly);
+    the budget's ledger and the exits of `kept` (restored from the store after a restart
+    or a leader takeover) carry over, so a restart never opens a fresh window."""
+    budget = kept.budget if kept is not None else RemovalBudget()
+    exits = kept.exits if kept is not None else MappingProxyType({})
     if served_weights is None:
-        return PolicyState()
+        return PolicyState(budget=budget, exits=exits)
     served = {
         lb: round(served_weights.get(lb, 0) * index.reference / MAX_WEIGHT)
         for lb in index.region.lbs
     }
-    return PolicyState(served=MappingProxyType(served))
+    return PolicyState(served=MappingProxyType(served), budget=budget, exits=exits)
+
+
+def ledger_document(state: PolicyState) -> dict[str, object]:
+    """The parts of the state that must survive a restart, as JSON-able data."""
+    return {
+        "spends": [
+            [s.at, s.amount, sorted(f"{x.kind}\t{x.name}" for x in s.scopes)]
+            for s in state.budget.spends
+        ],
+        "exits": {lb: list(times) for lb, times in state.exits.items()},
+    }
+
+
+def state_from_ledger(doc: Mapping[str, object]) -> PolicyState:
+    """Rebuild the budget's ledger and the exits from `ledger_document`'s output; rows
+    that do not parse are skipped (a damaged row costs its own spend, nothing more)."""
+    spends = []
+    rows = doc.get("spends")
+    for row in rows if isinstance(rows, list) else []:
+        try:
+            at, amount, scopes = row
+            parsed = frozenset(Scope(*str(x).split("\t", 1)) for x in scopes)
+            spends.append(Spend(float(at), parsed, float(amount)))
+        except (TypeError, ValueError):
+            continue
+    exits: dict[LbId, tuple[float, ...]] = {}
+    raw = doc.get("exits", {})
+    for lb, times in raw.items() if isinstance(raw, dict) else ():
+        try:
+            exits[LbId(str(lb))] = tuple(float(t) for t in times)
+        except (TypeError, ValueError):
+            continue
+    return PolicyState(budget=RemovalBudget(tuple(spends)), exits=MappingProxyType(exits))
 
 
 def step(

@@ -22,7 +22,7 @@ from typing import Any
 from zonewarden.core.health import Evidence
 from zonewarden.core.model import LbId
 from zonewarden.core.planner import Observation, TickDecision
-from zonewarden.core.policy import OperatorHold, PolicyState, RegionIndex
+from zonewarden.core.policy import OperatorHold, PolicyState, RegionIndex, ledger_document
 
 
 def status_document(
@@ -62,6 +62,7 @@ def status_document(
             "fresh": list(evidence.fresh) if evidence else [],
             "stale": list(evidence.stale) if evidence else [],
         },
+        "ledger": ledger_document(state),  # the budget's spends and exits, for restarts
         "holds": [
             {
                 "scope": h.scope,

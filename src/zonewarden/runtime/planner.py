@@ -29,7 +29,7 @@ from zonewarden.config import Config
 from zonewarden.core.failopen import fail_open_warnings
 from zonewarden.core.model import LbId, PlanDraft
 from zonewarden.core.planner import Observation, TickDecision, TickInputs, plan_tick
-from zonewarden.core.policy import LbHealth, PolicyState, RegionIndex
+from zonewarden.core.policy import LbHealth, PolicyState, RegionIndex, state_from_ledger
 from zonewarden.errors import HealthUnavailable, PublishConflict, RetryableError, ZoneWardenError
 from zonewarden.ports import HealthSource, Heartbeat, RegionStore
 from zonewarden.runtime.failures import (
@@ -112,6 +112,8 @@ class Planner:
         return self._tick(now)
 
     def _tick(self, now: float) -> TickDecision:
+        if not self.state.served and not self.state.budget.spends:
+            self.state = self._restored_state()
         rebuild = self._refresh_previous() or self._rebuild
         problems: tuple[str, ...] = ()
         try:
@@ -167,6 +169,20 @@ class Planner:
         self._beat(decision, now)
         self._publish_status(decision, now)
         return decision
+
+    def _restored_state(self) -> PolicyState:
+        """The budget's ledger and flap history the last planner left in the store (a
+        restart or a takeover must not open a fresh budget window)."""
+        ledger = self.store.health_status().get("ledger")
+        if not isinstance(ledger, dict):
+            return self.state
+        restored = state_from_ledger(ledger)
+        if restored.budget.spends:
+            log.warning(
+                "planner: resumed the removal budget's ledger (%d removals in the window)",
+                len(restored.budget.spends),
+            )
+        return restored
 
     def _audit_causes(self, decision: TickDecision, generation: int, now: float) -> None:
         for change in decision.step.changes:
