@@ -119,3 +119,29 @@ def test_control_the_same_flood_with_rrl_off_is_answered_whole(zone_store):
         assert truncated == 0 and whole >= FLOOD * 0.99, (whole, unanswered)
     finally:
         stop_server(live, thread)
+
+
+def test_nxdomain_buckets_are_per_zone_like_nsd():
+    import random
+
+    from zonewarden.backends.embedded.responder import Responder
+    from zonewarden.backends.embedded.rrl import zone_of_nxdomain
+    from zonewarden.backends.embedded.settings import ZoneSettings
+    from zonewarden.backends.embedded.snapshot import SnapshotBuilder
+
+    zones = [ZoneSettings("example."), ZoneSettings("sub.example."), ZoneSettings("other.")]
+    responder = Responder(SnapshotBuilder(zones).build(1, {}), random.Random(0))
+
+    def nx(name: str) -> bytes:
+        out = responder.respond(dns.message.make_query(name, "A").to_wire())
+        assert out is not None and out[3] & 0xF == 3
+        return out
+
+    assert zone_of_nxdomain(nx("R1.Sub.Example.")) == b"\x03sub\x07example\x00"
+    assert zone_of_nxdomain(nx("r2.example.")) == b"\x07example\x00"
+    rrl = RateLimiter(rate=5, slip=0, window=1)
+    for zone in ("example.", "sub.example.", "other."):
+        sent = sum(
+            rrl.admit(b"\x0a\x00\x00", nx(f"r{i}.{zone}"), 9.0) is not None for i in range(50)
+        )
+        assert sent == 5, zone  # each zone its own bucket, random names within it one

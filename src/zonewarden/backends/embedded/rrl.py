@@ -4,8 +4,9 @@ A reflection attack sends queries with a victim's address as source; RRL bounds 
 the server sends to any one network however many queries arrive. Rules kept here:
 - answers are counted in buckets keyed by the source prefix (IPv4 /24, IPv6 /56 by
   default) and the answer's class: a positive or NODATA answer by its query name (case
-  folded) and type, NXDOMAIN by rcode alone (a flood of random names is one bucket, as
-  NSD keys it by zone), every other error by its rcode;
+  folded) and type, NXDOMAIN by its zone (read from the SOA in the authority section,
+  whose owner points into the question), so a flood of random names below one zone is
+  one bucket, as NSD keys it; every other error by its rcode;
 - each bucket is a token bucket refilled at `rate` answers per second up to `rate`; an
   answer that finds it empty is limited, and the bucket may go into debt down to
   `rate * window`, so a source that keeps flooding stays limited for up to `window`
@@ -47,6 +48,8 @@ class RateLimiter:
                 + out[12 : out.find(0, 12) + 5].lower()
                 + (b"+" if out[6] or out[7] else b"0")
             )
+        elif rcode == 3:
+            key = prefix + b"\x03" + zone_of_nxdomain(out)
         else:
             key = prefix + bytes((rcode,))
         bucket = self.buckets.get(key)
@@ -67,6 +70,17 @@ class RateLimiter:
             return truncated(out)
         self.dropped += 1
         return None
+
+
+def zone_of_nxdomain(out: bytes) -> bytes:
+    """The apex (lower-case wire) of an NXDOMAIN answer: its SOA owner is a pointer into
+    the question; b"" when the answer does not have that shape."""
+    end = out.find(0, 12) + 5
+    if out[8:10] == b"\x00\x01" and len(out) > end + 2 and out[end] & 0xC0 == 0xC0:
+        start = ((out[end] & 0x3F) << 8) | out[end + 1]
+        if 12 <= start < end:
+            return out[start : end - 4].lower()
+    return b""
 
 
 def truncated(out: bytes) -> bytes:
