@@ -35,7 +35,7 @@ answer, at a real server.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from zonewarden.core import fence
 from zonewarden.core.model import (
@@ -48,9 +48,14 @@ from zonewarden.core.model import (
     ZoneEntry,
 )
 from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
-from zonewarden.ports import AuditEvent, DnsBackend, Heartbeat, Marker, RegionStore
+from zonewarden.ports import AuditEvent, DnsBackend, Heartbeat, LegacyStore, Marker, RegionStore
 
 TO_BACKEND = (Outcome.APPLIED, Outcome.CURRENT)
+
+
+class Ledger(RegionStore, LegacyStore, Protocol):
+    """The region store under the backend: every role, the legacy one too (legacy mode
+    writes the ledger before the backend)."""
 
 
 def _marker_of(entry: ZoneEntry | None) -> Marker | None:
@@ -62,7 +67,7 @@ def _marker_of(entry: ZoneEntry | None) -> Marker | None:
 class ExternalZoneRegion:
     """Plans and control in `store`; records at `backend`; every write fenced at both."""
 
-    def __init__(self, store: RegionStore, backend: DnsBackend) -> None:
+    def __init__(self, store: Ledger, backend: DnsBackend) -> None:
         self.store, self.backend = store, backend
 
     def __getattr__(self, name: str) -> Any:  # store extras (consistent_read, ...)

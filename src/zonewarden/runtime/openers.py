@@ -8,12 +8,15 @@ role; a read-only directory and a full disk are reported as what they are.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zonewarden.config import Config
 from zonewarden.errors import ConfigError, StoreCorrupt
 from zonewarden.health.static import DemoHealth, StaticHealth
 from zonewarden.ports import HealthSource, RegionStore
+
+if TYPE_CHECKING:
+    from zonewarden.backends.external import Ledger
 
 
 def open_store(config: Config, *, create: bool = False) -> RegionStore:
@@ -32,7 +35,7 @@ def open_store(config: Config, *, create: bool = False) -> RegionStore:
     return ExternalZoneRegion(store, backend)
 
 
-def _open_plain_store(config: Config, *, create: bool = False) -> RegionStore:
+def _open_plain_store(config: Config, *, create: bool = False) -> Ledger:
     kind = config.store.kind
     if kind == "sqlite":
         return open_sqlite(config, create=create)
@@ -56,7 +59,7 @@ def open_health(config: Config, store: RegionStore | None = None) -> HealthSourc
     return StaticHealth(config.region)
 
 
-def open_sqlite(config: Config, *, create: bool = False) -> RegionStore:
+def open_sqlite(config: Config, *, create: bool = False) -> Ledger:
     """The SQLite store, refused when its file is damaged or its directory read-only."""
     from zonewarden.stores.integrity import require_intact, require_writable_dir, translate_sqlite
     from zonewarden.stores.sqlite import SqliteStore

@@ -22,7 +22,7 @@ from zonewarden.errors import NotFound, PermanentError, ZoneWardenError
 from zonewarden.ports import RegionStore
 from zonewarden.repair import RepairReport as RepairReport  # one layer down, shared with sim
 from zonewarden.repair import Survey as Survey
-from zonewarden.repair import repair_once
+from zonewarden.repair import repair_once as repair_once
 from zonewarden.repair import survey as survey
 from zonewarden.runtime.clock import pause
 from zonewarden.runtime.failures import FailureLog, announce, retry_wait

@@ -106,7 +106,8 @@ def describe_tls_failure(endpoint: str, exc: BaseException, security: Security) 
     """What went wrong in the handshake with `endpoint`, and which setting fixes it."""
     in_handshake = True
     if isinstance(exc, TlsRefused):
-        exc, in_handshake = exc.cause, exc.in_handshake
+        in_handshake = exc.in_handshake
+        exc = exc.cause
     if isinstance(exc, ssl.SSLCertVerificationError):
         cause = exc.verify_message or str(exc)
         if "mismatch" in cause.lower():
