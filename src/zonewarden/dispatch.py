@@ -10,6 +10,8 @@ enactor state machine decides what to do with them.
 
 from __future__ import annotations
 
+from typing import cast
+
 from zonewarden.core.actions import (
     Action,
     AdvanceUnchanged,
@@ -85,10 +87,17 @@ def _execute(store: RegionStore, action: Action, actor: str, now: float) -> Resu
     raise TypeError(f"unknown action {action!r}")
 
 
+_HAS_LEGACY: dict[type, bool] = {}  # isinstance on a Protocol is slow: once per class
+
+
 def _legacy(store: RegionStore) -> LegacyStore:
     """The store's legacy role, for the legacy enactor's actions only."""
-    if isinstance(store, LegacyStore):
-        return store
+    kind = type(store)
+    has = _HAS_LEGACY.get(kind)
+    if has is None:
+        has = _HAS_LEGACY[kind] = isinstance(store, LegacyStore)
+    if has:
+        return cast(LegacyStore, store)
     raise PermanentError(
         f'{type(store).__name__} does not implement the legacy protocol; use protocol = "safe"'
     )

@@ -188,14 +188,15 @@ class MemoryStore(HealthStateOps):
         self, plan: Plan | None, g: Generation, name: EndpointName, actor: str, now: float
     ) -> Outcome:
         content = plan.endpoints.get(name) if plan is not None else None
-        problems = content_valid(name, content) if content is not None else []
+        frozen = self.is_frozen
+        problems = content_valid(name, content) if content is not None and not frozen else []
         entry = self.zone.get(name)
         outcome = fence.decide(
             g,
             content.digest if content is not None else None,
             fence.live_of(entry),
             valid=not problems,
-            frozen=self.is_frozen,
+            frozen=frozen,
         )
         if outcome is Outcome.APPLIED and content is not None:
             self._put(ZoneEntry(name, g, content))
