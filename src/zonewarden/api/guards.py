@@ -22,6 +22,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from zonewarden.resilience.rate_limit import KeyedRateLimit
+
 
 class Refused(Exception):
     """An HTTP error with a plain message (rendered as {"error": message})."""
@@ -70,30 +72,26 @@ class TokenFile:
 
 @dataclass
 class RateLimit:
-    """Token bucket per client: `burst` calls at once, then `per_second`."""
+    """Token bucket per client: `burst` calls at once, then `per_second` (the bucket is
+    `resilience.KeyedRateLimit`, whose counters the metrics export)."""
 
     per_second: float = 2.0
     burst: int = 10
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _limit: KeyedRateLimit = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._limit = KeyedRateLimit(self.per_second, self.burst, name="api")
 
     def take(self, client: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, at = self._buckets.get(client, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - at) * self.per_second)
-            if tokens < 1.0:
-                wait = (1.0 - tokens) / self.per_second
-                self._buckets[client] = (tokens, now)
-                raise Refused(
-                    429,
-                    f"too many changes: at most {self.burst} at once and {self.per_second:g}/s "
-                    f"per client; retry in {wait:.1f}s",
-                    {"Retry-After": str(max(1, round(wait + 0.5)))},
-                )
-            self._buckets[client] = (tokens - 1.0, now)
-            if len(self._buckets) > 10_000:  # forget idle clients
-                self._buckets = {c: v for c, v in self._buckets.items() if now - v[1] < 60}
+        wait = self._limit.take(client, now)
+        if wait:
+            raise Refused(
+                429,
+                f"too many changes: at most {self.burst} at once and {self.per_second:g}/s "
+                f"per client; retry in {wait:.1f}s",
+                {"Retry-After": str(max(1, round(wait + 0.5)))},
+            )
 
 
 class BodyCap:

@@ -49,6 +49,7 @@ from zonewarden.core.actions import (
     Sleep,
     Woke,
 )
+from zonewarden.core.backoff import full_jitter
 from zonewarden.core.cleanup import History, cleanup_candidates
 from zonewarden.core.model import NO_GENERATION, EndpointName, Generation
 from zonewarden.core.outcomes import Outcome
@@ -102,9 +103,8 @@ def start(enactor_id: str) -> tuple[EnactorState, Action]:
 
 
 def backoff(config: EnactorConfig, attempt: int, rng: RandomSource) -> float:
-    """Capped exponential back-off with full jitter."""
-    ceiling = min(config.backoff_cap, config.backoff_base * (2 ** min(attempt, 16)))
-    return rng.uniform(0.0, ceiling)
+    """Capped exponential back-off with full jitter (the one rule: core.backoff)."""
+    return full_jitter(config.backoff_base, config.backoff_cap, attempt, rng)
 
 
 def step(

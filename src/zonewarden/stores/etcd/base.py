@@ -4,6 +4,7 @@ audit rows and value helpers. The rules it serves are in `store.py`'s docstring.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from zonewarden.core.model import (
     ZoneEntry,
 )
 from zonewarden.errors import StoreCorrupt, StoreUnavailable
+from zonewarden.resilience.backoff import Backoff
 from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.client import EtcdClient
 from zonewarden.stores.etcd.keys import (
@@ -36,6 +38,9 @@ T = TypeVar("T")
 AUDIT_SLOTS = 10_000
 PLAN_CACHE = 16  # plans kept in memory per process (immutable, so never stale)
 MAX_ATTEMPTS = 200
+# a lost compare is retried after a fully jittered back-off, so racing writers spread out
+# (mean wait at the cap 50 ms, as the fixed back-off it replaces)
+COMPARE_BACKOFF = Backoff(base=0.0005, cap=0.1, name="etcd-compare")
 Audit = tuple[str, str, int, str]  # kind, endpoint, generation, detail
 
 
@@ -66,6 +71,7 @@ class EtcdBase:
         self.max_txn_ops = max_txn_ops
         self.batch = max(1, (max_txn_ops - 3) // 2)  # endpoints per Txn: 2 ops each + fixed
         self._pinned = threading.local()
+        self._compare_rng = random.Random()  # jitter only: never part of a decision
         self._plans: dict[Generation, dict[EndpointName, Content]] = {}
         deadline = time.monotonic() + open_timeout
         while True:  # a process may start while the cluster elects a leader: wait a little
@@ -146,7 +152,7 @@ class EtcdBase:
             try:
                 return attempt()
             except Conflict:
-                time.sleep(min(0.05, 0.0005 * 2 ** min(n, 7)))
+                time.sleep(COMPARE_BACKOFF.delay(n, self._compare_rng))
         raise StoreUnavailable(
             f"{what}: {MAX_ATTEMPTS} attempts lost their compare to concurrent writers on "
             f"{self.client.describe()}; retry later"
