@@ -63,6 +63,8 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "history_count": integer(0, 10_000_000),
         "cleanup": boolean,
         "stall_retry": num(0.01, 3600),
+        "retry_budget_tokens": num(0, 1000),
+        "retry_budget_ratio": num(0.001, 1),
     },
     "reconciler": {"interval": num(0.01, 3600), "max_lag": integer(1, 1_000_000)},
     "dns": DNS_KEYS,

@@ -81,6 +81,10 @@ class EnactorConfig:
     history_count: int = 0  # newest plans kept as history (0: off; the config's default is 1000)
     cleanup: bool = True
     stall_retry: float = 10.0  # seconds between attempts while stalled on a permanent error
+    # the driver's retry budget (gRPC-style retry throttling; 0 tokens turns it off): while
+    # spent, a retryable failure waits at least backoff_cap. The state machine ignores them.
+    retry_budget_tokens: float = 10.0
+    retry_budget_ratio: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import collections
 import logging
 import random
 import time
+from dataclasses import replace
 
 from zonewarden.core import enactor as safe
 from zonewarden.core import legacy
@@ -27,12 +28,14 @@ from zonewarden.core.actions import (
     Result,
     Sleep,
     TryLock,
+    Woke,
     WriteDone,
 )
 from zonewarden.core.enactor import EnactorConfig
 from zonewarden.dispatch import execute
 from zonewarden.errors import ConfigError, RetryableError
 from zonewarden.ports import Heartbeat, RegionStore
+from zonewarden.resilience.retry_budget import RetryThrottle
 from zonewarden.runtime.clock import pause
 from zonewarden.runtime.failures import FailureLog, wait_renewing
 from zonewarden.runtime.roles import RoleLease
@@ -64,6 +67,12 @@ class EnactorRunner:
         self._failure_detail = ""
         self._failed_on: type | None = None
         self.rng = random.Random(seed)
+        self.budget = (
+            RetryThrottle(config.retry_budget_tokens, config.retry_budget_ratio, name=enactor_id)
+            if config.retry_budget_tokens > 0
+            else None
+        )
+        self._budget_spent = False
         self.counts: collections.Counter[str] = collections.Counter()
         self._last_beat = 0.0
         self._plans_seen = 0  # etcd revision of the last publish a watch reported
@@ -90,6 +99,7 @@ class EnactorRunner:
                 self._count(result)
             done = type(action)
             state, action = self.machine.step(self.config, state, result, self.rng)
+            action = self._budgeted(result, action)
             self._note(done, result, action)
             self._state = state
             target = int(getattr(state, "target", 0) or 0)
@@ -101,6 +111,26 @@ class EnactorRunner:
                 if self.plan_delay:
                     await pause(stop, self.plan_delay)
             self._beat(state, force=isinstance(result, Failed))
+
+    def _budgeted(self, result: Result, action: object) -> object:
+        """The retry budget: while it is spent, a retryable failure waits at least
+        backoff_cap, however short its back-off; said once per episode, in log and audit."""
+        if self.budget is None or isinstance(result, Woke):  # waking is not a store call
+            return action
+        if not isinstance(result, Failed):
+            self.budget.on_success()
+            return action
+        self.budget.on_failure()
+        if not result.retryable or not isinstance(action, Sleep) or self.budget.allow_retry():
+            self._budget_spent = False
+            return action
+        slower = replace(action, seconds=max(action.seconds, self.config.backoff_cap))
+        if not self._budget_spent:
+            self._budget_spent = True
+            detail = f"retry budget spent: retrying at most every {slower.seconds:.1f}s"
+            log.warning("enactor %s: %s", self.id, detail)
+            self._audit("retry-budget", detail, time.time())
+        return slower
 
     def _note(self, done: type, result: Result, action: object) -> None:
         """Log and audit each distinct failure once; say when it clears: when the kind of
