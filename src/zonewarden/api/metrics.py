@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from zonewarden.api.lbs import budget_held, fail_static, lb_weights
 from zonewarden.api.view import RegionView
+from zonewarden.resilience.metrics import prometheus_collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 KIND_COUNTERS = {
@@ -148,6 +149,7 @@ class RegionCollector(Collector):
 def registry_for(view: RegionView) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RegionCollector(view))
+    registry.register(prometheus_collector())  # rate limits, retries: zonewarden.resilience
     return registry
 
 
