@@ -51,6 +51,7 @@ def test_chain_json_reports_the_order_of_recovery() -> None:
     assert code == 0
     (run,) = json.loads(output)["policies"]
     assert run["recovery_order"] == ["dns", "leases", "network_state", "health_checks"]
+    assert {"recovered", "recovery_s", "peak_queue_depth", "goodput_per_s"} <= run.keys()
 
 
 @pytest.mark.parametrize(

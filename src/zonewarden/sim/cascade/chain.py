@@ -144,7 +144,7 @@ class ChainResult:
                 "recovery_order": self.order,
                 "peak_network_backlog": self.peak_network_backlog,
                 "peak_healthy_capacity_removed": self.peak_healthy_removed,
-                "leases_per_s": body.pop("goodput_per_s"),
+                "leases_per_s": body["goodput_per_s"],
             }
         )
         body["counters"] = self.counters
