@@ -243,9 +243,8 @@ def run_experiment(
 
 
 def register(cli: click.Group) -> None:
-    sim = cli.commands.get("sim")
-    if not isinstance(sim, click.Group):
-        return
+    from zonewarden.cli.sim import sim
+
     sim.add_command(cascade_cmd)
 
 
