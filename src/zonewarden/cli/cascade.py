@@ -269,6 +269,21 @@ def register(cli: click.Group) -> None:
     metavar="NAME=VALUE",
     help="Override a scenario parameter (e.g. hosts=20000).",
 )
+@click.option(
+    "--dns-outage",
+    "dns_outage",
+    metavar="SECONDS|incident",
+    help="The DNS outage of the chain: seconds, or 'incident' for the empty-record interval "
+    "of `sim incident --protocol legacy` (times --incident-scale). Default: the published "
+    "2 h 37 min.",
+)
+@click.option(
+    "--incident-scale",
+    type=click.FloatRange(min=0.001, max=1e6),
+    default=1.0,
+    show_default=True,
+    help="Real seconds per virtual second of the incident run (it compresses the repair).",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
     "--plot",
@@ -301,6 +316,8 @@ def cascade_cmd(
     scenario: str,
     policies: tuple[str, ...],
     sets: tuple[str, ...],
+    dns_outage: str | None,
+    incident_scale: float,
     seed: int,
     folder: Path | None,
     experiment: str | None,
@@ -332,6 +349,10 @@ def cascade_cmd(
             return
         pairs = dict(_split(s) for s in sets)
         overrides = scenarios.parse_overrides(scenario, pairs)
+        if dns_outage is not None:
+            overrides["dns_outage"] = _dns_outage(scenario, dns_outage, seed, incident_scale)
+            if not as_json:
+                out.print(f"DNS outage: {overrides['dns_outage']:,.1f} s ({dns_outage})")
         names = policies or scenarios.default_policies(scenario)
         for text in names:
             parse_policy(text)
@@ -363,6 +384,17 @@ def cascade_cmd(
         for f in files:
             out.print(f"wrote {f}")
     sys.exit(0 if all(r["recovered"] for r in rows) else 1)
+
+
+def _dns_outage(scenario: str, text: str, seed: int, scale: float) -> float:
+    if scenario not in ("oct2025", "leases"):
+        raise ParamError("--dns-outage", text, "only for the oct2025 and leases scenarios")
+    if text == "incident":
+        return scenarios.incident_outage(seed, scale)
+    try:
+        return float(text)
+    except ValueError:
+        raise ParamError("--dns-outage", text, "must be seconds or 'incident'") from None
 
 
 def _split(text: str) -> tuple[str, str]:

@@ -72,3 +72,29 @@ def test_bad_input_is_one_line_exit_2_no_traceback(args: list[str], message: str
     assert code == 2
     assert message in " ".join(output.split())
     assert "Traceback" not in output
+
+
+def test_the_dns_outage_can_come_from_the_legacy_incident_run() -> None:
+    from zonewarden.sim.cascade.scenarios import incident_outage
+
+    empty = incident_outage(seed=1)
+    assert 5.0 < empty < 30.0  # the legacy run's empty-record interval, virtual seconds
+    code, output = invoke(
+        "--dns-outage",
+        "incident",
+        "--incident-scale",
+        "942",
+        "--set",
+        "hosts=2000",
+        "--set",
+        "after=1800",
+        "--policy",
+        "admission+velocity",
+        "--json",
+    )
+    assert code == 0
+    body = json.loads(output)
+    assert body["overrides"]["dns_outage"] == pytest.approx(empty * 942)
+    assert body["policies"][0]["leases_expired"] == 2000  # 2.6 h: every lease ran out
+    code, output = invoke("--dns-outage", "incident", "--set", "hosts=2000", "--json")
+    assert json.loads(output)["policies"][0]["leases_expired"] == 0  # 10 s: none did

@@ -502,6 +502,8 @@ class ServiceModel:
         p = self.p
         if p.persistent:
             pending = len(self.live) - self.n["succeeded"] - self.n["failed"]
+            if not self.live:
+                return True, 0.0  # nothing was lost, nothing to re-establish
             if pending or self.last_done_at is None:
                 return False, None
             return True, max(0.0, self.last_done_at - p.trigger_end)
