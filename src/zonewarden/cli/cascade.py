@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -44,7 +45,7 @@ EXPERIMENTS = ("hysteresis", "phase", "actions")
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/] {message}")
+    err.print(f"[red]error:[/] {escape(message)}")
     sys.exit(2)
 
 
@@ -335,13 +336,17 @@ def cascade_cmd(
         zonewarden sim cascade --scenario oct2025 --policy fifo-retry --policy admission
     """
     try:
+        if folder is not None:  # a missing plot extra is said before any simulation runs
+            from zonewarden.sim.cascade.plot import pyplot
+
+            pyplot()
         if experiment is not None:
             body = run_experiment(experiment, seed, folder, grid, jobs, as_json, yes)
             if as_json:
                 click.echo(json.dumps(body, indent=2, sort_keys=True, default=str))
             else:
                 for f in body["files"]:
-                    out.print(f"wrote {f}")
+                    out.print(f"wrote {escape(str(f))}")
                 if "agree_with_analytic" in body:
                     out.print(
                         f"{body['agree_with_analytic']} of {body['cells']} cells agree with the analytic boundary"
@@ -382,7 +387,7 @@ def cascade_cmd(
     else:
         render(scenario, seed, rows)
         for f in files:
-            out.print(f"wrote {f}")
+            out.print(f"wrote {escape(str(f))}")
     sys.exit(0 if all(r["recovered"] for r in rows) else 1)
 
 

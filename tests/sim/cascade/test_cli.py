@@ -98,3 +98,22 @@ def test_the_dns_outage_can_come_from_the_legacy_incident_run() -> None:
     assert body["policies"][0]["leases_expired"] == 2000  # 2.6 h: every lease ran out
     code, output = invoke("--dns-outage", "incident", "--set", "hosts=2000", "--json")
     assert json.loads(output)["policies"][0]["leases_expired"] == 0  # 10 s: none did
+
+
+def test_plots_without_matplotlib_name_the_extra_before_running(tmp_path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    code, output = invoke("--scenario", "brooker", "--plot", str(tmp_path / "out"))
+    assert code == 2
+    assert "pip install 'zonewarden[plot]'" in " ".join(output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_plots_are_written_as_png_and_csv(tmp_path) -> None:
+    code, _ = invoke("--scenario", "brooker", "--set", "horizon=120", "--plot", str(tmp_path))
+    assert code == 1  # fifo-retry collapses
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "brooker-timeseries.png",
+        "brooker-timeseries.csv",
+    }
