@@ -277,6 +277,9 @@ static PyObject *serve(PyObject *self, PyObject *args) {
     return Py_BuildValue("llll", batches, queries, bad_sources, refused);
 }
 
+/* Bump with every change to serve()'s or configure()'s arguments or results. */
+#define FASTUDP_INTERFACE 1
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS, "configure(Fixed, WeightedOne, WeightedRotation)"},
     {"serve", serve, METH_VARARGS, "Answer every datagram waiting on fd, in batches."},
@@ -294,5 +297,11 @@ PyMODINIT_FUNC PyInit__fastudp(void) {
     s_size = PyUnicode_InternFromString("size");
     s_answers = PyUnicode_InternFromString("answers");
     s_pick = PyUnicode_InternFromString("pick");
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    /* udp_batch.py refuses a build whose INTERFACE differs from its own (a stale .so). */
+    if (m != NULL && PyModule_AddIntConstant(m, "INTERFACE", FASTUDP_INTERFACE) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -77,12 +77,32 @@ def _libc() -> Any | None:
 
 
 LIBC = _libc()
-try:
-    from zonewarden.backends.embedded import _fastudp  # type: ignore[attr-defined]
+FASTUDP_INTERFACE = 1  # must equal _fastudp.c's FASTUDP_INTERFACE
 
+
+def _compiled() -> Any:
+    """The compiled loop, or None: not built (no compiler at install time) or built from
+    another version of _fastudp.c (a stale extension left by an earlier install), which is
+    said once and replaced by the Python loop rather than called with the wrong arguments."""
+    try:
+        from zonewarden.backends.embedded import _fastudp  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    found = getattr(_fastudp, "INTERFACE", None)
+    if found != FASTUDP_INTERFACE:
+        log.warning(
+            "compiled UDP loop %s has interface %s, this code needs %s: using the Python "
+            "loop (reinstall with `pip install -e .` to rebuild it)",
+            getattr(_fastudp, "__file__", "_fastudp"),
+            found,
+            FASTUDP_INTERFACE,
+        )
+        return None
     _fastudp.configure(Fixed, WeightedOne, WeightedRotation)
-except ImportError:  # no compiler at install time: the Python loop serves
-    _fastudp = None
+    return _fastudp
+
+
+_fastudp = _compiled()
 
 
 def batched_udp_available() -> bool:
