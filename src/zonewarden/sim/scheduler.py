@@ -8,16 +8,19 @@ so a run never depends on heap internals or on wall-clock time.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(order=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """Ordered by (at, seq): `seq` is unique, so the other fields are never compared.
+    A tuple, so the heap compares in C (a dataclass's generated __lt__ cost the lease
+    model most of its time: bench/cascade_leases.py)."""
+
     at: float
     seq: int
-    kind: str = field(compare=False)
-    target: int = field(compare=False, default=0)
-    epoch: int = field(compare=False, default=0)
+    kind: str
+    target: int = 0
+    epoch: int = 0
 
 
 class Scheduler:
