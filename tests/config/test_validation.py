@@ -248,3 +248,34 @@ def test_plan_history_keys_are_checked_at_their_line(tmp_path, line, why):
     text = SMALL + f"\n[enactors]\n{line}\n"
     err = error_for(text, tmp_path)
     assert why in str(err) and err.line == line_of(text, line)
+
+
+NS = '\n[[dns.nameservers]]\nname = "{name}"\n{addrs}\n'
+
+
+@pytest.mark.parametrize(
+    ("block", "why"),
+    [
+        (NS.format(name="ns1.example.", addrs=""), "needs an address"),
+        (NS.format(name="kv.example.", addrs='ipv4 = ["192.0.2.53"]'), "is also an endpoint"),
+        (NS.format(name="ns1.example.", addrs='ipv4 = ["2001:db8::1"]'), "is not an IPv4 address"),
+        (NS.format(name="ns_1.example.", addrs='ipv4 = ["192.0.2.53"]'), "has '_'"),
+        (NS.format(name="ns1.example.", addrs='ipv4 = ["192.0.2.53"]\nport = 53'), "got ["),
+        (
+            '\n[dns]\nns = ["ns1.example."]\n'
+            + NS.format(name="ns1.example.", addrs='ipv4 = ["192.0.2.53"]'),
+            "not both",
+        ),
+    ],
+)
+def test_nameservers_must_resolve(tmp_path, block, why):
+    err = error_for(SMALL + block, tmp_path)
+    assert why in str(err), str(err)
+    assert err.line is not None
+
+
+def test_nameservers_with_addresses_and_outside_ones(tmp_path):
+    text = SMALL + NS.format(name="ns1.example.", addrs='ipv4 = ["192.0.2.53"]')
+    text += NS.format(name="ns.other.net.", addrs="")  # outside the zone: resolved elsewhere
+    c = load(text, tmp_path)
+    assert [n for n, _, _ in c.dns["nameservers"]] == ["ns1.example.", "ns.other.net."]

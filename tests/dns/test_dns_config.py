@@ -5,6 +5,14 @@ from __future__ import annotations
 from zonewarden.cli.dns import settings_from
 from zonewarden.config import demo_toml, parse
 
+
+def demo_with_ns_names() -> str:
+    """The demo without its [[dns.nameservers]]: these tests set `ns` names instead."""
+    text = demo_toml()
+    start = text.index("[[dns.nameservers]]")
+    return text[:start] + text[text.index("\n\n", start) + 2 :]
+
+
 DNS_TABLE = """
 [dns]
 listen = ["127.0.0.1:5454", "[::1]:5454"]
@@ -38,7 +46,7 @@ secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
 
 
 def test_dns_table_maps_onto_settings():
-    text = demo_toml().replace('[dns]\nlisten = ["127.0.0.1:5353"]\n', DNS_TABLE)
+    text = demo_with_ns_names().replace('[dns]\nlisten = ["127.0.0.1:5353"]\n', DNS_TABLE)
     config = parse(text)
     s = settings_from(config.dns, (config.region.zone,), (), None)
     assert s.listen == ("127.0.0.1:5454", "[::1]:5454")
@@ -76,7 +84,9 @@ def test_bad_dns_values_name_their_line():
     from zonewarden.errors import ConfigError
 
     for bad in ("rrl_ipv4_prefix = 20", "rrl_rate = -1", "tcp_backlog = 0"):
-        text = demo_toml().replace('[dns]\nlisten = ["127.0.0.1:5353"]\n', f"[dns]\n{bad}\n")
+        text = demo_with_ns_names().replace(
+            '[dns]\nlisten = ["127.0.0.1:5353"]\n', f"[dns]\n{bad}\n"
+        )
         with pytest.raises(ConfigError) as err:
             parse(text)
         assert bad.split()[0] in str(err.value) and "line" in str(err.value)

@@ -68,6 +68,11 @@ def settings_from(
     zone_args = {field: dns[key] for key, field in ZONE_KEYS.items() if key in dns}
     if "ns" in dns:
         zone_args["nameservers"] = tuple(dns["ns"])
+    if dns.get("nameservers"):  # names with addresses: the NS set and its glue
+        servers = tuple(dns["nameservers"])
+        zone_args["nameservers"] = tuple(name for name, _, _ in servers)
+        zone_args["glue"] = servers
+        zone_args.setdefault("mname", servers[0][0])
     server_args = {field: dns[key] for key, field in SERVER_KEYS.items() if key in dns}
     if "listen" in server_args:
         server_args["listen"] = tuple(server_args["listen"])

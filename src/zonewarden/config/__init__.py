@@ -19,7 +19,7 @@ from pathlib import Path
 
 from zonewarden.config.demo import demo_toml
 from zonewarden.config.health import HealthSettings, parse_health
-from zonewarden.config.region import parse_region
+from zonewarden.config.region import check_nameservers, parse_region
 from zonewarden.config.schema import BACKEND_REQUIRED, ENDPOINT_KEYS, LB_KEYS, SECTIONS
 from zonewarden.config.sections import parse_api, parse_backend, parse_enactors, parse_planner
 from zonewarden.config.settings import (
@@ -114,6 +114,7 @@ def parse(text: str, path: Path | None = None) -> Config:
     base = path.parent if path else Path.cwd()
     sections = {t: section(src, data.get(t, {}), t, keys) for t, keys in SECTIONS.items()}
     region = parse_region(src, data, sections["region"])
+    check_nameservers(src, sections["dns"], region)
     return Config(
         path=path,
         region=region,

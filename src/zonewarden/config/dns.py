@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
 from zonewarden.config.checks import (
+    addresses,
     boolean,
     dns_name,
     dns_names,
@@ -23,6 +25,26 @@ from zonewarden.config.checks import (
     nonempty,
     num,
 )
+
+
+def nameservers(v: Any) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """[[dns.nameservers]] tables: name, ipv4, ipv6 -> (name, v4s, v6s), names unique."""
+    if not isinstance(v, list) or not v or not all(isinstance(item, dict) for item in v):
+        raise ValueError("expected [[dns.nameservers]] tables with name, ipv4 and/or ipv6")
+    out = []
+    for item in v:
+        unknown = set(item) - {"name", "ipv4", "ipv6"}
+        if unknown or "name" not in item:
+            raise ValueError(f"a nameserver needs name (and ipv4/ipv6), got {sorted(item)}")
+        name = dns_name(item["name"])
+        v4 = addresses(ipaddress.IPv4Address)(item.get("ipv4", []))
+        v6 = addresses(ipaddress.IPv6Address)(item.get("ipv6", []))
+        out.append((name, v4, v6))
+    names = [n for n, _, _ in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a nameserver is listed twice: {names}")
+    return tuple(out)
+
 
 TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
 
@@ -82,6 +104,7 @@ DNS_KEYS: dict[str, Callable[[Any], Any]] = {
     "soa_expire": integer(0, 2**31),
     "soa_minimum": integer(0, 86400),
     "ns": dns_names,
+    "nameservers": nameservers,  # [[dns.nameservers]]: the zone's NS set with addresses
     "metrics_listen": nonempty,
     "tcp_idle_timeout": num(0.1, 3600),
     "tcp_message_timeout": num(0.1, 600),

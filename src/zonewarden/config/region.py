@@ -129,3 +129,32 @@ def _endpoint(
     return Endpoint(
         name, ids, types, item.get("ttl", 60), item.get("policy", Policy.WEIGHTED_MULTI)
     )
+
+
+def check_nameservers(src: Source, dns: Mapping[str, Any], region: Region) -> None:
+    """The zone's own nameservers must resolve: a name inside the zone needs an address
+    (a resolver priming from the NS set asks the zone itself for it), and no endpoint
+    may share a nameserver's name."""
+    servers = dns.get("nameservers", ())
+    if servers and "ns" in dns:
+        raise src.error(
+            "[dns] set ns (names only) or [[dns.nameservers]] (names with addresses), not both",
+            "dns",
+            None,
+            "ns",
+        )
+    for i, (name, v4, v6) in enumerate(servers):
+        if in_zone(name, region.zone) and not (v4 or v6):
+            raise src.error(
+                f"nameserver {display_name(name)} is inside the zone {region.zone}, so it "
+                "needs an address: give it ipv4 and/or ipv6 (resolvers ask the zone for it)",
+                "dns.nameservers",
+                i,
+            )
+        if name in region.endpoints:
+            raise src.error(
+                f"nameserver {display_name(name)} is also an endpoint; give it its own name",
+                "dns.nameservers",
+                i,
+                "name",
+            )

@@ -37,6 +37,10 @@ class Source:
                 continue
             if current == (table, index):
                 header_line = number
+        if key is not None and index is None:  # a key written as [[table.key]] sub-tables
+            nested = self.line(f"{table}.{key}", 0) or self.line(f"{table}.{key}")
+            if nested is not None:
+                return nested
         return header_line
 
     def error(

@@ -26,6 +26,9 @@ class ZoneSettings:
     mname: str = ""  # default ns1.<apex>
     rname: str = ""  # default hostmaster.<apex>
     nameservers: tuple[str, ...] = ()  # default (mname,)
+    # addresses of nameservers inside the zone, answered as their A/AAAA (and exported),
+    # so a resolver that primes from the NS set can reach them: (name, ipv4s, ipv6s)
+    glue: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
     soa_ttl: int = 3600
     ns_ttl: int = 3600
     refresh: int = 3600

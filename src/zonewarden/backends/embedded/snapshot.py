@@ -86,6 +86,12 @@ def lenient_wire(name: str) -> bytes:
     return b"".join(bytes((len(x) & 0xFF,)) + x for x in labels) + b"\x00"
 
 
+def _own_glue(zone: ZoneSettings) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """The nameservers of `zone` that lie inside it, with their addresses."""
+    apex = zone.apex
+    return [g for g in zone.glue if apex == "." or g[0] == apex or g[0].endswith("." + apex)]
+
+
 def rr(rtype: int, ttl: int, rdata: bytes, owner: bytes = POINTER_TO_QNAME) -> bytes:
     return owner + RR_FIXED.pack(rtype, C_IN, ttl, len(rdata)) + rdata
 
@@ -204,11 +210,21 @@ class SnapshotBuilder:
         answers[apex + struct.pack("!H", T_SOA)] = soa_answer
         answers[apex + struct.pack("!H", T_NS)] = Fixed(len(zone.nameservers), ns_rrs)
         answers[apex + struct.pack("!H", T_ANY)] = soa_answer
+        for name, v4, v6 in _own_glue(zone):  # the zone's nameservers, so resolvers reach them
+            lname = name_to_wire(name)
+            for code, rtype, addrs in ((T_A, RecordType.A, v4), (T_AAAA, RecordType.AAAA, v6)):
+                if addrs:
+                    rrs = b"".join(rr(code, zone.ns_ttl, _address_rdata(rtype, a)) for a in addrs)
+                    answers[lname + struct.pack("!H", code)] = Fixed(len(addrs), rrs)
         return ZoneAnswers(apex, rr(T_SOA, zone.negative_ttl, soa, owner=b""))
 
     def _all_nodes(self) -> dict[bytes, bytes]:
         nodes = {z.apex_wire: z.apex_wire for z in self.zones}
-        for lname, zone in self._names.items():
+        names = dict(self._names)
+        for zone in self.zones:
+            for name, _, _ in _own_glue(zone):
+                names.setdefault(name_to_wire(name), zone)
+        for lname, zone in names.items():
             apex = zone.apex_wire
             stop = len(lname) - len(apex)
             i = 0

@@ -50,6 +50,10 @@ def export_zone(
         f"{zone.refresh} {zone.retry} {zone.expire} {zone.minimum} )",
     ]
     lines += [f"@ {zone.ns_ttl} IN NS {ns}" for ns in zone.nameservers]
+    for name, v4, v6 in zone.glue:  # in-zone nameservers need their addresses here
+        if in_zone(name, apex):
+            lines += [f"{name} {zone.ns_ttl} IN A {a}" for a in v4]
+            lines += [f"{name} {zone.ns_ttl} IN AAAA {a}" for a in v6]
     count = empty = records = 0
     for name, entry in sorted(entries.items()):
         if not in_zone(name, apex):
