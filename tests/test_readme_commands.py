@@ -10,6 +10,8 @@ prints a traceback. Long-running roles run for a few seconds and are then stoppe
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import re
 import shlex
@@ -17,7 +19,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,15 +34,17 @@ pytestmark = pytest.mark.servers
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-DAEMONS = {"up", "planner", "enactor", "reconciler", "serve-dns"}
+DAEMONS = {"up", "planner", "enactor", "reconciler", "serve-dns", "api", "probe"}
 ENDPOINT = "kv.us-east-1.example."
 # documented non-zero exits: (command prefix, exit status, what the output must say)
+# (a prefix of the arguments, or all of them when the tuple ends with None)
 EXPECTED = [
     (("sim", "incident", "--protocol", "legacy"), 1, "legacy"),  # shows the 2025 failure
     (("sim", "swarm", "--protocol", "legacy"), 1, "failed"),
     (("check", "--protocol", "legacy"), 1, "counterexample"),
     (("backend", "check"), 2, "nothing external to check"),  # the demo is embedded
     (("sim", "cascade"), 1, "recovered"),  # fifo-retry collapses: the point of the demo
+    (("store", "recover", None), 2, "nothing to recover"),  # the demo's store is sound
 ]
 
 
@@ -54,17 +60,30 @@ def expand(span: str) -> list[str]:
         head, *rest = span.split("\\|")
         group = head.split()[0]
         return [*expand(head), *(c for r in rest for c in expand(f"{group} {r.strip()}"))]
-    return [re.sub(r"\[([^\]]*)\]", r"\1", span).strip()]
+    # optional parts: the bare command, then each optional part alone (some exclude
+    # each other, e.g. `up --scenario race` and `--config`)
+    groups = re.findall(r"\[([^\]]*)\]", span)
+    out = []
+    for keep in [None, *range(len(groups))]:
+        seen = iter(range(len(groups)))
+
+        def one(m: re.Match[str], keep: int | None = keep, seen=seen) -> str:
+            return m.group(1) if next(seen) == keep else ""
+
+        out.append(" ".join(re.sub(r"\[([^\]]*)\]", one, span).split()))
+    return out
 
 
 def readme_commands() -> list[list[str]]:
     text = README.read_text()
     found: list[str] = []
     for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # join continued lines
+            first = line.split(maxsplit=1)[0] if line.strip() else ""
+            if not first.endswith("zonewarden"):
+                continue  # dig, curl, TOML: not ours to run
             tokens = shlex.split(line, comments=True)
-            if tokens and tokens[0].endswith("zonewarden"):
-                found.append(shlex.join(tokens[1:]))
+            found.append(shlex.join(tokens[1:]))
     prose = re.sub(r"```.*?```", "", text, flags=re.S)
     table = prose.split("## Commands", 1)[1].split("\n## ", 1)[0]
     for row in table.splitlines():
@@ -92,10 +111,10 @@ class Region:
         self.state = root / ".zonewarden"
         self.state.mkdir(parents=True)
         self.port = free_port()
+        self.probe_port = free_port()
+        self.api = f"127.0.0.1:{free_port(socket.SOCK_STREAM)}"
         text = demo_toml().replace("127.0.0.1:5353", f"127.0.0.1:{self.port}")
-        text = text.replace(
-            "127.0.0.1:8053", f"127.0.0.1:{free_port(socket.SOCK_STREAM)}"
-        )  # the API
+        text = text.replace("127.0.0.1:8053", self.api)
         (self.state / "demo.toml").write_text(text)
         self.env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
         self.env.pop("ZONEWARDEN_CONFIG", None)
@@ -112,6 +131,22 @@ class Region:
             stderr=subprocess.STDOUT,
             text=True,
         )
+
+    @contextlib.contextmanager
+    def dns_server(self) -> Iterator[None]:
+        """A DNS server of the demo region on a port of its own, for the commands that
+        ask one (probe), while the README's `up` runs start and stop their own."""
+        proc = self.popen(["serve-dns", "--listen", f"127.0.0.1:{self.probe_port}"])
+        try:
+            deadline = time.monotonic() + 20
+            while not _answers(self.probe_port):
+                assert proc.poll() is None, proc.communicate()[0]
+                assert time.monotonic() < deadline, "serve-dns did not answer"
+                time.sleep(0.1)
+            yield
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
 
     def newest(self) -> int:
         try:
@@ -137,7 +172,44 @@ class Region:
         assert proc.returncode == 0 and "Traceback" not in out, out
 
 
-def fill(args: list[str], region: Region, tmp: Path) -> list[str]:
+def _answers(port: int) -> bool:
+    import dns.exception
+    import dns.message
+
+    import dns.query
+
+    try:
+        dns.query.udp(dns.message.make_query(ENDPOINT, "A"), "127.0.0.1", port=port, timeout=0.5)
+    except (dns.exception.Timeout, OSError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[str]:
+    """A loopback HTTP server that accepts the probe's alert POSTs."""
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/alerts"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def fill(args: list[str], region: Region, tmp: Path, webhook: str = "") -> list[str]:
     """Give every placeholder a value; unknown ones fail the test with what to do."""
     newest = region.newest()
     values = {
@@ -163,10 +235,23 @@ def fill(args: list[str], region: Region, tmp: Path) -> list[str]:
         "publish": str(tmp / "plan.json"),
         "backup": str(tmp / "backup.db"),
         "--from": str(tmp / "backup.db"),
+        "--dns-listen": f"127.0.0.1:{region.port}",
+        "--api-listen": region.api,
+        "--server": f"127.0.0.1:{region.probe_port}",
+        "--webhook": webhook,
     }
+    if args[0] == "api":
+        by_context["--listen"] = region.api
+    port = region.probe_port if args[0] == "probe" else region.port
+    args = [a.replace("127.0.0.1:5353", f"127.0.0.1:{port}") for a in args]
+    while "..." in args:  # `[--server ...]`: more of the same; one is enough here
+        i = args.index("...")
+        del args[i - 1 : i + 1]
     out = []
     for i, token in enumerate(args):
-        if token in ("F", "FILE"):
+        if re.fullmatch(r"[A-Z][A-Z0-9_:=]*", token) and args[i - 1] in by_context:
+            out.append(by_context[args[i - 1]])
+        elif token in ("F", "FILE"):
             before = args[i - 1]
             assert before in by_context, f"README placeholder {token} after {before!r}: add a value"
             out.append(by_context[before])
@@ -183,7 +268,9 @@ def fill(args: list[str], region: Region, tmp: Path) -> list[str]:
 
 def expected_exit(args: list[str]) -> tuple[int, str]:
     for prefix, code, says in EXPECTED:
-        if tuple(args[: len(prefix)]) == prefix:
+        exact = prefix[-1] is None
+        want = prefix[:-1] if exact else prefix
+        if (tuple(args) == want) if exact else (tuple(args[: len(want)]) == want):
             return code, says
     return 0, ""
 
@@ -197,7 +284,7 @@ def run_one(region: Region, args: list[str]) -> None:
             args = [*args, "--quiet"]
         proc = region.popen(args)
         try:
-            out, _ = proc.communicate(timeout=4 if args[0] != "up" else 60)
+            out, _ = proc.communicate(timeout=3 if args[0] != "up" else 60)
         except subprocess.TimeoutExpired:  # a role runs until stopped: it ran
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=30)
@@ -224,7 +311,8 @@ def test_the_readme_lists_commands():
     commands = [" ".join(c) for c in readme_commands()]
     for must in ("status", "plan diff 5 6", "sim swarm --seeds N --jobs J", "store check"):
         assert must in commands, commands
-    assert "sim incident --protocol legacy --plot F --trace F" in commands
+    assert "sim incident --protocol legacy --plot F" in commands
+    assert "up --scenario race" in commands and "up --config F" in commands
 
 
 def test_every_readme_command_runs(tmp_path):
@@ -240,10 +328,11 @@ def test_every_readme_command_runs(tmp_path):
     )
     (tmp_path / "plan.json").write_text(document.stdout)
     failures = []
-    for args in readme_commands():
-        filled = fill(args, region, tmp_path)
-        try:
-            run_one(region, filled)
-        except AssertionError as exc:
-            failures.append(str(exc))
+    with webhook_receiver() as webhook, region.dns_server():
+        for args in readme_commands():
+            filled = fill(args, region, tmp_path, webhook)
+            try:
+                run_one(region, filled)
+            except AssertionError as exc:
+                failures.append(str(exc))
     assert not failures, "\n\n".join(failures)
