@@ -50,7 +50,15 @@ EXPECTED = [
 
 def expand(span: str) -> list[str]:
     """A synopsis -> concrete command texts (still with placeholders)."""
-    value_alt = re.search(r"(--[\w-]+ )([\w.-]+(?:\\\|[\w.-]+)+)", span)
+    option = r"--[\w-]+(?: [^\s\\-][^\s\\]*)?"  # `--az AZ\|--lb LB`: one option or the other
+    option_alt = re.search(rf"({option})\\\|({option})", span)
+    if option_alt:
+        head, tail = span[: option_alt.start()], span[option_alt.end() :]
+        return [
+            *expand(head + option_alt.group(1) + tail),
+            *expand(head + option_alt.group(2) + tail),
+        ]
+    value_alt = re.search(r"(--[\w-]+ )(\w[\w.-]*(?:\\\|\w[\w.-]*)+)", span)
     if value_alt:
         out = []
         for alt in value_alt.group(2).split("\\|"):
@@ -226,6 +234,9 @@ def fill(args: list[str], region: Region, tmp: Path, webhook: str = "") -> list[
         "B": str(newest),
         "ADDR:PORT": f"127.0.0.1:{region.port}",
         "KEY=VALUE": "tcp_max_connections=2000",
+        "LB": "lb-1a",
+        "AZ": "use1-az1",
+        "R": "testing the README",
     }
     by_context = {
         "--config": str(region.state / "demo.toml"),
@@ -279,12 +290,12 @@ def run_one(region: Region, args: list[str]) -> None:
     shown = "zonewarden " + shlex.join(args)
     if args[0] in DAEMONS:
         if args[0] == "up" and "--duration" not in args:
-            args = [*args, "--duration", "3"]
+            args = [*args, "--duration", "2"]
         if args[0] == "up":
             args = [*args, "--quiet"]
         proc = region.popen(args)
         try:
-            out, _ = proc.communicate(timeout=3 if args[0] != "up" else 60)
+            out, _ = proc.communicate(timeout=2 if args[0] != "up" else 60)
         except subprocess.TimeoutExpired:  # a role runs until stopped: it ran
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=30)
