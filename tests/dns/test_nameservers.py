@@ -103,9 +103,7 @@ def serving(path: Path, addr: str) -> Iterator[None]:
         proc.communicate(timeout=10)  # and close its pipe
 
 
-@contextlib.contextmanager
-def unbound(tmp_path: Path, addr: str) -> Iterator[int]:
-    port = free_port()
+def _unbound_conf(tmp_path: Path, addr: str, port: int) -> Path:
     conf = tmp_path / "unbound.conf"
     conf.write_text(
         f"""server:
@@ -133,22 +131,37 @@ remote-control:
 """
     )
     subprocess.run(["unbound-checkconf", str(conf)], check=True, capture_output=True)
-    proc = subprocess.Popen(
-        ["unbound", "-d", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
+    return conf
+
+
+@contextlib.contextmanager
+def unbound(tmp_path: Path, addr: str) -> Iterator[int]:
+    """Unbound on a free loopback port (tried again on another port if it cannot bind)."""
+    for _attempt in range(3):
+        port = free_port()
+        conf = _unbound_conf(tmp_path, addr, port)
+        proc = subprocess.Popen(
+            ["unbound", "-d", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
             with contextlib.suppress(dns.exception.Timeout, OSError):
                 ask("127.0.0.1", port, "localhost.")
                 break
-            assert time.monotonic() < deadline, "unbound did not start"
             time.sleep(0.1)
+        if proc.poll() is None and time.monotonic() < deadline:
+            break
+        output = proc.communicate(timeout=10)[0] if proc.poll() is not None else b""
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    else:
+        raise AssertionError(f"unbound did not start: {output!r}")
+    try:
         yield port
     finally:
         proc.terminate()
-        proc.communicate(timeout=10)  # and close its pipe
+        proc.communicate(timeout=10)
 
 
 def test_a_priming_resolver_answers_every_endpoint(tmp_path):

@@ -96,15 +96,15 @@ def test_a_second_process_for_a_live_role_is_refused(tmp_path, role, actor):
             time.sleep(1.5)
             assert other.poll() is None, other.communicate()[0]
             other.send_signal(signal.SIGTERM)
-            other.wait(timeout=10)
+            other.communicate(timeout=10)
         first.send_signal(signal.SIGTERM)  # a clean exit releases the lease at once
-        first.wait(timeout=10)
+        first.communicate(timeout=10)
         third = zw(*role, config=path)
         time.sleep(1.5)
         assert third.poll() is None, third.communicate()[0]
         third.send_signal(signal.SIGTERM)
-        third.wait(timeout=10)
+        third.communicate(timeout=10)
     finally:
         if first.poll() is None:
             first.kill()
-            first.wait()
+            first.communicate()
