@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need (scripts/install-test-deps.sh), then run every check:
-# ruff, mypy (strict on the core), import-linter (layers), and the whole pytest suite.
+# ruff, mypy (strict over the whole package), import-linter (layers, independence, where
+# each third-party library may be imported), and the whole pytest suite.
 # Arguments go to pytest (e.g. scripts/test.sh -k race). The quick offline loop, without
 # the tests that start real servers or processes: .venv/bin/pytest -m "not servers".
 set -euo pipefail
@@ -8,6 +9,6 @@ cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 . .venv/bin/activate
 echo "== ruff";          ruff check src tests bench && ruff format --check src tests bench
-echo "== mypy (core)";   mypy
+echo "== mypy (strict)"; mypy
 echo "== import layers"; lint-imports
 echo "== pytest";        pytest -q --durations=10 "$@"

@@ -369,7 +369,7 @@ class Rfc2136Backend(FencedBackend):
             return raw, b""
         key = self.keyring[self.keyname]
         message_id = int.from_bytes(raw[:2], "big")
-        blank = dns.rdtypes.ANY.TSIG.TSIG(
+        blank = dns.rdtypes.ANY.TSIG.TSIG(  # type: ignore[no-untyped-call]
             dns.rdataclass.ANY,
             dns.rdatatype.TSIG,
             key.algorithm,
@@ -380,7 +380,9 @@ class Rfc2136Backend(FencedBackend):
             0,
             b"",
         )
-        tsig, _ = dns.tsig.sign(raw, key, blank, int(time.time()), b"")
+        tsig, _ = dns.tsig.sign(  # type: ignore[no-untyped-call]
+            raw, key, blank, int(time.time()), b""
+        )
         rdata = tsig.to_wire()
         rr = (
             bytes(self.keyname.to_wire() or b"")

@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -78,7 +78,13 @@ def friendly_errors(func: F) -> F:
 MAX_GENERATION = 2**63 - 1  # what SQLite and etcd can hold
 
 
-class GenerationType(click.ParamType):
+if TYPE_CHECKING:  # generic in click's own stubs; not subscriptable in older clicks
+    _ParamType = click.ParamType[int, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class GenerationType(_ParamType):
     """A plan generation: a whole number a store can hold, else a clear usage error."""
 
     name = "generation"

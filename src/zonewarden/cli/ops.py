@@ -21,7 +21,7 @@ from zonewarden.cli.common import (
     print_json,
 )
 from zonewarden.cli.views import status_view
-from zonewarden.config import resolve
+from zonewarden.config import Config, resolve
 from zonewarden.core.diff import diff_plans, lb_deltas
 from zonewarden.core.model import EndpointName, Generation, check_dns_name
 from zonewarden.core.planfile import PlanFileError, from_document, to_document
@@ -35,7 +35,7 @@ from zonewarden.runtime.status import region_status, stale_after
 from zonewarden.runtime.why import causes
 
 
-def _open(config_path: str | None) -> tuple[object, RegionStore]:
+def _open(config_path: str | None) -> tuple[Config, RegionStore]:
     config = resolve(config_path)
     return config, open_store(config, create=False)
 
@@ -160,7 +160,7 @@ def plan_diff(a: int, b: int, config_path: str | None, as_json: bool) -> None:
     changes = diff_plans(plans[0].endpoints, plans[1].endpoints)
     deltas = lb_deltas(plans[0].endpoints, plans[1].endpoints)
     why = causes(store, a, b)
-    lbs_of = {}
+    lbs_of: dict[str, list[str]] = {}
     for d in deltas:
         for name in d.endpoints:
             lbs_of.setdefault(name, []).append(d.lb)
@@ -211,7 +211,7 @@ def plan_publish(file: str, allow_large_change: bool, config_path: str | None) -
         raise ConfigError(str(exc), file=file) from None
     published = publish_operator_plan(
         store, draft, config, actor=_actor(), now=time.time(), allow_large_change=allow_large_change
-    )  # type: ignore[arg-type]
+    )
     console.print(f"published generation {published.generation} ({len(draft.endpoints)} endpoints)")
 
 
@@ -246,7 +246,7 @@ def pin(endpoint: str, generation: int, config_path: str | None) -> None:
     config, store = _open(config_path)
     published = pin_endpoint(
         store, config, _endpoint(endpoint), Generation(generation), actor=_actor(), now=time.time()
-    )  # type: ignore[arg-type]
+    )
     console.print(
         f"pinned {endpoint} to the content of plan {generation}; published as generation {published.generation}"
     )
@@ -277,7 +277,7 @@ def rollback(endpoint: str, generation: int | None, config_path: str | None) -> 
     config, store = _open(config_path)
     name = _endpoint(endpoint)
     chosen = Generation(generation) if generation is not None else None
-    g, published = operations.rollback(store, config, name, chosen, actor=_actor(), now=time.time())  # type: ignore[arg-type]
+    g, published = operations.rollback(store, config, name, chosen, actor=_actor(), now=time.time())
     console.print(
         f"rolled {name} back to the content of plan {g}, published as generation {published.generation} (pinned)"
     )
@@ -290,7 +290,7 @@ def rollback(endpoint: str, generation: int | None, config_path: str | None) -> 
 def repair(config_path: str | None, as_json: bool) -> None:
     """Find inconsistent state (empty, dangling, mismatched, stuck endpoints) and fix it."""
     config, store = _open(config_path)
-    report = repair_once(store, actor=_actor(), now=time.time(), max_lag=config.reconciler.max_lag)  # type: ignore[attr-defined]
+    report = repair_once(store, actor=_actor(), now=time.time(), max_lag=config.reconciler.max_lag)
     if as_json:
         print_json(
             {

@@ -83,6 +83,7 @@ def probe(
                     problem = post_webhook(webhook, line)
                     if problem:
                         err_console.print(f"[yellow]{problem}[/]")
+            disagree = sorted(e for e, ok in agree.items() if not ok)
             summary = {
                 "at": time.time(),
                 "alert": False,
@@ -90,7 +91,7 @@ def probe(
                 "checked": len(findings),
                 "alerts": len(alerts),
                 "servers": list(servers),
-                "disagree": sorted(e for e, ok in agree.items() if not ok),
+                "disagree": disagree,
                 "seconds": round(time.monotonic() - started, 3),
             }
             if as_json:
@@ -99,11 +100,7 @@ def probe(
                 err_console.print(
                     f"checked {len(findings)} answers from {len(servers)} server(s) in "
                     f"{summary['seconds']}s: {len(alerts)} alert(s)"
-                    + (
-                        f"; servers disagree on {len(summary['disagree'])} name(s)"
-                        if summary["disagree"]
-                        else ""
-                    ),
+                    + (f"; servers disagree on {len(disagree)} name(s)" if disagree else ""),
                     highlight=False,
                 )
             done += 1

@@ -8,7 +8,7 @@ role; a read-only directory and a full disk are reported as what they are.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from zonewarden.config import Config
 from zonewarden.errors import ConfigError, StoreCorrupt
@@ -17,6 +17,7 @@ from zonewarden.ports import HealthSource, RegionStore
 
 if TYPE_CHECKING:
     from zonewarden.backends.external import Ledger
+    from zonewarden.stores.etcd import EtcdStore
 
 
 def open_store(config: Config, *, create: bool = False) -> RegionStore:
@@ -84,4 +85,4 @@ def open_leadership(config: Config, store: RegionStore, candidate: str) -> Any:
     from zonewarden.stores.etcd.leader import LeaderLease
 
     plain = getattr(store, "store", store)  # an external backend wraps the store
-    return LeaderLease(plain, candidate, ttl=config.health.leader_ttl)
+    return LeaderLease(cast("EtcdStore", plain), candidate, ttl=config.health.leader_ttl)
