@@ -308,3 +308,16 @@ def test_the_dns_watcher_wakes_on_an_etcd_zone_change_not_on_its_poll_interval(e
             task.cancel()
 
     assert asyncio.run(scenario()) < 5
+
+
+def test_a_decision_on_a_snapshot_a_newer_write_overtook_is_not_committed(etcd):
+    """The slow path decides on the state it read and commits only if every key it read
+    is unchanged: a newer write landing between that read and the commit sends it back
+    to read again, where the fence says FENCED_OUT."""
+    a = EndpointName("a.example.")
+    g1 = etcd.publish(draft(a=content("10.0.0.1")), source="t", actor="t", now=0).generation
+    g2 = etcd.publish(draft(a=content("10.0.0.2")), source="t", actor="t", now=0).generation
+    stale = etcd._read(etcd._apply_ops(etcd.keys, g1, [a]))[1]  # a slow writer's read
+    assert etcd.apply_if_newer(g2, [a], actor="fast", now=1) == {a: Outcome.APPLIED}
+    assert etcd._apply_from(g1, [a], "slow", 2, stale) == {a: Outcome.FENCED_OUT}
+    assert etcd.read_zone()[a].generation == g2
