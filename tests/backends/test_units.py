@@ -12,7 +12,7 @@ from tests.helpers import content
 from zonewarden.backends import wire
 from zonewarden.backends.base import decide as fence_decision
 from zonewarden.backends.base import served
-from zonewarden.backends.rfc2136 import Rfc2136Backend, _cname_of_marker, _marker_of_cname
+from zonewarden.backends.rfc2136 import Rfc2136Backend, _cname_of_marker, marker_of_cname
 from zonewarden.config import demo_toml, parse
 from zonewarden.core.model import EndpointName, Generation
 from zonewarden.core.outcomes import Outcome
@@ -63,9 +63,9 @@ def test_cname_marker_round_trips_and_ignores_foreign_targets():
     m = Marker(Generation(12), "0123456789abcdef0123456789abcdef")
     target = _cname_of_marker(m)
     assert target == "zw1.g12.d0123456789abcdef0123456789abcdef.invalid"
-    assert _marker_of_cname(target.upper()) == m
+    assert marker_of_cname(target.upper()) == m
     for other in ("www.example", "zw1.g1.dab.example", "zw1.gx.dab.invalid", "zw1.g1.invalid"):
-        assert _marker_of_cname(other) is None
+        assert marker_of_cname(other) is None
     with pytest.raises(ConfigError, match="marker_type 'srv' unknown"):
         Rfc2136Backend("127.0.0.1", "example.", require_tsig=False, marker_type="srv")
 

@@ -4,8 +4,8 @@ or more DNS servers (ours or anyone's), and alert on what a client would suffer.
 Findings per (server, endpoint, type): `ok`, `empty` (NOERROR without addresses: the
 2025 outcome), `nxdomain`, `servfail` (or any other error rcode), `timeout`, `garbage`
 (not a DNS answer to our question: unparsable, wrong id, another question), `differs`
-(an address that neither the newest plan nor the live zone has). Everything but `ok`
-is an alert. With several servers, `agree` says whether they answered alike.
+(an address that neither the newest plan nor the live zone has), `marker-backwards` /
+`serial-backwards` (backends/marker_watch.py). Everything but `ok` is an alert. With several servers, `agree` says whether they answered alike.
 
 Rules kept here:
 - `judge` is pure: it classifies one answer against the allowed addresses;
@@ -32,7 +32,10 @@ import dns.rdatatype
 from zonewarden.ports import RegionStore
 
 log = logging.getLogger("zonewarden.probe")
-ALERTS = frozenset({"empty", "nxdomain", "servfail", "timeout", "garbage", "differs"})
+ALERTS = frozenset(
+    {"empty", "nxdomain", "servfail", "timeout", "garbage", "differs"}
+    | {"marker-backwards", "serial-backwards"}  # backends/marker_watch.py
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -307,7 +307,7 @@ class Rfc2136Backend(FencedBackend):
         return out
 
     def _marker(self, values: list[str]) -> Marker | None:
-        parse = Marker.parse if self.marker_rdtype == wire.TXT else _marker_of_cname
+        parse = Marker.parse if self.marker_rdtype == wire.TXT else marker_of_cname
         return next(filter(None, (parse(v) for v in values)), None)
 
     def _answer(self, data: bytes) -> tuple[int | None, list[str]]:
@@ -434,7 +434,7 @@ def _cname_of_marker(marker: Marker) -> str:
     return target
 
 
-def _marker_of_cname(target: str) -> Marker | None:
+def marker_of_cname(target: str) -> Marker | None:
     """The marker a CNAME marker's target holds, or None if it is not one of ours."""
     labels = target.lower().split(".")
     if len(labels) != 4 or labels[0] != Marker.PREFIX or labels[3] != CNAME_MARKER_SUFFIX:

@@ -16,6 +16,7 @@ from zonewarden.backends.answer_probe import (
     probe_round,
     split_server,
 )
+from zonewarden.backends.marker_watch import MarkerWatch, watch_round
 from zonewarden.cli.common import config_option, err_console, friendly_errors, json_option
 from zonewarden.config import resolve
 from zonewarden.errors import ConfigError
@@ -46,8 +47,10 @@ def probe(
 ) -> None:
     """Resolve every endpoint against each --server every --interval seconds and alert
     (a log line, a JSON line with --json, a webhook) on an empty answer, NXDOMAIN,
-    SERVFAIL, a timeout, garbage, or addresses the plan does not have; with several
-    servers, say which agree."""
+    SERVFAIL, a timeout, garbage, addresses the plan does not have, or a generation
+    going backwards (an endpoint's `_zw` marker where the zone has markers, as RFC 2136
+    zones do; the SOA serial at every server, which is all the embedded server exposes);
+    with several servers, say which agree."""
     for s in servers:
         try:
             split_server(s)
@@ -57,11 +60,21 @@ def probe(
     store = open_store(config, create=False)
     alerted = False
     done = 0
+    watch = MarkerWatch()  # generations seen so far, per server and endpoint
     try:
         while True:
             started = time.monotonic()
             allowed = intended(store)
             findings = asyncio.run(probe_round(servers, allowed, timeout=timeout))
+            findings += asyncio.run(
+                watch_round(
+                    watch,
+                    servers,
+                    (name for name, _ in allowed),
+                    [config.region.zone],
+                    timeout=timeout,
+                )
+            )
             agree = agreement(findings)
             alerts = [f for f in findings if f.alert]
             alerted = alerted or bool(alerts)
