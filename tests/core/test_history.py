@@ -1,5 +1,6 @@
-"""Plan history retention: the newest `count` plans and plans younger than `age` are kept
-from clean-up; retention never makes a plan a candidate the safety rules protect."""
+"""Plan history retention: the newest `count` plans younger than `age` are kept from
+clean-up (a day or 1,000 plans, whichever is less, by default); retention never makes
+a plan a candidate the safety rules protect."""
 
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ def test_age_keeps_young_plans():
     assert candidates(History(age=350.0)) == (1, 2, 3, 4, 5, 6)
 
 
-def test_a_plan_is_kept_if_either_rule_keeps_it():
-    assert candidates(History(age=350.0, count=8)) == (1, 2)
-    assert candidates(History(age=950.0, count=2)) == ()
+def test_a_plan_is_kept_while_both_rules_keep_it():
+    # age keeps 7..10, count keeps 3..10: the history is 7..10 (the smaller reach)
+    assert candidates(History(age=350.0, count=8)) == (1, 2, 3, 4, 5, 6)
+    # age keeps 1..10, count keeps 9..10
+    assert candidates(History(age=950.0, count=2)) == (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 def test_a_plan_of_unknown_age_is_kept():
@@ -62,3 +65,13 @@ def test_history_never_widens_what_the_safety_rules_allow():
     # A serves 3: 3 is referenced, and the watermark (3) bounds the candidates
     assert candidates(History(count=1), applied={A: Generation(3)}) == (1, 2)
     assert candidates(History(), applied={A: Generation(3)}) == (1, 2)
+
+
+def test_a_generation_live_outside_the_newest_plan_is_never_a_candidate():
+    """B left the newest plan but still serves plan 2: the watermark (over the newest
+    plan's names) does not protect 2, the live-generation rule must."""
+    b = name("b")
+    applied = {A: Generation(5), b: Generation(2)}
+    gens = [Generation(g) for g in range(1, 6)]
+    found = cleanup_candidates(gens, applied, [A], retention=0, keep_newest=1)
+    assert found == (1, 3, 4)

@@ -208,8 +208,8 @@ def test_index_reports_when_each_plan_was_published(store):
 
 def test_history_keeps_old_plans_that_cleanup_would_delete(store):
     """Clean-up as an enactor runs it (core.cleanup over the store's index): with the
-    default history of a day and 1,000 plans, every plan stays and stays diffable; with
-    no history, the same pass deletes the unreferenced ones."""
+    default history (a day or 1,000 plans, whichever is less), every plan stays and
+    stays diffable; with no history, the same pass deletes the unreferenced ones."""
     from zonewarden.core.cleanup import History, cleanup_candidates
 
     gens = [
@@ -233,6 +233,7 @@ def test_history_keeps_old_plans_that_cleanup_would_delete(store):
 
     assert candidates(History(age=86400.0, count=1000)) == ()
     assert candidates(History(age=15.5)) == (1, 2, 3, 4)  # published before t = 4.5
+    assert candidates(History(age=86400.0, count=3)) == (1, 2, 3, 4)  # the newest 3 stay
     assert store.contents(gens[0])[A] == content("10.0.0.1")
     doomed = candidates(History())
     assert doomed == tuple(gens[:5])

@@ -52,7 +52,7 @@ class PlannerSettings:
     seed: int = 1
 
 
-# plan history operators can diff and roll back to: a day, and at least 1,000 plans
+# plan history operators can diff and roll back to: a day or 1,000 plans, whichever is less
 # ([enactors] history_age / history_count; the core's own default is no history)
 HISTORY_DEFAULTS: dict[str, Any] = {"history_age": 86400.0, "history_count": 1000}
 

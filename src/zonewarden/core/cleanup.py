@@ -6,10 +6,11 @@ generation references it. The store repeats the reference check inside the delet
 transaction; this function only chooses candidates.
 
 History retention narrows the candidates further, so operators can diff and roll back
-to old plans: a plan among the newest `history_count`, or published less than
-`history_age` seconds before `now`, is kept (0 turns either off). Plans are
-content-addressed in every store, so a kept generation costs its references, not its
-content. Retention only ever keeps more: it never makes a plan a candidate.
+to old plans: a plan among the newest `count` AND published less than `age` seconds
+before `now` is kept (a limit of 0 is no limit; both 0 turns history off). So the
+history reaches back `age` seconds or `count` plans, whichever is less, and its size
+is bounded by `count` whatever the planner's rate. Retention only ever keeps more: it
+never makes a plan a candidate.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from zonewarden.core.model import NO_GENERATION, EndpointName, Generation
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """How much plan history to keep: newest `count` plans and plans younger than `age` s."""
+    """How much plan history to keep: the newest `count` plans that are younger than
+    `age` seconds (0: no limit of that kind)."""
 
     age: float = 0.0
     count: int = 0
@@ -42,10 +44,12 @@ def in_history(
     now: float,
 ) -> set[Generation]:
     """The generations (of sorted `gens`) the history keeps."""
-    kept = set(gens[-history.count :]) if history.count > 0 else set()
+    if history.count <= 0 and history.age <= 0:
+        return set()
+    kept = set(gens[-history.count :]) if history.count > 0 else set(gens)
     if history.age > 0:
         # a plan whose time is unknown (a store that lost it) counts as new: keep it
-        kept.update(g for g in gens if created.get(g, now) > now - history.age)
+        kept = {g for g in kept if created.get(g, now) > now - history.age}
     return kept
 
 

@@ -77,8 +77,11 @@ class EnactorConfig:
     backoff_cap: float = 2.0
     retention: int = 3
     keep_newest: int = 3
-    history_age: float = 0.0  # seconds of plan history kept (0: off; the config's default is a day)
-    history_count: int = 0  # newest plans kept as history (0: off; the config's default is 1000)
+    # plan history kept from clean-up: the newest `history_count` plans younger than
+    # `history_age` s (core.cleanup.History; both 0, the default here, is no history;
+    # the config's defaults are a day and 1,000 plans)
+    history_age: float = 0.0
+    history_count: int = 0
     cleanup: bool = True
     stall_retry: float = 10.0  # seconds between attempts while stalled on a permanent error
     # the driver's retry budget (gRPC-style retry throttling; 0 tokens turns it off): while

@@ -1,0 +1,175 @@
+"""What plan history costs: bytes per kept generation when each plan changes 1% of the
+endpoints, and the publish and clean-up rates, per store, in one run.
+
+    python bench/plan_history.py [--endpoints 5000] [--generations 40] [--no-etcd] [--json]
+
+Each store gets a synthetic region (backends/embedded/synthetic.py, ~8 records per
+endpoint), published and applied once; then `--generations` plans, each replacing the
+content of 1% of the endpoints, are published (timed). Reported per store: the bytes a
+generation adds (SQLite: the file's growth after a checkpoint, and the logical bytes of
+its rows; etcd: the logical key + value bytes under its keys), beside what a store that
+copied every endpoint's content into every plan would keep (the plan's canonical JSON),
+and the publish and clean-up rates (clean-up deletes all but the newest plan, timed).
+Bounded: one region, a fixed number of plans; an etcd member started and stopped here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from zonewarden.backends.embedded.synthetic import load, synthetic_contents
+from zonewarden.core.model import Content, EndpointName, PlanDraft, Record
+
+
+def changed(contents: dict[EndpointName, Content], step: int) -> dict[EndpointName, Content]:
+    """1% of the endpoints get a new first address (a different one each step)."""
+    names = sorted(contents)
+    count = max(1, len(names) // 100)
+    out = dict(contents)
+    for k in range(count):
+        name = names[(step * count + k) % len(names)]
+        c = contents[name]
+        first = c.records[0]
+        octet = 1 + (step % 250)
+        addr = f"192.0.2.{octet}" if first.rtype == "A" else f"2001:db8:ffff::{octet:x}"
+        records = (Record(first.rtype, addr, first.weight, first.lb), *c.records[1:])
+        out[name] = Content(ttl=c.ttl, policy=c.policy, records=records)
+    return out
+
+
+def plan_json_bytes(contents: dict[EndpointName, Content]) -> int:
+    return len(
+        json.dumps(
+            {
+                n: [c.ttl, str(c.policy), [r.as_json() for r in c.records]]
+                for n, c in contents.items()
+            },
+            separators=(",", ":"),
+        )
+    )
+
+
+def run_store(kind: str, store: Any, measure: Any, args: argparse.Namespace) -> dict[str, Any]:
+    contents = synthetic_contents(args.endpoints)
+    load(store, contents, now=0.0)
+    base = measure()
+    publish_s: list[float] = []
+    for step in range(1, args.generations + 1):
+        contents = changed(contents, step)
+        started = time.perf_counter()
+        store.publish(PlanDraft(contents), source="bench", actor="bench", now=float(step))
+        publish_s.append(time.perf_counter() - started)
+    grown = measure()
+    gens = list(store.index().generations)
+    started = time.perf_counter()
+    result = store.delete_unreferenced(gens[:-1], actor="bench", now=1e6)
+    cleanup_s = time.perf_counter() - started
+    deleted = len(result.deleted)
+    return {
+        "store": kind,
+        "endpoints": args.endpoints,
+        "generations": args.generations,
+        "bytes_per_generation": round((grown - base) / args.generations),
+        "full_copy_bytes_per_generation": plan_json_bytes(contents),
+        "publish_median_s": round(statistics.median(publish_s), 4),
+        "publishes_per_s": round(1 / statistics.median(publish_s), 1),
+        "cleanup_deleted": deleted,
+        "cleanup_plans_per_s": round(deleted / cleanup_s, 1) if cleanup_s else None,
+    }
+
+
+def sqlite_run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    from zonewarden.stores.sqlite import SqliteStore
+
+    path = root / "history.db"
+    store = SqliteStore(path)
+
+    def measure() -> int:
+        db = store._db
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    try:
+        out = run_store("sqlite", store, measure, args)
+        rows = store._db.execute(
+            "SELECT sum(8 + length(name) + length(digest)) FROM plan_endpoints WHERE gen = ?",
+            (int(store.newest()),),
+        ).fetchone()[0]
+        out["logical_reference_bytes_per_generation"] = rows
+        return out
+    finally:
+        store.close()
+
+
+def etcd_run(args: argparse.Namespace) -> dict[str, Any]:
+    from tests.stores.etcd_cluster import EtcdCluster, fresh_prefix
+
+    from zonewarden.stores.etcd import EtcdStore
+    from zonewarden.stores.etcd import ops as ec
+
+    cluster = EtcdCluster(size=1).start()
+    try:
+        prefix = fresh_prefix()
+        store = EtcdStore(cluster.endpoints, prefix=prefix)
+
+        def measure() -> int:
+            # every generation keeps its own keys (a full copy of each endpoint's
+            # content): the bytes added so far are those of every generation's keys,
+            # read one generation at a time (one range of the whole prefix times out)
+            total = 0
+            for g in store.index().generations:
+                ranges = [ec.get(store.keys.plan_endpoints(g), prefix=True)]
+                ranges.append(ec.get(store.keys.plan(g)))
+                for kvs in store._read(ranges)[1]:
+                    total += sum(len(kv.key) + len(kv.value) for kv in kvs)
+            return total
+
+        try:
+            return run_store("etcd", store, measure, args)
+        finally:
+            store.close()
+    finally:
+        cluster.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--endpoints", type=int, default=5000)
+    p.add_argument("--generations", type=int, default=40)
+    p.add_argument("--no-etcd", action="store_true")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    import tempfile
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="zw-history-") as tmp:
+        results.append(sqlite_run(args, Path(tmp)))
+    if not args.no_etcd:
+        results.append(etcd_run(args))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print(
+                f"{r['store']}: {r['bytes_per_generation']:,} B per generation "
+                f"(full copy {r['full_copy_bytes_per_generation']:,} B), "
+                f"publish {r['publish_median_s']} s median, "
+                f"clean-up {r['cleanup_plans_per_s']} plans/s ({r['cleanup_deleted']} deleted)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
