@@ -45,6 +45,9 @@ EXPECTED = [
     (("backend", "check"), 2, "nothing external to check"),  # the demo is embedded
     (("sim", "cascade"), 1, "recovered"),  # fifo-retry collapses: the point of the demo
     (("store", "recover", None), 2, "nothing to recover"),  # the demo's store is sound
+    # this region has no [demo] lb_servers (tests/cli/test_up_live_health.py drives them)
+    (("lb", "break"), 2, "not one of the demo's loopback load balancers"),
+    (("lb", "mend"), 2, "not one of the demo's loopback load balancers"),
 ]
 
 

@@ -2,10 +2,10 @@
 
 Rules kept here:
 - every call needs the bearer token (401 without, before the body is even parsed), is
-  rate limited (429), and goes through `runtime.operations`, the same functions the CLI
-  calls: one rule, one place;
+  rate limited (429), and goes through `runtime.operations` (plans) or `runtime.holds`
+  (drain, lb disable/enable), the same functions the CLI calls: one rule, one place;
 - bodies are JSON objects with known keys only (422 names the bad field); an unknown
-  endpoint or generation is 404, a plan a gate refuses is 409 with the gate's message;
+  endpoint, generation, LB or AZ is 404 (listing the known ones), a plan a gate refuses is 409 with the gate's message;
 - the actor recorded in the audit log is `api:<client address>`.
 """
 
@@ -16,17 +16,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from zonewarden.api.guards import Refused
 from zonewarden.api.view import RegionView
 from zonewarden.config import Config
 from zonewarden.core.model import EndpointName, Generation, check_dns_name
-from zonewarden.runtime import operations
+from zonewarden.runtime import holds, operations
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing, wrong or expired bearer token"},
-    404: {"description": "unknown endpoint or generation"},
+    404: {"description": "unknown endpoint, generation, load balancer or AZ"},
     409: {"description": "refused by a safety gate"},
     413: {"description": "request body too large"},
     422: {"description": "malformed body"},
@@ -147,3 +147,78 @@ def repair(request: Request, actor: Actor) -> dict[str, Any]:
         republished=report.republished,
         outcomes={k: str(o) for k, o in report.outcomes.items()},
     )
+
+
+NAME = Field(min_length=1, max_length=200)
+REASON = Field(min_length=1, max_length=500, description="why; kept in the audit log")
+
+
+class TargetBody(Strict):
+    """Exactly one of `az` or `lb`."""
+
+    az: str | None = Field(default=None, min_length=1, max_length=200)
+    lb: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def one_target(self) -> TargetBody:
+        if (self.az is None) == (self.lb is None):
+            raise ValueError("name exactly one of az or lb")
+        return self
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return ("az", self.az) if self.az is not None else ("lb", self.lb or "")
+
+
+class DrainBody(TargetBody):
+    reason: str = REASON
+
+
+class LbBody(Strict):
+    lb: str = NAME
+
+
+class DisableBody(LbBody):
+    reason: str = REASON
+
+
+def _hold_json(held: Any) -> dict[str, Any]:
+    return {"scope": held.scope, "name": held.name, "kind": held.kind, "reason": held.reason}
+
+
+@router.post("/drain", responses=ERRORS)
+def drain(request: Request, actor: Actor, body: DrainBody) -> dict[str, Any]:
+    """Move traffic off an AZ or LB at the next plan, past the removal budget, on purpose."""
+    v, config = _ctx(request)
+    scope, name = body.target
+    held = holds.drain(
+        v.store, config, scope, name, reason=body.reason, actor=actor, now=time.time()
+    )
+    return _done(request, hold=_hold_json(held))
+
+
+@router.post("/undrain", responses=ERRORS)
+def undrain(request: Request, actor: Actor, body: TargetBody) -> dict[str, Any]:
+    """End a drain; the LBs return once healthy for the hold-down."""
+    v, config = _ctx(request)
+    scope, name = body.target
+    changed = holds.undrain(v.store, config, scope, name, actor=actor, now=time.time())
+    return _done(request, scope=scope, name=name, changed=changed)
+
+
+@router.post("/lb/disable", responses=ERRORS)
+def lb_disable(request: Request, actor: Actor, body: DisableBody) -> dict[str, Any]:
+    """Treat an LB as failed until enabled, whatever its probes say (under the budget)."""
+    v, config = _ctx(request)
+    held = holds.disable_lb(
+        v.store, config, body.lb, reason=body.reason, actor=actor, now=time.time()
+    )
+    return _done(request, hold=_hold_json(held))
+
+
+@router.post("/lb/enable", responses=ERRORS)
+def lb_enable(request: Request, actor: Actor, body: LbBody) -> dict[str, Any]:
+    """Let an LB's probes decide again."""
+    v, config = _ctx(request)
+    changed = holds.enable_lb(v.store, config, body.lb, actor=actor, now=time.time())
+    return _done(request, lb=body.lb, changed=changed)

@@ -146,7 +146,7 @@ def create_app(
         title="ZoneWarden admin API",
         version=__version__,
         description=(
-            "Read the region's state; operate it (freeze, pin, rollback, repair) with the "
+            "Read the region's state; operate it (freeze, pin, rollback, repair, drain, lb disable/enable) with the "
             "bearer token from [api] token_file."
         ),
         docs_url=None,

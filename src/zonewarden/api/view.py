@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from zonewarden.core.alarms import Alarm, AlarmFacts, Beat, Event, region_alarms
 from zonewarden.core.incidents import IncidentBook
@@ -71,6 +72,7 @@ class Snapshot:
     counts: Mapping[str, int]
     alarms: tuple[Alarm, ...]
     error: str = ""
+    health: Mapping[str, Any] = field(default_factory=dict)  # store.health_status()
 
     @property
     def empty_endpoints(self) -> int:
@@ -134,6 +136,7 @@ class RegionView:
                     old.counts,
                     old.alarms,
                     error=f"cannot read the store since {time.strftime('%H:%M:%S', time.localtime(self._failed_since))}: {exc}",
+                    health=old.health,
                 )
             return self.snapshot
 
@@ -165,6 +168,7 @@ class RegionView:
         frozen = self.store.frozen()
         alarms = tuple(self._alarms(now, newest, rows, beats, recent, frozen))
         self.incidents.observe(now, alarms)
+        health = self.store.health_status()
         return Snapshot(
             now,
             newest,
@@ -176,6 +180,7 @@ class RegionView:
             recent,
             dict(self._counts),
             alarms,
+            health=health,
         )
 
     def _follow_audit(self) -> None:

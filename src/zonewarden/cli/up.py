@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from zonewarden.cli.views import status_view
 from zonewarden.config import DEFAULT_STATE_DIR, DEMO_CONFIG, PROTOCOLS, Config, demo_toml, load
 from zonewarden.config.checks import listen as check_listen
 from zonewarden.core import legacy
+from zonewarden.core.region import demo_region
 from zonewarden.errors import ConfigError
 from zonewarden.ports import RegionStore
 from zonewarden.runtime.openers import open_store
@@ -29,8 +31,31 @@ from zonewarden.runtime.supervisor import Child, Supervisor, UpLock, child_roles
 def _demo_config(protocol: str) -> Path:
     DEMO_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     if not DEMO_CONFIG.exists():
-        DEMO_CONFIG.write_text(demo_toml(protocol=protocol))
+        DEMO_CONFIG.write_text(demo_toml(protocol=protocol, lb_port=_free_lb_port()))
     return DEMO_CONFIG
+
+
+def _free_lb_port(attempts: int = 50) -> int:
+    """A port free on every demo LB address (127.0.A.I), chosen once, when the demo
+    config is written, so several demo regions on one machine do not collide."""
+    hosts = [lb.ipv4[0] for lb in demo_region().lbs.values()]
+    for _ in range(attempts):
+        with socket.socket() as first:
+            first.bind((hosts[0], 0))
+            port = int(first.getsockname()[1])
+            held = []
+            try:
+                for host in hosts[1:]:
+                    s = socket.socket()
+                    held.append(s)
+                    s.bind((host, port))
+                return port
+            except OSError:
+                continue
+            finally:
+                for s in held:
+                    s.close()
+    raise ConfigError("no port is free on every demo load balancer address (127.0.A.I)")
 
 
 def _race_config(protocol: str) -> Path:
@@ -93,6 +118,16 @@ def _where(config: Config, dns: list[str] | None, api: str | None, logs: Path) -
             f"-X POST {url}/api/v1/freeze)"
             if token
             else "        read-only: set [api] token_file for freeze, pin, rollback, repair",
+            soft_wrap=True,
+        )
+    if config.demo.get("lb_servers"):
+        first = min(config.health.checks)
+        check = config.health.checks[first]
+        console.print(
+            f"  lbs   {len(config.health.checks)} demo load balancers on port {check.port} "
+            f"(one process, `lbs`), health-checked live by the planner; break one: "
+            f"zonewarden lb break {first}   mend it: zonewarden lb mend {first}   "
+            f"(or curl '{check.url.rsplit('/', 1)[0]}/_control?mode=stall')",
             soft_wrap=True,
         )
     console.print(f"  store {config.store.describe()}")
@@ -168,7 +203,7 @@ def up(
     from zonewarden.cli.main import cli
 
     external = config.backend.get("kind", "embedded") != "embedded"
-    with_dns = not no_dns and not external and "serve-dns" in cli.commands
+    with_dns = not no_dns and not external and cli.has("serve-dns")
     if with_dns:
         dns = dns or list(config.dns.get("listen", ["127.0.0.1:5353"]))
     if api:

@@ -126,6 +126,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         backend=parse_backend(src, sections["backend"], base),
         health=parse_health(src, data, sections["health"], sections["planner"], region),
         api=parse_api(sections["api"], base),
+        demo=sections["demo"],
     )
 
 

@@ -75,6 +75,9 @@ SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "rate_burst": integer(1, 100_000),
         "max_body": integer(1024, 16 * 1024 * 1024),
     },
+    # `up` starts a loopback LB server (zonewarden.health.lbserver) at every [[lb]]'s
+    # check address: the built-in demo's load balancers
+    "demo": {"lb_servers": boolean},
     "backend": {
         "kind": choice(*BACKEND_KINDS),
         "server": nonempty,

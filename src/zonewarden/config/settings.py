@@ -93,3 +93,4 @@ class Config:
     backend: Mapping[str, Any] = field(default_factory=dict)
     health: HealthSettings = field(default_factory=HealthSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    demo: Mapping[str, Any] = field(default_factory=dict)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from zonewarden.core.model import LbId
 
 MAX_CAPACITY = 10_000_000
+NO_READING = "no fresh reading"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +182,7 @@ def combine(
         ]
         if not votes:
             missing += 1
-            verdicts[lb] = Verdict(True, None, 0, 0, "no fresh reading", False)
+            verdicts[lb] = Verdict(True, None, 0, 0, NO_READING, False)
             continue
         verdicts[lb] = _verdict(votes, rule)
     problems = _problems(verdicts, len(fresh_reports), missing, len(lb_ids), stale, rule)

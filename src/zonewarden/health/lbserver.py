@@ -19,7 +19,8 @@ The control path `/_control?mode=...&delay=...&status=...&capacity=...` is alway
 answered, whatever the mode, so a test can drive a server in another process;
 `capacity` there may be any text (`-5`, `nan`, `oops`) to feed the capacity path
 nonsense. Run one process with many LBs: `python -m zonewarden.health.lbserver --listen
-127.0.0.1:0 --listen 127.0.2.1:0`; it prints `{"listening": [...]}` once ready.
+127.0.0.1:0 --listen 127.0.2.1:0 [--capacity N, once or once per --listen]`; it
+prints `{"listening": [...]}` once ready.
 Only loopback addresses are accepted.
 """
 
@@ -211,11 +212,13 @@ def control(address: str, mode: str, timeout: float = 5.0, **params: object) -> 
         conn.close()
 
 
-async def serve(listen: list[str], capacity: int, tls: ssl.SSLContext | None) -> None:
+async def serve(listen: list[str], capacity: int | list[int], tls: ssl.SSLContext | None) -> None:
+    """Serve every `listen` address; `capacity` is one value for all or one per address."""
+    capacities = capacity if isinstance(capacity, list) else [capacity] * len(listen)
     servers = []
-    for item in listen:
+    for item, cap in zip(listen, capacities, strict=True):
         host, port = item.rsplit(":", 1)
-        server = LbServer(host.strip("[]"), int(port), capacity=capacity, tls=tls)
+        server = LbServer(host.strip("[]"), int(port), capacity=cap, tls=tls)
         await server.start()
         servers.append(server)
     print(json.dumps({"listening": [s.address for s in servers]}), flush=True)
@@ -231,10 +234,20 @@ async def serve(listen: list[str], capacity: int, tls: ssl.SSLContext | None) ->
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Loopback load balancers for tests and demos.")
     p.add_argument("--listen", action="append", required=True, help="HOST:PORT (port 0: any)")
-    p.add_argument("--capacity", type=int, default=100)
+    p.add_argument(
+        "--capacity",
+        type=int,
+        action="append",
+        help="the capacity path's value: once for all, or once per --listen (default 100)",
+    )
     p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", help="the certificate's key (PEM)")
     args = p.parse_args(argv)
+    capacity = args.capacity or [100]
+    if len(capacity) not in (1, len(args.listen)):
+        p.error(
+            f"give --capacity once or once per --listen ({len(args.listen)}), not {len(capacity)}"
+        )
     tls = None
     if args.tls_cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -243,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         from zonewarden.health.prober import fast_loop_factory
 
         with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
-            runner.run(serve(args.listen, args.capacity, tls))
+            runner.run(serve(args.listen, capacity if len(capacity) > 1 else capacity[0], tls))
     except (ValueError, OSError) as exc:
         print(f"lbserver: {exc}", file=sys.stderr)
         return 2

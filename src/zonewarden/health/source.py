@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from zonewarden.core.health import Evidence, QuorumRule, VantageReport, combine
+from zonewarden.core.health import NO_READING, Evidence, QuorumRule, VantageReport, combine
 from zonewarden.core.model import LbId
 from zonewarden.core.planner import Observation
 from zonewarden.errors import HealthUnavailable, ZoneWardenError
@@ -46,6 +46,11 @@ class ProbeHealth:
                 latest[report.vantage] = report
         self.last = combine(latest.values(), self.lbs, now, self.quorum)
         return self.last
+
+    def ready(self, now: float) -> bool:
+        """Whether every LB has a fresh reading (the first probe round is in): the
+        planner waits for this at start instead of holding on "not probed yet"."""
+        return not any(v.reason == NO_READING for v in self.evidence(now).verdicts.values())
 
     def observe(self, now: float) -> Mapping[LbId, Observation]:
         evidence = self.evidence(now)

@@ -9,16 +9,15 @@ that is not available, nothing is reserved and nothing fails.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 from pathlib import Path
 
 RESERVE = 64 * 1024  # a few hundred log lines
 _FALLOC_FL_KEEP_SIZE = 1
-_libc = (
-    ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
-)
+# the process's own symbols include libc's: no `ldconfig -p` subprocess at import
+# (ctypes.util.find_library runs one), which every `up` and test would pay for
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
 def reserve(path: Path, nbytes: int = RESERVE) -> bool:

@@ -11,6 +11,8 @@ Rules kept here:
   generation), what the budget holds back is audited once per distinct hold, a
   fail-static alarm once when it starts and once when it clears (`fail-static`,
   `fail-static-cleared`), and each is in the heartbeat and the health status;
+- a probing health source is given its first probe round before the first tick
+  (bounded by the quorum's max_age), so a start is not a false fail-static;
 - with a Route 53 backend it names, once each, the endpoints where Route 53's fail-open
   rules apply to what stays live (core/failopen.py).
 """
@@ -291,6 +293,7 @@ class Planner:
         if start is not None:
             start()
         try:
+            await self._warm_up(stop)
             while not stop.is_set():
                 wait = interval
                 try:
@@ -309,6 +312,28 @@ class Planner:
             close = getattr(self.health, "close", None)
             if close is not None:
                 close()
+
+    async def _warm_up(self, stop: asyncio.Event) -> None:
+        """Until the health source has its first reading of every LB (a probing source
+        after start), wait, checking every 50 ms, instead of ticking: a tick now would
+        hold on "not probed yet" and raise a false fail-static alarm, and the first plan
+        would wait a whole interval more. Bounded by the quorum's max_age; past it the
+        ticks run and hold loudly as usual."""
+        ready = getattr(self.health, "ready", None)
+        if ready is None:
+            return
+        limit = time.monotonic() + self.config.health.quorum.max_age
+        self.store.beat(
+            Heartbeat("planner", time.time(), self.based_on, "warming-up", "first probe round")
+        )
+        while not stop.is_set() and time.monotonic() < limit:
+            try:
+                if await asyncio.to_thread(ready, time.time()):
+                    return
+            except ZoneWardenError:
+                return  # the tick reports it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.05)
 
     def _beat_failing(self, failures: FailureLog) -> None:
         """While a failure is retried, keep the heartbeat fresh and naming it."""

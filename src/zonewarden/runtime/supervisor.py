@@ -4,7 +4,9 @@ Rules kept here:
 - one `up` per store: an exclusive, non-blocking lock on `<store>.up.lock`; a second
   `up` fails at once, naming the holder's pid;
 - children are `python -m zonewarden <role> --config FILE`, so `up` runs exactly what an
-  operator would run by hand on several machines;
+  operator would run by hand on several machines; with `[demo] lb_servers` one more
+  child (`lbs`, zonewarden.health.lbserver) serves the demo's load balancers at their
+  check addresses, dies with `up` and is restarted like any role;
 - a child that dies is restarted with back-off (enactors are independent; losing one
   must not stop the region) and the restart is logged; the back-off counts only the
   failures since the child last ran healthily for `healthy_after` seconds, so a crash
@@ -129,7 +131,10 @@ def child_roles(
     arguments to named enactors (the race scenario's slow enactor)."""
     base = [sys.executable, "-m", "zonewarden"]
     cfg = ["--config", str(config_path.resolve())]
-    children = [Child("planner", [*base, "planner", *cfg])]
+    children = []
+    if config.demo.get("lb_servers"):
+        children.append(Child("lbs", demo_lb_argv(config)))
+    children.append(Child("planner", [*base, "planner", *cfg]))
     for enactor_id in config.enactors.ids:
         extra = (enactor_args or {}).get(enactor_id, [])
         children.append(
@@ -150,6 +155,17 @@ def child_roles(
         pidfile = config.store.path.parent / "dns.pid"
         children.append(Child("dns", argv, pidfile=pidfile))
     return children
+
+
+def demo_lb_argv(config: Config) -> list[str]:
+    """One process serving every [[lb]]'s check address (`[demo] lb_servers`), each
+    LB's capacity path answering its configured capacity."""
+    argv = [sys.executable, "-m", "zonewarden.health.lbserver"]
+    for lb_id, target in sorted(config.health.checks.items()):
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        argv += ["--listen", f"{host}:{target.port}", "--capacity"]
+        argv.append(str(config.region.lbs[lb_id].capacity))
+    return argv
 
 
 class Supervisor:

@@ -60,8 +60,21 @@ function drawLbs(h) {
   $("failstatic").classList.toggle("hidden", !h.fail_static);
   $("failstatic").title = h.fail_static_reason || "";
   $("budget").textContent = h.budget_held_back === null ? "" : `budget held back: ${h.budget_held_back}`;
-  rows($("lbs").tBodies[0], h.lbs.map((l) =>
-    `<tr data-lb="${esc(l.lb)}"><td>${esc(l.lb)}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}</td></tr>`));
+  const v = h.vantage || {fresh: [], stale: []};
+  $("vantage").textContent = h.health_at == null ? "no live health checks (static or demo health)" :
+    `vantage points fresh: ${v.fresh.join(", ") || "none"}; stale: ${v.stale.join(", ") || "none"}` +
+    (h.fail_static ? ` — FAIL-STATIC: ${h.fail_static_reason}` : "");
+  const health = (l) => l.healthy === true ? ["good", "healthy"] : l.healthy === false ? ["bad", "unhealthy"] : ["", "?"];
+  rows($("lbs").tBodies[0], h.lbs.map((l) => {
+    const [cls, word] = health(l);
+    return `<tr data-lb="${esc(l.lb)}" data-healthy="${l.healthy}"><td>${esc(l.lb)}</td><td>${esc(l.az ?? "")}</td><td class="${cls}">${word}</td><td>${l.capacity ?? ""}</td><td>${l.planned ?? ""}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}</td><td class="detail">${esc(l.why ?? "")}</td></tr>`;
+  }));
+  const lines = [
+    ...h.held_back.map((b) => `held back by the budget: ${b.lb} ${b.wanted - b.removed} of ${b.wanted} (${b.bound})`),
+    ...h.waiting.map((w) => `waiting: ${w}`),
+    ...h.holds.map((o) => `operator ${o.kind}: ${o.scope} ${o.name} by ${o.actor}: ${o.reason}`),
+  ];
+  $("holds").innerHTML = lines.map((x) => `<li>${esc(x)}</li>`).join("");
 }
 
 function drawEndpoints(e) {
