@@ -304,9 +304,10 @@ def test_a_full_disk_is_logged_once_and_the_planner_recovers(tmp_path):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
     proc = None
     try:
-        path, _config = make_region(mnt, plans=1)
+        path, config = make_region(mnt, plans=1)
         path.write_text(path.read_text().replace("interval = 1.0", "interval = 0.05"))
         log = mnt / "planner.log"
+        since = time.time()
         logspace.reserve(log)  # as `up` does for every child's log
         with log.open("ab") as out:
             proc = subprocess.Popen(
@@ -314,12 +315,14 @@ def test_a_full_disk_is_logged_once_and_the_planner_recovers(tmp_path):
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60  # the planner is running: it has beaten once
+        while time.monotonic() < deadline and not _beaten(config.store.path, "planner", since):
+            time.sleep(0.1)
         filler = mnt / "filler"
         with filler.open("wb") as f, contextlib.suppress(OSError):
             while True:
                 f.write(b"\0" * 65536)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 40
         while "StoreFull" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(1.0)
@@ -328,7 +331,7 @@ def test_a_full_disk_is_logged_once_and_the_planner_recovers(tmp_path):
         assert "free some space" in text
         assert proc.poll() is None, "the planner backs off; it does not exit"
         filler.unlink()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 40
         while "cleared after" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert "cleared after" in log.read_text(), log.read_text()
@@ -337,3 +340,11 @@ def test_a_full_disk_is_logged_once_and_the_planner_recovers(tmp_path):
             proc.terminate()
             proc.wait(timeout=10)
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+def _beaten(db: Path, actor: str, since: float) -> bool:
+    store = SqliteStore(db, create=False)
+    try:
+        return any(h.actor == actor and h.at > since for h in store.heartbeats())
+    finally:
+        store.close()

@@ -28,6 +28,7 @@ from zonewarden.errors import (
     StoreCorrupt,
     StoreFull,
     StoreReadOnly,
+    StoreUnavailable,
     ZoneWardenError,
 )
 
@@ -51,8 +52,13 @@ class FileCheck:
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
-    # mode=ro: a check never writes; it still reads a WAL that another process keeps
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+    # mode=rw, not ro: a check only reads, but a read-only connection to a WAL database
+    # fails with an I/O error while another process creates or removes the -shm file
+    # (every role and CLI command opens and closes the store); rw never creates the file
+    return sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=10.0)
+
+
+DAMAGE = ("malformed", "not a database", "corrupt")
 
 
 def check_file(path: Path, *, full: bool = False, limit: int = 20) -> FileCheck:
@@ -68,18 +74,41 @@ def check_file(path: Path, *, full: bool = False, limit: int = 20) -> FileCheck:
     if head != SQLITE_MAGIC:
         return FileCheck(path, ("not an SQLite database (its header is not SQLite's)",))
     pragma = "integrity_check" if full else "quick_check"
-    try:
-        db = _read_only(path)
+    for attempt in range(5):
         try:
-            rows = db.execute(f"PRAGMA {pragma}({limit})").fetchall()
-            pages = int(db.execute("PRAGMA page_count").fetchone()[0])
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        problems: tuple[str, ...] = (str(exc),)
-        return FileCheck(path, problems, seconds=time.monotonic() - start)
+            db = _read_only(path)
+            try:
+                rows = db.execute(f"PRAGMA {pragma}({limit})").fetchall()
+                pages = int(db.execute("PRAGMA page_count").fetchone()[0])
+            finally:
+                db.close()
+            break
+        except sqlite3.DatabaseError as exc:
+            if any(word in str(exc).lower() for word in DAMAGE):
+                problems: tuple[str, ...] = (str(exc),)
+                return FileCheck(path, problems, seconds=time.monotonic() - start)
+            # a full disk, a read-only file, a lock, a transient I/O error: not damage
+            translated = translate_sqlite(path, exc)
+            if translated is not None:
+                raise translated from exc
+            if _nearly_full(path.parent):  # SQLite says "I/O error" when -shm cannot grow
+                raise StoreFull(f"store {path}: {full_disk_detail(path.parent)}") from exc
+            if attempt == 4:
+                raise StoreUnavailable(
+                    f"cannot read {path} to check it ({exc}); the disk or another process "
+                    "may be in the way: retry, and look at the system log if it persists"
+                ) from exc
+            time.sleep(0.1 * (attempt + 1))
     problems = tuple(str(r[0]) for r in rows if r[0] != "ok")
     return FileCheck(path, problems, pages, time.monotonic() - start)
+
+
+def _nearly_full(directory: Path) -> bool:
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def require_intact(path: Path) -> None:
