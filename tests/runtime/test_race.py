@@ -30,9 +30,10 @@ pytestmark = pytest.mark.servers
 
 def race_config(tmp: Path, protocol: str) -> Path:
     text = demo_toml(planner_interval=0.03, protocol=protocol)
+    # history off: clean-up runs on every plan, as in 2025 (the legacy twin needs it)
     text = text.replace(
         "poll_interval = 0.2",
-        "poll_interval = 0.01\nbatch_size = 1\nretention = 8\nkeep_newest = 2\nbackoff_base = 0.005\nbackoff_cap = 0.05",
+        "poll_interval = 0.01\nbatch_size = 1\nretention = 8\nkeep_newest = 2\nbackoff_base = 0.005\nbackoff_cap = 0.05\nhistory_age = 0\nhistory_count = 0",
     )
     text = text.replace("[planner]", "[planner]\nmax_removal = 1.0")
     path = tmp / "race.toml"
@@ -66,7 +67,6 @@ def run_race(
     cfg = cfg or race_config(tmp, protocol)
     store = store if store is not None else SqliteStore(tmp / "region.db")
     observer = Observer(store)
-    started = time.monotonic()
     procs = [spawn("planner", "--config", str(cfg), log=tmp / "planner.log")]
     common = ("--protocol", protocol, "--config", str(cfg))
     # az1 is the 2025 victim: first to pick up each plan (it polls fastest), then slow
@@ -80,6 +80,8 @@ def run_race(
         for i in (2, 3)
     ]
     victim = procs[1]
+    wait_for_first_plan(store, procs, tmp / "planner.log")
+    started = time.monotonic()  # the race's clock starts once there is something to race
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
     next_toggle, stopped = time.monotonic() + rng.uniform(0.1, 0.3), False
@@ -106,6 +108,25 @@ def run_race(
         if stopped:
             victim.send_signal(signal.SIGCONT)
     return observer, store, procs
+
+
+def wait_for_first_plan(
+    store: Any, procs: list[subprocess.Popen[bytes]], log: Path, seconds: float = 60.0
+) -> None:
+    """Wait until the planner has published (a loaded box can take seconds to start the
+    role processes); a planner that exits or never publishes fails with its log."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if store.newest() > 0:
+                return
+        except Exception:  # the planner may still be creating the store
+            pass
+        if procs[0].poll() is not None:
+            break
+        time.sleep(0.02)
+    stop(procs)
+    raise AssertionError(f"the planner published nothing: {log.read_text()[-2000:]}")
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
