@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
 from zonewarden.config import demo_toml
 from zonewarden.errors import ZoneWardenError
 from zonewarden.stores.sqlite import SqliteStore
@@ -108,12 +108,6 @@ def readme_commands() -> list[list[str]]:
     return [shlex.split(c) for c in unique if c]
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Region:
     """A demo region in a temporary directory, the way a README reader has one."""
 
@@ -123,7 +117,7 @@ class Region:
         self.state.mkdir(parents=True)
         self.port = free_port()
         self.probe_port = free_port()
-        self.api = f"127.0.0.1:{free_port(socket.SOCK_STREAM)}"
+        self.api = f"127.0.0.1:{free_port()}"
         text = demo_toml().replace("127.0.0.1:5353", f"127.0.0.1:{self.port}")
         text = text.replace("127.0.0.1:8053", self.api)
         (self.state / "demo.toml").write_text(text)

@@ -25,6 +25,7 @@ import dns.message
 import dns.rcode
 
 import dns.query
+from tests.ports import free_port
 
 ZONE = "example."
 KEY_NAME = "zw-key"
@@ -75,21 +76,6 @@ def need(binary: str, package: str) -> str:
     if path is None:
         raise RuntimeError(f"{binary} is not installed ({package}); run {INSTALL} first")
     return path
-
-
-def free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return int(port)
-        except OSError:
-            continue
-    raise RuntimeError("no free loopback port")
 
 
 def wait_dns(run: Running, timeout: float = 20.0) -> Running:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 import pytest
+from tests.ports import free_port
 
 import dns.query
 from zonewarden.runtime.handover import leftover
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.servers
 NAME = "kv.us-east-1.example."
 LB = "lb-1a"
 LB_ADDRESS = "127.0.1.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def zw(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -22,6 +22,7 @@ import dns.rcode
 import pytest
 
 import dns.query
+from tests.ports import free_port
 from zonewarden import config as cfg
 from zonewarden.health.static import StaticHealth
 from zonewarden.runtime.openers import open_store
@@ -31,12 +32,6 @@ pytestmark = [
     pytest.mark.servers,
     pytest.mark.skipif(shutil.which("unbound") is None, reason="unbound is not installed"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ns_address() -> str:
@@ -137,7 +132,7 @@ remote-control:
 @contextlib.contextmanager
 def unbound(tmp_path: Path, addr: str) -> Iterator[int]:
     """Unbound on a free loopback port (tried again on another port if it cannot bind)."""
-    for _attempt in range(3):
+    for _attempt in range(5):
         port = free_port()
         conf = _unbound_conf(tmp_path, addr, port)
         proc = subprocess.Popen(

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import dns.rcode
 import pytest
 
 import dns.query
+from tests.ports import free_port
 from zonewarden.runtime.handover import leftover
 
 pytestmark = pytest.mark.servers
@@ -32,12 +32,6 @@ NAMES = (
     "kv.dualstack.us-east-1.example.",
     "streams.kv.us-east-1.example.",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def zw(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
