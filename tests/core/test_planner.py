@@ -1,29 +1,56 @@
-"""The planner: weights, consistency across endpoints, gates and fail-static holds."""
+"""The planner tick with the demo's policy (no budget, no hysteresis): weights, one
+weight per LB across endpoints and record types, the gates and the fail-static holds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from zonewarden.core.gates import Limits
 from zonewarden.core.model import RecordType
-from zonewarden.core.planner import Observation, PlanningInputs, build_draft, decide, lb_weights
+from zonewarden.core.planner import Observation, TickDecision, TickInputs, lb_weights, plan_tick
+from zonewarden.core.policy import LbHealth, PolicyState, RegionIndex
 from zonewarden.core.region import demo_region
+from zonewarden.sim.planner import DEMO_POLICY
 
 REGION = demo_region()
+INDEX = RegionIndex(REGION)
 V4 = next(n for n, e in REGION.endpoints.items() if e.record_types == (RecordType.A,))
 DUAL = next(n for n, e in REGION.endpoints.items() if RecordType.AAAA in e.record_types)
+FIRST = next(iter(REGION.lbs))
+
+
+def tick(health=None, previous=None, state=None, **kw) -> TickDecision:
+    return plan_tick(
+        TickInputs(
+            INDEX,
+            health or {},
+            state or PolicyState(),
+            1.0,
+            previous,
+            settings=kw.pop("settings", DEMO_POLICY),
+            **kw,
+        )
+    )
+
+
+def first() -> TickDecision:
+    d = tick()
+    assert d.action == "publish"
+    return d
 
 
 def test_weights_are_proportional_to_healthy_capacity():
     weights = lb_weights(REGION, {})
-    caps = {i: lb.capacity for i, lb in REGION.lbs.items()}
-    top = max(caps.values())
+    top = max(lb.capacity for lb in REGION.lbs.values())
     for lb_id, w in weights.items():
-        assert abs(w - 255 * caps[lb_id] / top) <= 0.5
-    down = next(iter(REGION.lbs))
-    assert lb_weights(REGION, {down: Observation(False)})[down] == 0
+        assert abs(w - 255 * REGION.lbs[lb_id].capacity / top) <= 0.5
+    assert lb_weights(REGION, {FIRST: Observation(False)})[FIRST] == 0
+    planned = {r.lb: r.weight for c in first().draft.endpoints.values() for r in c.records}
+    assert planned == weights  # the tick and lb_weights use the one weight rule
 
 
 def test_ipv4_and_dual_stack_endpoints_get_the_same_weights():
-    draft = build_draft(REGION, {})
+    draft = first().draft
     v4 = {r.lb: r.weight for r in draft.endpoints[V4].records}
     dual_a = {r.lb: r.weight for r in draft.endpoints[DUAL].records if r.rtype is RecordType.A}
     dual_aaaa = {
@@ -33,60 +60,63 @@ def test_ipv4_and_dual_stack_endpoints_get_the_same_weights():
 
 
 def test_publish_then_unchanged():
-    first = decide(PlanningInputs(REGION, {}))
-    assert first.action == "publish"
-    again = decide(PlanningInputs(REGION, {}, previous=first.draft))
+    d = first()
+    again = tick(previous=d.draft, state=d.state)
     assert again.action == "unchanged"
 
 
 def test_unhealthy_lb_is_drained():
-    down = next(iter(REGION.lbs))
-    prev = decide(PlanningInputs(REGION, {})).draft
-    d = decide(PlanningInputs(REGION, {down: Observation(False)}, previous=prev))
-    assert d.action == "publish"
-    assert all(r.lb != down for c in d.draft.endpoints.values() for r in c.records)
+    d = first()
+    after = tick({FIRST: LbHealth(False)}, previous=d.draft, state=d.state)
+    assert after.action == "publish"
+    assert all(r.lb != FIRST for c in after.draft.endpoints.values() for r in c.records)
 
 
 def test_implausible_health_holds_last_good_plan():
-    everything_down = {i: Observation(False) for i in REGION.lbs}
-    d = decide(PlanningInputs(REGION, everything_down))
-    assert d.action == "hold" and d.draft is None
-    assert "12/12 load balancers (100%) report unhealthy" in str(d.reasons[0])
+    d = first()
+    everything_down = {i: LbHealth(False) for i in REGION.lbs}
+    held = tick(everything_down, previous=d.draft, state=d.state)
+    assert held.action == "hold" and held.draft is None and held.state == d.state
+    assert "12/12 load balancers (100%) fail at once" in str(held.reasons[0])
 
 
-def test_blind_health_source_holds():
-    d = decide(PlanningInputs(REGION, {}, health_source_ok=False))
-    assert d.action == "hold" and "unreachable" in str(d.reasons[0])
+def test_evidence_problems_hold():
+    d = first()
+    held = tick(previous=d.draft, state=d.state, evidence_problems=("source down",))
+    assert held.action == "hold" and "source down" in str(held.reasons[0])
 
 
 def test_large_removal_in_one_plan_is_refused_with_numbers():
-    prev = decide(PlanningInputs(REGION, {})).draft
-    az1 = {i: Observation(False) for i, lb in REGION.lbs.items() if lb.az == "use1-az1"}
-    az2 = {i: Observation(False) for i, lb in REGION.lbs.items() if lb.az == "use1-az2"}
-    limits = Limits(max_removal=0.25)
-    d = decide(
-        PlanningInputs(REGION, az1 | az2, previous=prev, limits=limits, max_unhealthy_fraction=0.9)
+    d = first()
+    az12 = {i: LbHealth(False) for i, lb in REGION.lbs.items() if lb.az in ("use1-az1", "use1-az2")}
+    settings = replace(DEMO_POLICY, max_failing=0.9)
+    held = tick(
+        az12, previous=d.draft, state=d.state, settings=settings, limits=Limits(max_removal=0.25)
     )
-    assert d.action == "hold"
-    assert any("exceeds limit 25% per plan" in str(v) for v in d.reasons)
+    assert held.action == "hold"
+    assert any("exceeds limit 25% per plan" in str(v) for v in held.reasons)
 
 
-def test_capacity_floor_refuses_a_thin_plan():
-    keep_one = dict.fromkeys(list(REGION.lbs)[1:], Observation(False))
-    d = decide(
-        PlanningInputs(REGION, keep_one, max_unhealthy_fraction=1.0, limits=Limits(max_removal=1.0))
+def test_capacity_floor_keeps_a_thin_plan_from_draining():
+    d = first()
+    keep_one = dict.fromkeys(list(REGION.lbs)[1:], LbHealth(False))
+    settings = replace(DEMO_POLICY, max_failing=1.0)
+    after = tick(
+        keep_one, previous=d.draft, state=d.state, settings=settings, limits=Limits(max_removal=1.0)
     )
-    assert d.action == "hold"
-    assert any("floor is 30%" in str(v) for v in d.reasons)
+    assert after.action in ("publish", "unchanged")
+    assert after.step.held_back, "the floor must hold some capacity back"
+    for name in REGION.endpoints:
+        assert after.draft.endpoints[name].records, f"{name} was drained below its floor"
 
 
 def test_pins_keep_their_content():
-    prev = decide(PlanningInputs(REGION, {})).draft
-    down = next(iter(REGION.lbs))
-    d = decide(
-        PlanningInputs(
-            REGION, {down: Observation(False)}, previous=prev, pins={V4: prev.endpoints[V4]}
-        )
+    d = first()
+    after = tick(
+        {FIRST: LbHealth(False)},
+        previous=d.draft,
+        state=d.state,
+        pins={V4: d.draft.endpoints[V4]},
     )
-    assert d.draft.endpoints[V4] == prev.endpoints[V4]
-    assert d.draft.endpoints[DUAL] != prev.endpoints[DUAL]
+    assert after.draft.endpoints[V4] == d.draft.endpoints[V4]
+    assert after.draft.endpoints[DUAL] != d.draft.endpoints[DUAL]

@@ -25,7 +25,7 @@ from zonewarden.core.model import (
     check_address,
     check_dns_name,
 )
-from zonewarden.core.planner import MAX_WEIGHT
+from zonewarden.core.policy import MAX_WEIGHT
 
 RECORD_KEYS = {"type", "address", "weight", "lb"}
 ENDPOINT_KEYS = {"ttl", "policy", "records"}

@@ -29,7 +29,7 @@ from zonewarden.core.hysteresis import Hysteresis, settle
 from zonewarden.core.model import EndpointName, LbId
 from zonewarden.core.region import Region
 
-MAX_WEIGHT = 255
+MAX_WEIGHT = 255  # Route 53's weight ceiling, so plans carry over to every backend
 
 
 @dataclass(frozen=True, slots=True)

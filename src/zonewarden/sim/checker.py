@@ -152,7 +152,7 @@ def check_drafts(region: Region, generations: int) -> list[PlanDraft]:
     for g in range(1, generations + 1):
         if g > 1:
             lb = region.endpoints[names[(g - 2) % len(names)]].lbs[0]
-            capacity[lb] += 10 * g
+            capacity[lb] = 100 - 5 * g  # a weight it never had, under the reference
         health = {lb: Observation(True, cap) for lb, cap in capacity.items()}
         drafts.append(build_draft(region, health))
     return drafts
