@@ -348,3 +348,50 @@ def _beaten(db: Path, actor: str, since: float) -> bool:
         return any(h.actor == actor and h.at > since for h in store.heartbeats())
     finally:
         store.close()
+
+
+def _fill_later(src: Path, dst: Path, delay: float) -> threading.Thread:
+    def fill() -> None:
+        time.sleep(delay)
+        dst.write_bytes(src.read_bytes())
+
+    t = threading.Thread(target=fill)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize("window", [3.0, 0.0], ids=["waits", "control-no-wait"])
+def test_a_store_still_being_created_is_not_called_damaged(tmp_path, monkeypatch, window):
+    """Another process has created the file (0 bytes) and is writing its first page: a
+    role opening it then waits for the creator; without the wait it would be refused."""
+    _path, config = make_region(tmp_path, plans=1)
+    fresh = tmp_path / "fresh.db"
+    fresh.write_bytes(b"")
+    monkeypatch.setattr("zonewarden.stores.integrity.CREATING_WINDOW", window)
+    writer = _fill_later(config.store.path, fresh, 0.3)
+    try:
+        result = check_file(fresh)
+    finally:
+        writer.join()
+    if window:
+        assert result.ok, result.problems
+    else:
+        assert not result.ok and "truncated or empty" in result.problems[0]
+
+
+@pytest.mark.servers
+def test_roles_opening_a_fresh_store_at_once_all_start(tmp_path):
+    path = tmp_path / "region.toml"
+    path.write_text(cfg.demo_toml())
+    code = (
+        "import sys; from zonewarden import config as cfg; "
+        "from zonewarden.runtime.openers import open_store; "
+        f"open_store(cfg.load({str(path)!r}), create=True).close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    assert check_file(cfg.load(path).store.path).ok

@@ -64,6 +64,7 @@ DAMAGE = ("malformed", "not a database", "corrupt")
 def check_file(path: Path, *, full: bool = False, limit: int = 20) -> FileCheck:
     """SQLite's own verdict on the file: [] when sound, else its first `limit` problems."""
     start = time.monotonic()
+    _wait_while_created(path)
     try:
         with path.open("rb") as f:
             head = f.read(len(SQLITE_MAGIC))
@@ -101,6 +102,24 @@ def check_file(path: Path, *, full: bool = False, limit: int = 20) -> FileCheck:
             time.sleep(0.1 * (attempt + 1))
     problems = tuple(str(r[0]) for r in rows if r[0] != "ok")
     return FileCheck(path, problems, pages, time.monotonic() - start)
+
+
+CREATING_WINDOW = 3.0  # seconds a fresh file may stay shorter than SQLite's header
+
+
+def _wait_while_created(path: Path) -> None:
+    """A role that opens the store while another process is still creating it sees a
+    file shorter than SQLite's 100-byte header for a few milliseconds: wait for the
+    creator (at most CREATING_WINDOW) before calling a short, young file damaged."""
+    deadline = time.monotonic() + CREATING_WINDOW
+    while time.monotonic() < deadline:
+        try:
+            st = path.stat()
+        except OSError:
+            return  # reading it says what is wrong
+        if st.st_size >= 100 or time.time() - st.st_mtime > CREATING_WINDOW:
+            return
+        time.sleep(0.05)
 
 
 def _nearly_full(directory: Path) -> bool:
