@@ -91,7 +91,9 @@ def targets(addresses: list[str], kind: str) -> dict[LbId, CheckTarget]:
 
 
 async def run_prober(checks: dict[LbId, CheckTarget], cap: int, seconds: float) -> dict[str, float]:
-    settings = ProbeSettings(interval=0.001, timeout=2.0, jitter=0.0, max_concurrent=cap)
+    settings = ProbeSettings(
+        interval=0.001, timeout=2.0, jitter=0.0, max_concurrent=cap, probe_deadline=2.0
+    )
     prober = Prober("bench", checks, settings)
     stop = asyncio.Event()
     task = asyncio.create_task(prober.run(stop))

@@ -31,6 +31,7 @@ def test_defaults_and_values(tmp_path):
     )
     text = text.replace("[planner]", "[planner]\nremoval_budget = false\nhold_down = 5", 1)
     text += "\n[health]\ninterval = 0.5\nfall = 3\nexpect_status = [200, 204]\nvantage = 'both'\n"
+    text += "queue_depth = 50\nlifo_above = 10\nprobe_deadline = 2.5\n"
     c = load(text, tmp_path)
     h = c.health
     assert h.checks[LbId("lb-1a")].url == "http://127.0.1.1:8080/health"
@@ -39,6 +40,8 @@ def test_defaults_and_values(tmp_path):
     assert (h.probe.interval, h.probe.fall, h.probe.expect_status) == (0.5, 3, (200, 204))
     assert h.policy.endpoint_budget is None and h.policy.hysteresis.hold_down == 5
     assert h.vantage == "both"
+    assert (h.probe.queue_depth, h.probe.lifo_above, h.probe.start_deadline) == (50, 10, 2.5)
+    assert load(BASE, tmp_path).health.probe.start_deadline == 1.0  # the interval
     assert load(BASE, tmp_path).health.policy.az_budget is None  # demo health: off
     probed = load(BASE.replace('health = "demo"', 'health = "probe"'), tmp_path).health.policy
     assert probed.az_budget.describe() == "25% per 5 min"
@@ -69,6 +72,10 @@ def test_bad_checks_name_their_line(tmp_path, extra, needle, message):
         ("expect_status = [300, 200]", "must lie in 100..599, low first"),
         ("intervall = 1", "unknown key 'intervall' in [health]"),
         ("vantage = 'moon'", "'moon' is not one of: planner, enactors, both"),
+        ("queue_depth = 0", "0 is outside 1..10000000"),
+        ("lifo_above = -1", "-1 is outside 0..10000000"),
+        ("probe_deadline = -0.5", "-0.5 is outside 0..3600"),
+        ("queue_depth = 'lots'", "expected an integer, got 'lots'"),
     ],
 )
 def test_bad_health_values_name_their_line(tmp_path, section, message):

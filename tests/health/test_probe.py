@@ -87,11 +87,10 @@ def test_capacity_nonsense_is_refused_and_the_last_good_value_kept():
         lb.set("garbage")
         reasons.append((await read_capacity(url, FAST))[1])
         prober = Prober("az1", {LbId("a"): http(lb)}, FAST, capacity_urls={LbId("a"): url})
-        gate = asyncio.Semaphore(1)
         lb.set("ok", capacity="150")
-        await prober.check_once(LbId("a"), gate)
+        await prober.check_once(LbId("a"))
         lb.set("ok", capacity="-1")
-        await prober.check_once(LbId("a"), gate)
+        await prober.check_once(LbId("a"))
         await lb.kill()
         return reasons, prober.capacity
 

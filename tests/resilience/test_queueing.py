@@ -45,3 +45,17 @@ def test_deadline_margin_drops_work_that_cannot_finish_in_time() -> None:
     q.offer(9.0, "fits")
     assert q.take(1.5) == (9.0, "fits")
     assert q.counters["dropped-expired"] == 1
+
+
+def test_expire_drops_late_work_wherever_it_waits() -> None:
+    q: WorkQueue[str] = WorkQueue(deadline_drop=True, lifo_above=0, name="expire")
+    for deadline, item in [(5.0, "a"), (1.0, "b"), (9.0, "c"), (2.0, "d")]:
+        q.offer(deadline, item)
+    dropped: list[str] = []
+    assert q.expire(3.0, lambda e: dropped.append(e[1])) == 2
+    assert dropped == ["b", "d"]
+    assert q.counters["dropped-expired"] == 2
+    assert [q.take(3.0), q.take(3.0), q.take(3.0)] == [(9.0, "c"), (5.0, "a"), None]
+    plain: WorkQueue[str] = WorkQueue(name="expire-off")
+    plain.offer(1.0, "x")
+    assert plain.expire(10.0) == 0 and len(plain) == 1  # no deadline_drop: kept

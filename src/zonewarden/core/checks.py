@@ -78,12 +78,23 @@ class ProbeSettings:
     rise: int = 2
     fall: int = 2
     max_concurrent: int = 256
+    queue_depth: int = 4096  # due probes waiting for a free slot; more are shed (admission)
+    lifo_above: int = 256  # while more than this wait, the newest due probe starts first
+    probe_deadline: float = 0.0  # a due probe not started within this (0: the interval) is
+    # dropped, not run late: a late probe says nothing about now and delays the next ones
     expect_status: tuple[int, int] = (200, 299)
     body_match: str = ""
     max_bytes: int = 65536
     tls_verify: bool = False  # LB health checks usually talk to the LB's own certificate
 
     def __post_init__(self) -> None:
+        if self.queue_depth < 1 or self.lifo_above < 0 or self.probe_deadline < 0:
+            raise ValueError("queue_depth must be >= 1, lifo_above and probe_deadline >= 0")
         lo, hi = self.expect_status
         if not 100 <= lo <= hi <= 599:
             raise ValueError(f"expect_status {lo}..{hi} must lie in 100..599, low first")
+
+    @property
+    def start_deadline(self) -> float:
+        """How long a due probe may wait for a slot before it is dropped."""
+        return self.probe_deadline or self.interval

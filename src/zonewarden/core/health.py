@@ -122,6 +122,7 @@ class VantageReport:
     vantage: str
     at: float  # when it was published
     readings: Mapping[LbId, LbReading]
+    overload: str = ""  # non-empty while the vantage point sheds probes: how many and why
 
 
 @dataclass(frozen=True, slots=True)

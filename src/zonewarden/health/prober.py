@@ -1,10 +1,17 @@
 """One vantage point's prober: every LB's check on its own schedule, in one event loop.
 
 Rules kept here:
-- each LB is probed every `interval` seconds, varied by +-`jitter` of it from a seeded
+- each LB is due every `interval` seconds, varied by +-`jitter` of it from a seeded
   rng, starting at a random offset so thousands of checks spread over the interval;
-- at most `max_concurrent` probes are in flight (a semaphore), whatever the count of LBs;
-  `in_flight_peak` records the most ever seen so tests and benchmarks can check the cap;
+- a due probe goes through a `resilience.WorkQueue` ("probes/<vantage>"): admission by
+  size (`queue_depth`; more are shed), deadline-aware dropping (a probe that cannot
+  start within `start_deadline`, by default the interval, is dropped, never run late),
+  and the newest first while more than `lifo_above` wait; `max_concurrent` workers take
+  from it, so at most that many probes are in flight whatever the count of LBs
+  (`in_flight_peak` records the most ever seen);
+- a shed or dropped probe is no evidence: it never feeds rise/fall, so an overloaded
+  checker cannot fail healthy LBs out of DNS; each episode is logged once with its
+  cause (health/shedding.py) and shown in the report (`VantageReport.overload`);
 - each result feeds the LB's rise/fall state (core/health.CheckState); each verdict
   change and each refused capacity reading is logged once with its reason;
 - `report(now)` is the vantage point's current belief: per LB its verdict, the time the
@@ -25,6 +32,8 @@ from zonewarden.core.checks import CheckTarget, ProbeSettings
 from zonewarden.core.health import CheckState, LbReading, RiseFall, VantageReport
 from zonewarden.core.model import LbId
 from zonewarden.health.probe import client_tls, probe, read_capacity
+from zonewarden.health.shedding import DEADLINE, QUEUE_FULL, ShedLog
+from zonewarden.resilience.queueing import WorkQueue
 
 log = logging.getLogger("zonewarden.health")
 
@@ -39,6 +48,7 @@ class Prober:
         capacity_urls: Mapping[LbId, CheckTarget] | None = None,
         seed: int = 1,
         clock: Callable[[], float] | None = None,
+        shed_is_failure: bool = False,
     ) -> None:
         self.vantage, self.checks, self.settings = vantage, dict(checks), settings
         self.capacity_urls = dict(capacity_urls or {})
@@ -52,6 +62,17 @@ class Prober:
         self.probes = 0
         self.in_flight = 0
         self.in_flight_peak = 0
+        self.queue: WorkQueue[LbId] = WorkQueue(
+            max_depth=settings.queue_depth,
+            deadline_drop=True,
+            lifo_above=settings.lifo_above,
+            name=f"probes/{vantage}",
+        )
+        self.shedding = ShedLog(vantage, settings.start_deadline)
+        # the control for tests only: read a shed probe as a failed one (what must not be)
+        self._shed_is_failure = shed_is_failure
+        self._done: dict[LbId, asyncio.Future[None]] = {}
+        self._wake: asyncio.Event | None = None
 
     def report(self, now: float) -> VantageReport:
         readings = {}
@@ -65,11 +86,13 @@ class Prober:
                 self.capacity.get(lb),
                 not state.last_ok,
             )
-        return VantageReport(self.vantage, now, readings)
+        return VantageReport(self.vantage, now, readings, self.shedding.describe(time.monotonic()))
 
     async def run(self, stop: asyncio.Event) -> None:
-        gate = asyncio.Semaphore(self.settings.max_concurrent)
-        tasks = [asyncio.create_task(self._loop(lb, gate, stop)) for lb in self.checks]
+        self._wake = asyncio.Event()
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.settings.max_concurrent)]
+        workers.append(asyncio.create_task(self._sweep()))
+        tasks = workers + [asyncio.create_task(self._loop(lb, stop)) for lb in self.checks]
         try:
             await stop.wait()
         finally:
@@ -79,27 +102,81 @@ class Prober:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def check_once(self, lb: LbId, gate: asyncio.Semaphore) -> None:
-        async with gate:
-            self.in_flight += 1
-            self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
-            try:
-                result = await probe(self.checks[lb], self.settings, self._tls)
-                capacity_url = self.capacity_urls.get(lb)
-                if result.ok and capacity_url is not None:
-                    await self._read_capacity(lb, capacity_url)
-            finally:
-                self.in_flight -= 1
+    async def check_once(self, lb: LbId) -> None:
+        """Probe `lb` now (and read its capacity when it answers) and record the result."""
+        self.in_flight += 1
+        self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
+        try:
+            result = await probe(self.checks[lb], self.settings, self._tls)
+            capacity_url = self.capacity_urls.get(lb)
+            if result.ok and capacity_url is not None:
+                await self._read_capacity(lb, capacity_url)
+        finally:
+            self.in_flight -= 1
         self.probes += 1
         self._record(lb, result.ok, result.reason)
 
-    async def _loop(self, lb: LbId, gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
+    async def _loop(self, lb: LbId, stop: asyncio.Event) -> None:
         interval = self.settings.interval
         await asyncio.sleep(self._rng.uniform(0, interval))
         while not stop.is_set():
-            await self.check_once(lb, gate)
+            await self._due(lb)
             spread = self.settings.jitter * interval
             await asyncio.sleep(max(0.0, interval + self._rng.uniform(-spread, spread)))
+
+    async def _due(self, lb: LbId) -> None:
+        """Queue one probe of `lb` and wait until it was run or dropped."""
+        now = time.monotonic()
+        window = self.settings.start_deadline
+        if not self.queue.offer(now + window, lb):
+            self._shed(lb, now, QUEUE_FULL, f"{self.settings.queue_depth} probes waiting")
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._done[lb] = done
+        assert self._wake is not None
+        self._wake.set()
+        await done
+
+    async def _worker(self) -> None:
+        assert self._wake is not None
+        while True:
+            entry = self.queue.take(time.monotonic(), self._dropped)
+            if entry is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            lb = entry[1]
+            try:
+                await self.check_once(lb)
+            finally:
+                self._finish(lb)
+            self.shedding.tick(time.monotonic())
+
+    async def _sweep(self) -> None:
+        """Drop waiting probes past their deadline even while every worker is busy, so a
+        stuck LB loop learns at once and no drop goes uncounted."""
+        pause = max(0.01, self.settings.start_deadline / 4)
+        while True:
+            await asyncio.sleep(pause)
+            now = time.monotonic()
+            self.queue.expire(now, self._dropped)
+            self.shedding.tick(now)
+
+    def _dropped(self, entry: tuple[float, LbId]) -> None:
+        lb = entry[1]
+        window = self.settings.start_deadline
+        self._shed(lb, time.monotonic(), DEADLINE, f"not started within {window:g} s")
+        self._finish(lb)
+
+    def _shed(self, lb: LbId, now: float, cause: str, detail: str) -> None:
+        self.shedding.shed(now, cause, detail)
+        if self._shed_is_failure:
+            self._record(lb, False, f"probe shed: {cause}")
+
+    def _finish(self, lb: LbId) -> None:
+        done = self._done.pop(lb, None)
+        if done is not None and not done.done():
+            done.set_result(None)
 
     def _record(self, lb: LbId, ok: bool, reason: str) -> None:
         before = self.states[lb]

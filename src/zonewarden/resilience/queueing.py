@@ -93,6 +93,26 @@ class WorkQueue(Generic[T]):
             return entry
         return None
 
+    def expire(self, now: float, on_drop: Callable[[tuple[float, T]], None] | None = None) -> int:
+        """Drop every waiting item whose deadline (plus `margin`) has passed, wherever it
+        sits (`take` only meets the ones it reaches); returns how many were dropped.
+        A no-op without `deadline_drop`."""
+        if not self.deadline_drop:
+            return 0
+        cutoff = now + self.margin
+        items = self._items
+        if not any(entry[0] <= cutoff for entry in items):
+            return 0
+        kept = [entry for entry in items if entry[0] > cutoff]
+        dropped = [entry for entry in items if entry[0] <= cutoff]
+        items.clear()
+        items.extend(kept)
+        self.counters.values["dropped-expired"] += len(dropped)
+        if on_drop is not None:
+            for entry in dropped:
+                on_drop(entry)
+        return len(dropped)
+
     def clear(self, on_drop: Callable[[tuple[float, T]], None] | None = None) -> int:
         """Drop everything waiting (a restart); returns how many were dropped."""
         n = len(self._items)
