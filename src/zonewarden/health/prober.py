@@ -68,10 +68,11 @@ class Prober:
             lifo_above=settings.lifo_above,
             name=f"probes/{vantage}",
         )
-        self.shedding = ShedLog(vantage, settings.start_deadline)
+        # an episode ends after three rounds (a due wait plus its deadline) with nothing shed
+        self.shedding = ShedLog(vantage, 3 * (settings.interval + settings.start_deadline))
         # the control for tests only: read a shed probe as a failed one (what must not be)
         self._shed_is_failure = shed_is_failure
-        self._done: dict[LbId, asyncio.Future[None]] = {}
+        self._done: dict[LbId, asyncio.Future[bool]] = {}
         self._wake: asyncio.Event | None = None
 
     def report(self, now: float) -> VantageReport:
@@ -120,22 +121,24 @@ class Prober:
         interval = self.settings.interval
         await asyncio.sleep(self._rng.uniform(0, interval))
         while not stop.is_set():
-            await self._due(lb)
-            spread = self.settings.jitter * interval
-            await asyncio.sleep(max(0.0, interval + self._rng.uniform(-spread, spread)))
+            if await self._due(lb):
+                spread = self.settings.jitter * interval
+                await asyncio.sleep(max(0.0, interval + self._rng.uniform(-spread, spread)))
+            else:  # shed: come back anywhere in the next round, not with the same burst
+                await asyncio.sleep(interval * self._rng.uniform(0.5, 1.5))
 
-    async def _due(self, lb: LbId) -> None:
-        """Queue one probe of `lb` and wait until it was run or dropped."""
+    async def _due(self, lb: LbId) -> bool:
+        """Queue one probe of `lb` and wait until it was run (True) or shed (False)."""
         now = time.monotonic()
         window = self.settings.start_deadline
         if not self.queue.offer(now + window, lb):
             self._shed(lb, now, QUEUE_FULL, f"{self.settings.queue_depth} probes waiting")
-            return
-        done = asyncio.get_running_loop().create_future()
+            return False
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._done[lb] = done
         assert self._wake is not None
         self._wake.set()
-        await done
+        return await done
 
     async def _worker(self) -> None:
         assert self._wake is not None
@@ -146,10 +149,12 @@ class Prober:
                 await self._wake.wait()
                 continue
             lb = entry[1]
+            ran = False
             try:
                 await self.check_once(lb)
+                ran = True
             finally:
-                self._finish(lb)
+                self._finish(lb, ran)
             self.shedding.tick(time.monotonic())
 
     async def _sweep(self) -> None:
@@ -166,17 +171,17 @@ class Prober:
         lb = entry[1]
         window = self.settings.start_deadline
         self._shed(lb, time.monotonic(), DEADLINE, f"not started within {window:g} s")
-        self._finish(lb)
+        self._finish(lb, False)
 
     def _shed(self, lb: LbId, now: float, cause: str, detail: str) -> None:
         self.shedding.shed(now, cause, detail)
         if self._shed_is_failure:
             self._record(lb, False, f"probe shed: {cause}")
 
-    def _finish(self, lb: LbId) -> None:
+    def _finish(self, lb: LbId, ran: bool) -> None:
         done = self._done.pop(lb, None)
         if done is not None and not done.done():
-            done.set_result(None)
+            done.set_result(ran)
 
     def _record(self, lb: LbId, ok: bool, reason: str) -> None:
         before = self.states[lb]
