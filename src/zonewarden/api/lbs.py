@@ -1,6 +1,7 @@
 """Load balancers as the dashboard, the API and the metrics show them.
 
-From the live zone: per LB the endpoints it appears in and its total live weight. From
+From the live zone: per LB the endpoints it appears in and its total live weight (the
+view's totals, computed once per refresh: api/lbtotals.py). From
 the probing planner's health status (store.health_status(), shape in
 runtime/health_status.py): per LB its verdict, why, capacity and planned capacity; the
 vantage points that are fresh or stale; what the removal budget holds back; operator
@@ -12,11 +13,11 @@ reports is absent (None), never zero.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 from zonewarden.api.view import RegionView, Snapshot
+from zonewarden.runtime.health_status import vantage_summary
 
 _HELD = re.compile(r"budget_held=([0-9.]+)")
 HOLDING_PHASES = frozenset({"holding", "fail-static"})
@@ -45,22 +46,6 @@ def budget_held(s: Snapshot) -> float | None:
     return None
 
 
-def lb_weights(s: Snapshot) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"endpoints": 0, "weight": 0, "addresses": set()}
-    )
-    for e in s.endpoints:
-        seen = set()
-        for lb, address, weight in e.weights:
-            row = out[lb]
-            row["weight"] += weight
-            row["addresses"].add(address)
-            if lb not in seen:
-                row["endpoints"] += 1
-                seen.add(lb)
-    return out
-
-
 def _probe_row(probed: Mapping[str, Any] | None) -> dict[str, Any]:
     if probed is None:
         return {"az": None, "healthy": None, "why": None, "capacity": None, "planned": None}
@@ -73,12 +58,45 @@ def _probe_row(probed: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def lb_health(v: RegionView) -> dict[str, Any]:
+def vantage_points(s: Snapshot) -> list[dict[str, Any]]:
+    """Each vantage point's own view: fresh or stale (as the planner last judged it), its
+    report's age, how many LBs it calls healthy, and the ones it calls down or failing.
+    The planner's document covers the reports it combined; reports that enactors
+    published since (or while no planner runs) come from the store."""
+    by: dict[str, Mapping[str, Any]] = dict(s.health.get("by_vantage") or {})
+    for report in s.vantage:
+        if report.vantage not in by or by[report.vantage]["at"] < report.at:
+            by[report.vantage] = vantage_summary(report)
+    vantage = s.health.get("vantage") or {}
+    fresh = set(vantage.get("fresh", []))
+    stale = {str(x).split(" (")[0] for x in vantage.get("stale", [])}
+    return [
+        {
+            "vantage": name,
+            "fresh": True if name in fresh else False if name in stale else None,
+            "age": round(max(0.0, s.taken_at - float(row["at"])), 1),
+            "lbs": row["lbs"],
+            "healthy": row["healthy"],
+            "down": dict(row["down"]),
+            "failing": dict(row["failing"]),
+        }
+        for name, row in sorted(by.items())
+    ]
+
+
+def lb_health(
+    v: RegionView, offset: int = 0, limit: int | None = None, q: str = ""
+) -> dict[str, Any]:
+    """Health per LB and per vantage point, the budget held back and fail-static. With a
+    `limit` the LBs come one page at a time, problems first (unhealthy, down at some
+    vantage point, or without weight), then by name; `lb_total` counts them all."""
     s = v.snapshot
     holding, why = fail_static(s)
-    rows = lb_weights(s)
-    probed: Mapping[str, Any] = s.health.get("lbs") or {}
     vantage = s.health.get("vantage") or {}
+    points, every = _lb_rows(s)
+    lbs = [r for r in every if q.lower() in r["lb"].lower()] if q else every
+    unhealthy = sum(1 for r in lbs if r["healthy"] is False)
+    lbs_page = lbs if limit is None else lbs[offset : offset + limit]
     return {
         "fail_static": holding,
         "fail_static_reason": why,
@@ -90,16 +108,48 @@ def lb_health(v: RegionView) -> dict[str, Any]:
             "fresh": list(vantage.get("fresh", [])),
             "stale": list(vantage.get("stale", [])),
         },
+        "vantage_points": points,
         "health_at": s.health.get("at"),
-        "lbs": [
+        "lb_total": len(lbs),
+        "lb_unhealthy": unhealthy,
+        "lb_serving": sum(1 for r in lbs if r["serving"]),
+        "lb_offset": offset,
+        "lbs": lbs_page,
+    }
+
+
+_memo: list[Any] = [None, None]  # [snapshot, its rows]: one snapshot's rows, built once
+
+
+def _lb_rows(s: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Vantage points and every LB's row, problems first then by name; built once per
+    snapshot (the view replaces the snapshot on refresh, so identity is the key)."""
+    snapshot, rows = _memo
+    if snapshot is s:
+        found: tuple[list[dict[str, Any]], list[dict[str, Any]]] = rows
+        return found
+    loads = s.lbs
+    probed: Mapping[str, Any] = s.health.get("lbs") or {}
+    points = vantage_points(s)
+    out = []
+    for lb in sorted(set(loads) | set(probed)):
+        load = loads.get(lb)
+        out.append(
             {
                 "lb": lb,
-                "endpoints": rows[lb]["endpoints"] if lb in rows else 0,
-                "weight": rows[lb]["weight"] if lb in rows else 0,
-                "addresses": sorted(rows[lb]["addresses"]) if lb in rows else [],
-                "serving": lb in rows and rows[lb]["weight"] > 0,
+                "endpoints": load.endpoints if load else 0,
+                "weight": load.weight if load else 0,
+                "addresses": list(load.addresses) if load else [],
+                "serving": load is not None and load.serving,
                 **_probe_row(probed.get(lb)),
+                "down_at": [p["vantage"] for p in points if lb in p["down"]],
+                "failing_at": [p["vantage"] for p in points if lb in p["failing"]],
             }
-            for lb in sorted(set(rows) | set(probed))
-        ],
-    }
+        )
+    out.sort(key=lambda r: (not _problem(r), r["lb"]))
+    _memo[:] = [s, (points, out)]
+    return points, out
+
+
+def _problem(row: Mapping[str, Any]) -> bool:
+    return row["healthy"] is False or bool(row["down_at"]) or not row["serving"]

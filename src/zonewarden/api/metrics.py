@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from zonewarden.api.lbs import budget_held, fail_static, lb_weights
+from zonewarden.api.lbs import budget_held, fail_static
 from zonewarden.api.view import RegionView
 from zonewarden.resilience.metrics import prometheus_collector
 
@@ -54,7 +54,7 @@ class RegionCollector(Collector):
         yield g(
             "zonewarden_endpoint_lag_max_generations",
             "Largest lag behind the newest plan over all endpoints",
-            max((e.lag for e in s.endpoints), default=0),
+            s.max_lag,
         )
         yield g(
             "zonewarden_store_readable", "0 while the API cannot read the store", int(not s.error)
@@ -140,9 +140,9 @@ class RegionCollector(Collector):
         serving = GaugeMetricFamily(
             "zonewarden_lb_serving", "1 if the LB has weight in any live answer", labels=["lb"]
         )
-        for lb, row in sorted(lb_weights(s).items()):
-            weight.add_metric([lb], row["weight"])
-            serving.add_metric([lb], int(row["weight"] > 0))
+        for lb, row in sorted(s.lbs.items()):
+            weight.add_metric([lb], row.weight)
+            serving.add_metric([lb], int(row.serving))
         yield from (weight, serving)
 
 

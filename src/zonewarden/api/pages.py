@@ -81,8 +81,12 @@ def dashboard(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     q: Annotated[str, Query(max_length=255)] = "",
     problems: bool = False,
+    lb_offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    lb_limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    lb_q: Annotated[str, Query(max_length=255)] = "",
 ) -> dict[str, Any]:
-    """Everything the dashboard draws, in one document (one page of endpoints)."""
+    """Everything the dashboard draws, in one document: one page of endpoints and one of
+    load balancers (problems first), with totals over all of them."""
     v = _view(request)
     s = v.snapshot
     rows = search(s, q, problems)
@@ -109,7 +113,7 @@ def dashboard(
             }
             for h in s.heartbeats
         ],
-        "health": lb_health(v),
+        "health": lb_health(v, lb_offset, lb_limit, lb_q),
         "endpoints": {
             "all": len(s.endpoints),
             "total": len(rows),

@@ -43,7 +43,7 @@ def _summary(s: Snapshot) -> dict[str, Any]:
         "frozen": s.frozen,
         "endpoints": len(s.endpoints),
         "empty_endpoints": s.empty_endpoints,
-        "lagging_endpoints": sum(1 for e in s.endpoints if e.lag > 0),
+        "lagging_endpoints": s.lagging_endpoints,
         "taken_at": s.taken_at,
         "error": s.error,
         "alarms": len(s.alarms),

@@ -6,6 +6,9 @@ endpoints and a Prometheus scrape cost one store read per refresh, not one per r
 Rules kept here:
 - the zone is re-read incrementally (`changed_since`) and generations with `applied()`,
   so a refresh costs what changed plus one narrow scan;
+- what every page needs over all endpoints (per-LB totals, empty, lagging, largest lag)
+  is computed here, once per refresh, and incrementally (api/lbtotals.py): a request
+  never walks the 400,000 records of a 50,000-endpoint region;
 - the audit log is followed by sequence number from where the last refresh stopped: kind
   counters are exact totals since the API started reading, and the newest events are
   kept for the dashboard, the alarms and the fence counts;
@@ -16,6 +19,7 @@ Rules kept here:
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 import time
@@ -23,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from zonewarden.api.lbtotals import NO_LOADS, LbLoad, LbTotals, Weights
 from zonewarden.core.alarms import Alarm, AlarmFacts, Beat, Event, region_alarms
 from zonewarden.core.incidents import IncidentBook
 from zonewarden.core.model import EndpointName, ZoneEntry
@@ -41,7 +46,7 @@ class EndpointRow:
     records: int
     lag: int
     pinned: int | None
-    weights: tuple[tuple[str, str, int], ...]  # (lb, address, weight)
+    weights: Weights  # (lb, address, weight)
 
     @property
     def empty(self) -> bool:
@@ -73,23 +78,42 @@ class Snapshot:
     alarms: tuple[Alarm, ...]
     error: str = ""
     health: Mapping[str, Any] = field(default_factory=dict)  # store.health_status()
-
-    @property
-    def empty_endpoints(self) -> int:
-        return sum(1 for e in self.endpoints if e.empty)
+    lbs: Mapping[str, LbLoad] = field(default_factory=lambda: NO_LOADS)  # per LB, live zone
+    empty_endpoints: int = 0
+    lagging_endpoints: int = 0
+    max_lag: int = 0
+    vantage: tuple[Any, ...] = ()  # store.vantage_reports(): enactors' own readings
 
 
 EMPTY = Snapshot(0.0, 0, 0.0, (), False, (), (), (), {}, ())
 
 
-def _row(entry: ZoneEntry | None, name: str, newest: int, pinned: int | None) -> EndpointRow:
+def _row(
+    entry: ZoneEntry | None,
+    name: str,
+    newest: int,
+    pinned: int | None,
+    weights: Weights | None = None,
+) -> EndpointRow:
     if entry is None:
         return EndpointRow(name, 0, 0, newest, pinned, ())
     records = entry.content.records
-    weights = tuple((str(r.lb), r.address, r.weight) for r in records)
+    if weights is None:
+        weights = tuple((str(r.lb), r.address, r.weight) for r in records)
     return EndpointRow(
         name, int(entry.generation), len(records), newest - int(entry.generation), pinned, weights
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    """One endpoint's row and what it was built from: reused while all of it holds."""
+
+    content: object
+    generation: int
+    pinned: int | None
+    newest: int
+    row: EndpointRow
 
 
 @dataclass
@@ -109,6 +133,9 @@ class RegionView:
     _counts: collections.Counter[str] = field(default_factory=collections.Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _failed_since: float | None = None
+    _rows: dict[EndpointName, _Cached] = field(default_factory=dict)
+    _totals: LbTotals = field(default_factory=LbTotals)
+    _inputs: tuple[Any, ...] = ()
 
     def refresh(self, now: float | None = None) -> Snapshot:
         """Read the store once and publish a new snapshot (thread-safe, one at a time)."""
@@ -123,20 +150,9 @@ class RegionView:
                 if self._failed_since is None:
                     log.warning("cannot read the store: %s (serving the last snapshot)", exc)
                     self._failed_since = now
-                old = self.snapshot
-                self.snapshot = Snapshot(
-                    old.taken_at,
-                    old.newest,
-                    old.newest_at,
-                    old.generations,
-                    old.frozen,
-                    old.endpoints,
-                    old.heartbeats,
-                    old.recent,
-                    old.counts,
-                    old.alarms,
-                    error=f"cannot read the store since {time.strftime('%H:%M:%S', time.localtime(self._failed_since))}: {exc}",
-                    health=old.health,
+                since = time.strftime("%H:%M:%S", time.localtime(self._failed_since))
+                self.snapshot = dataclasses.replace(
+                    self.snapshot, error=f"cannot read the store since {since}: {exc}"
                 )
             return self.snapshot
 
@@ -155,13 +171,13 @@ class RegionView:
         newest = generations[-1] if generations else 0
         header = self.store.header(newest) if newest else None  # type: ignore[arg-type]
         pins = self.store.pins()
-        names = sorted(set(index.newest_names) | set(applied))
-        rows = []
-        for name in names:
-            entry = self._zone.get(name)
-            if entry is not None and applied.get(name, entry.generation) != entry.generation:
-                entry = ZoneEntry(entry.name, applied[name], entry.content)
-            rows.append(_row(entry, name, newest, pins.get(name)))
+        inputs = (newest, applied, pins, index.newest_names)
+        if not changed and inputs == self._inputs and self.snapshot is not EMPTY:
+            rows = list(self.snapshot.endpoints)  # nothing moved: the same rows, no walk
+        else:
+            names = sorted(set(index.newest_names) | set(applied))
+            rows = self._rows_for(names, applied, newest, pins)
+        self._inputs = inputs
         self._follow_audit()
         beats = tuple(self.store.heartbeats())
         recent = tuple(self._recent)
@@ -181,7 +197,47 @@ class RegionView:
             dict(self._counts),
             alarms,
             health=health,
+            lbs=self._totals.loads(),
+            empty_endpoints=sum(1 for r in rows if r.empty),
+            lagging_endpoints=sum(1 for r in rows if r.lag > 0),
+            max_lag=max((r.lag for r in rows), default=0),
+            vantage=tuple(self.store.vantage_reports()),
         )
+
+    def _rows_for(
+        self,
+        names: list[EndpointName],
+        applied: Mapping[EndpointName, Any],
+        newest: int,
+        pins: Mapping[EndpointName, Any],
+    ) -> list[EndpointRow]:
+        """Every endpoint's row, rebuilt only where its records, generation, pin or the
+        newest generation moved; the per-LB totals follow the records that changed."""
+        old = self._rows
+        fresh: dict[EndpointName, _Cached] = {}
+        rows = []
+        for name in names:
+            entry = self._zone.get(name)
+            if entry is not None and applied.get(name, entry.generation) != entry.generation:
+                entry = ZoneEntry(entry.name, applied[name], entry.content)
+            content = entry.content if entry is not None else None
+            generation = int(entry.generation) if entry is not None else 0
+            pin = pins.get(name)
+            was = old.get(name)
+            if was is not None and was.content is content:
+                if (was.generation, was.pinned, was.newest) == (generation, pin, newest):
+                    row = was.row
+                else:
+                    row = _row(entry, name, newest, pin, was.row.weights)
+            else:
+                row = _row(entry, name, newest, pin)
+                self._totals.replace(was.row.weights if was else (), row.weights)
+            fresh[name] = _Cached(content, generation, pin, newest, row)
+            rows.append(row)
+        for gone in old.keys() - fresh.keys():
+            self._totals.replace(old[gone].row.weights, ())
+        self._rows = fresh
+        return rows
 
     def _follow_audit(self) -> None:
         read = 0

@@ -29,6 +29,7 @@ class ProbeHealth:
         self.lbs = tuple(lbs)
         self.quorum, self._local, self._remote = quorum, local, remote
         self.last: Evidence | None = None
+        self.reports: tuple[VantageReport, ...] = ()  # the ones `last` was combined from
 
     def evidence(self, now: float) -> Evidence:
         reports = []
@@ -44,7 +45,8 @@ class ProbeHealth:
         for report in reports:  # our own report wins over our stale published copy
             if report.vantage not in latest or report.vantage == local_name:
                 latest[report.vantage] = report
-        self.last = combine(latest.values(), self.lbs, now, self.quorum)
+        self.reports = tuple(latest.values())
+        self.last = combine(self.reports, self.lbs, now, self.quorum)
         return self.last
 
     def ready(self, now: float) -> bool:

@@ -10,6 +10,8 @@ Shape (JSON; what `status`, the admin API and the dashboard read):
      "lbs": {"lb-1a": {"az": "use1-az1", "healthy": false, "reason": "...",
                        "capacity": 110, "served": 0, "weight": 0}},
      "vantage": {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"]},
+     "by_vantage": {"az1": {"at": 1764612345.1, "lbs": 12, "healthy": 11,
+                            "down": {"lb-1a": "http 503"}, "failing": {}}},
      "holds": [{"scope": "az", "name": "use1-az2", "kind": "drain", "reason": "...",
                 "actor": "alice", "at": 1764612000.0}]}
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from zonewarden.core.health import Evidence
+from zonewarden.core.health import Evidence, VantageReport
 from zonewarden.core.model import LbId
 from zonewarden.core.planner import Observation, TickDecision
 from zonewarden.core.policy import OperatorHold, PolicyState, RegionIndex, ledger_document
@@ -33,6 +35,7 @@ def status_document(
     evidence: Evidence | None,
     now: float,
     holds: Iterable[OperatorHold],
+    reports: Iterable[VantageReport] = (),
 ) -> dict[str, Any]:
     lbs = {}
     for lb, config in index.region.lbs.items():
@@ -62,6 +65,7 @@ def status_document(
             "fresh": list(evidence.fresh) if evidence else [],
             "stale": list(evidence.stale) if evidence else [],
         },
+        "by_vantage": {r.vantage: vantage_summary(r) for r in reports},
         "ledger": ledger_document(state),  # the budget's spends and exits, for restarts
         "holds": [
             {
@@ -74,4 +78,18 @@ def status_document(
             }
             for h in holds
         ],
+    }
+
+
+def vantage_summary(report: VantageReport) -> dict[str, Any]:
+    """One vantage point's own readings, short: counts, and only the LBs it calls down
+    (verdict fallen) or failing (newest probe failed, verdict not fallen yet)."""
+    down = {str(lb): r.reason for lb, r in report.readings.items() if not r.healthy}
+    failing = {str(lb): r.reason for lb, r in report.readings.items() if r.healthy and r.failing}
+    return {
+        "at": report.at,
+        "lbs": len(report.readings),
+        "healthy": len(report.readings) - len(down),
+        "down": dict(sorted(down.items())),
+        "failing": dict(sorted(failing.items())),
     }

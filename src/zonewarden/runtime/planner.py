@@ -262,6 +262,7 @@ class Planner:
             evidence,
             now,
             self.store.operator_holds(),
+            getattr(self.health, "reports", ()),
         )
         self.store.set_health_status(status)
 

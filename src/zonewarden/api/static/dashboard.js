@@ -1,7 +1,7 @@
 // The dashboard: polls /api/v1/dashboard once a second and redraws; no reload needed.
 "use strict";
-const PAGE = 100;
-let offset = 0, query = "", problems = false, inflight = false, lastOk = 0;
+const PAGE = 100, LB_PAGE = 50;
+let offset = 0, query = "", problems = false, inflight = false, lastOk = 0, lbOffset = 0, lbQuery = "";
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 const clock = (t) => new Date(t * 1000).toLocaleTimeString();
@@ -65,9 +65,18 @@ function drawLbs(h) {
     `vantage points fresh: ${v.fresh.join(", ") || "none"}; stale: ${v.stale.join(", ") || "none"}` +
     (h.fail_static ? ` — FAIL-STATIC: ${h.fail_static_reason}` : "");
   const health = (l) => l.healthy === true ? ["good", "healthy"] : l.healthy === false ? ["bad", "unhealthy"] : ["", "?"];
+  rows($("vantage-points").tBodies[0], (h.vantage_points || []).map((p) => {
+    const ev = p.fresh === true ? ["good", "fresh"] : p.fresh === false ? ["bad", "stale"] : ["", "?"];
+    const list = (m) => Object.entries(m).slice(0, 8).map(([lb, why]) => `${esc(lb)}${why ? ` (${esc(why)})` : ""}`).join(", ") + (Object.keys(m).length > 8 ? ` … ${Object.keys(m).length} in all` : "");
+    return `<tr data-vantage="${esc(p.vantage)}" data-fresh="${p.fresh}"><td>${esc(p.vantage)}</td><td class="${ev[0]}">${ev[1]}</td><td>${ago(p.age)}</td><td>${p.healthy}/${p.lbs}</td><td class="${Object.keys(p.down).length ? "bad" : ""}">${list(p.down)}</td><td class="${Object.keys(p.failing).length ? "warn" : ""}">${list(p.failing)}</td></tr>`;
+  }));
+  $("lb-page").textContent = h.lb_total ? `${h.lb_offset + 1}–${Math.min(h.lb_offset + LB_PAGE, h.lb_total)} of ${h.lb_total} · ${h.lb_unhealthy} unhealthy · ${h.lb_serving} serving` : "0";
+  $("lb-prev").disabled = h.lb_offset === 0;
+  $("lb-next").disabled = h.lb_offset + LB_PAGE >= h.lb_total;
   rows($("lbs").tBodies[0], h.lbs.map((l) => {
     const [cls, word] = health(l);
-    return `<tr data-lb="${esc(l.lb)}" data-healthy="${l.healthy}"><td>${esc(l.lb)}</td><td>${esc(l.az ?? "")}</td><td class="${cls}">${word}</td><td>${l.capacity ?? ""}</td><td>${l.planned ?? ""}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}</td><td class="detail">${esc(l.why ?? "")}</td></tr>`;
+    const votes = l.down_at.length ? `<span class="bad">down at ${esc(l.down_at.join(", "))}</span>` : l.failing_at.length ? `<span class="warn">failing at ${esc(l.failing_at.join(", "))}</span>` : (h.vantage_points || []).length ? "all ok" : "";
+    return `<tr data-lb="${esc(l.lb)}" data-healthy="${l.healthy}"><td>${esc(l.lb)}</td><td>${esc(l.az ?? "")}</td><td class="${cls}">${word}</td><td class="votes">${votes}</td><td>${l.capacity ?? ""}</td><td>${l.planned ?? ""}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}</td><td class="detail">${esc(l.why ?? "")}</td></tr>`;
   }));
   const lines = [
     ...h.held_back.map((b) => `held back by the budget: ${b.lb} ${b.wanted - b.removed} of ${b.wanted} (${b.bound})`),
@@ -102,7 +111,7 @@ async function refresh() {
   if (inflight) return;
   inflight = true;
   try {
-    const q = new URLSearchParams({offset, limit: PAGE, q: query, problems});
+    const q = new URLSearchParams({offset, limit: PAGE, q: query, problems, lb_offset: lbOffset, lb_limit: LB_PAGE, lb_q: lbQuery});
     const r = await fetch(`/api/v1/dashboard?${q}`, {cache: "no-store"});
     if (!r.ok) throw new Error(`${r.status}`);
     const d = await r.json();
@@ -122,5 +131,9 @@ $("search").addEventListener("input", (ev) => { clearTimeout(typing); typing = s
 $("problems").addEventListener("change", (ev) => { problems = ev.target.checked; offset = 0; refresh(); });
 $("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });
 $("next").addEventListener("click", () => { offset += PAGE; refresh(); });
+let lbTyping;
+$("lb-search").addEventListener("input", (ev) => { clearTimeout(lbTyping); lbTyping = setTimeout(() => { lbQuery = ev.target.value.trim(); lbOffset = 0; refresh(); }, 150); });
+$("lb-prev").addEventListener("click", () => { lbOffset = Math.max(0, lbOffset - LB_PAGE); refresh(); });
+$("lb-next").addEventListener("click", () => { lbOffset += LB_PAGE; refresh(); });
 refresh();
 setInterval(refresh, 1000);
