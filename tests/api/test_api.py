@@ -175,7 +175,10 @@ def test_metrics_status_json_and_feed(api):
     assert "zonewarden_plan_newest_generation 4.0" in text
     assert f'zonewarden_endpoint_applied_generation{{endpoint="{EP}"}} 4.0' in text
     assert "zonewarden_fenced_total" in text and "zonewarden_fail_static_engaged 0.0" in text
-    assert 'zonewarden_resilience_allowed_total{component="rate-limit",name="api"}' in text
+    assert (
+        'zonewarden_resilience_allowed_total{component="rate-limit",name="api",process="api"}'
+        in text
+    )
     summary = api.get("/status.json").json()
     assert summary["status"]["indicator"] == "none"
     assert {c["status"] for c in summary["components"]} == {"operational"}

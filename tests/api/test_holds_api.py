@@ -99,7 +99,12 @@ def test_health_shows_the_probing_planners_status(api, region):
                     "weight": 9,
                 },
             },
-            "vantage": {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"]},
+            "vantage": {
+                "fresh": ["planner", "az1"],
+                "stale": ["az2 (31.0 s old)"],
+                "overload": ["planner: 40 probes shed in the last 3.1 s (40 queue full)"],
+            },
+            "resilience": {"work-queue/probes/planner": {"refused-full": 40, "served": 90}},
             "holds": [],
         }
     )
@@ -108,7 +113,10 @@ def test_health_shows_the_probing_planners_status(api, region):
     rows = {row["lb"]: row for row in h["lbs"]}
     assert rows["lb-1a"]["healthy"] is False and rows["lb-1a"]["why"] == "http 503"
     assert rows["lb-1b"]["planned"] == 120 and rows["lb-1b"]["az"] == "use1-az1"
-    assert h["vantage"] == {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"]}
+    assert h["vantage"]["stale"] == ["az2 (31.0 s old)"]
+    assert h["vantage"]["overload"] == ["planner: 40 probes shed in the last 3.1 s (40 queue full)"]
+    shown = 'component="work-queue",name="probes/planner",process="planner"} 40.0'
+    assert "zonewarden_resilience_refused_full_total{" + shown in api.get("/metrics").text
     assert h["budget_held_back"] == 100.0 and h["held_back"][0]["lb"] == "lb-1b"
     assert h["fail_static"] is False
     store.set_health_status(

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from zonewarden import config as cfg
 from zonewarden.cli.main import cli
+from zonewarden.core.health import LbReading, QuorumRule, VantageReport
+from zonewarden.health.source import ProbeHealth
 from zonewarden.health.static import StaticHealth
 from zonewarden.runtime.openers import open_store
 from zonewarden.runtime.planner import Planner
@@ -81,3 +83,24 @@ def test_bad_targets_are_clear_errors(region):
     assert code == 2 and "exactly one of --az AZ or --lb LB" in out
     code, out = run("lb", "disable", "lb-1a", "--config", str(path))
     assert code == 2 and "--reason" in out
+
+
+def test_shed_probes_show_in_health_and_status(region):
+    path, store, _ = region
+    config = cfg.load(path)
+    shed = "7 probes shed in the last 2.0 s (7 queue full; queue full: 4 probes waiting)"
+
+    def local(now: float) -> VantageReport:
+        readings = {lb: LbReading(True, now, "http 200") for lb in config.region.lbs}
+        return VantageReport("planner", now, readings, shed)
+
+    health = ProbeHealth(config.region.lbs, QuorumRule(), local=local)
+    Planner(config, store, health).once(5.0)
+    code, out = run("health", "--config", str(path), "--json")
+    status = json.loads(out)
+    assert status["vantage"]["overload"] == [f"planner: {shed}"]
+    assert isinstance(status["resilience"], dict)  # the planner's counters, for /metrics
+    code, out = run("health", "--config", str(path))
+    assert code == 0 and "probes shed" in out and "7 probes shed" in out
+    code, out = run("status", "--config", str(path), "--json")
+    assert "7 probes shed" in out

@@ -40,7 +40,12 @@ def test_vantage_reports_round_trip_with_their_ages(store):
     a = VantageReport(
         "az1", 10.0, {LbId("lb-1a"): LbReading(False, 9.5, "http 503 (fall 2/2)", None)}
     )
-    b = VantageReport("az2", 11.0, {LbId("lb-1a"): LbReading(True, 10.5, "http 200", 120)})
+    b = VantageReport(
+        "az2",
+        11.0,
+        {LbId("lb-1a"): LbReading(True, 10.5, "http 200", 120)},
+        "3 probes shed in the last 0.4 s (3 queue full; queue full: 4 probes waiting)",
+    )
     store.publish_vantage(a)
     store.publish_vantage(b)
     store.publish_vantage(a)  # replaces, never duplicates

@@ -107,6 +107,7 @@ def lb_health(
         "vantage": {
             "fresh": list(vantage.get("fresh", [])),
             "stale": list(vantage.get("stale", [])),
+            "overload": list(vantage.get("overload", [])),
         },
         "vantage_points": points,
         "health_at": s.health.get("at"),

@@ -12,6 +12,7 @@ of 50,000 names does not become 50,000 x 4 series by accident.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -146,10 +147,17 @@ class RegionCollector(Collector):
         yield from (weight, serving)
 
 
+def _published(view: RegionView) -> dict[str, Any]:
+    counters = view.snapshot.health.get("resilience")
+    return {"planner": counters} if isinstance(counters, dict) else {}
+
+
 def registry_for(view: RegionView) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RegionCollector(view))
-    registry.register(prometheus_collector())  # rate limits, retries: zonewarden.resilience
+    # rate limits, retries, probe queues (zonewarden.resilience): the API's own counters
+    # and those the planner published with its health status
+    registry.register(prometheus_collector("api", lambda: _published(view)))
     return registry
 
 

@@ -143,6 +143,8 @@ def health(config_path: str | None, as_json: bool) -> None:
         f"vantage points: fresh {', '.join(vantage.get('fresh', [])) or '-'}; "
         f"stale {', '.join(vantage.get('stale', [])) or '-'}"
     )
+    for line in vantage.get("overload", []):
+        console.print(f"[bold yellow]probes shed[/] {line} (no evidence, not failures)")
     for h in status.get("holds", []):
         console.print(f"hold: {h['kind']} {h['scope']} {h['name']} by {h['actor']}: {h['reason']}")
 

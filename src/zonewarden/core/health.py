@@ -155,6 +155,7 @@ class Evidence:
     problems: tuple[str, ...] = ()  # non-empty: do not act on it (fail-static)
     stale: tuple[str, ...] = ()  # vantage points left out as stale, with their age
     fresh: tuple[str, ...] = ()
+    overload: tuple[str, ...] = ()  # "vantage: N probes shed ..." per fresh vantage point shedding
 
     @property
     def usable(self) -> bool:
@@ -187,7 +188,9 @@ def combine(
             continue
         verdicts[lb] = _verdict(votes, rule)
     problems = _problems(verdicts, len(fresh_reports), missing, len(lb_ids), stale, rule)
-    return Evidence(verdicts, problems, tuple(stale), tuple(r.vantage for r in fresh_reports))
+    overload = tuple(f"{r.vantage}: {r.overload}" for r in fresh_reports if r.overload)
+    fresh = tuple(r.vantage for r in fresh_reports)
+    return Evidence(verdicts, problems, tuple(stale), fresh, overload)
 
 
 def _verdict(votes: list[tuple[str, LbReading]], rule: QuorumRule) -> Verdict:

@@ -4,8 +4,10 @@ Rules kept here: a component counts what it decided (retries allowed and refused
 requests rejected, work dropped and why) in plain integers, so the simulator pays no
 more than a dict update per decision; every live set of counters is listed in one
 process-wide registry (`all_counters`), which the metrics surface exports as
-`zonewarden_resilience_<key>_total{component=..., name=...}` through
-`prometheus_collector()` when prometheus_client is installed. Nothing here keeps a
+`zonewarden_resilience_<key>_total{component=..., name=..., process=...}` through
+`prometheus_collector()` when prometheus_client is installed, together with the
+counters other processes published (the planner puts its own, the health checker's
+probe queue among them, in its health status, which the API reads). Nothing here keeps a
 second registry: the collector is registered once, in the process's own registry.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 
@@ -54,8 +56,15 @@ def snapshot() -> dict[str, dict[str, int]]:
     return {f"{c.component}/{c.name}": c.snapshot() for c in all_counters()}
 
 
-def prometheus_collector() -> Any:
-    """A prometheus_client collector over `all_counters()`; register it once per process.
+Published = Mapping[str, Mapping[str, Mapping[str, int]]]  # process -> "component/name" -> counts
+
+
+def prometheus_collector(
+    process: str = "local", published: Callable[[], Published] | None = None
+) -> Any:
+    """A prometheus_client collector over `all_counters()` (labelled `process=process`)
+    and, when given, the counters other processes published (`published()`: per process
+    a `snapshot()`, e.g. the planner's in its health status); register it once per process.
 
     Raises RuntimeError naming the package when prometheus_client is not installed.
     """
@@ -69,19 +78,38 @@ def prometheus_collector() -> Any:
     class ResilienceCollector:
         def collect(self) -> Iterator[Any]:
             families: dict[str, Any] = {}
-            for c in all_counters():
-                for key, value in sorted(c.values.items()):
+            for component, name, source, values in _rows(process, published):
+                for key, value in sorted(values.items()):
                     metric = "zonewarden_resilience_" + key.replace("-", "_")
                     family = families.get(metric)
                     if family is None:
                         family = prometheus.CounterMetricFamily(
-                            metric, f"resilience decisions: {key}", labels=["component", "name"]
+                            metric,
+                            f"resilience decisions: {key}",
+                            labels=["component", "name", "process"],
                         )
                         families[metric] = family
-                    family.add_metric([c.component, c.name], value)
+                    family.add_metric([component, name, source], value)
             yield from families.values()
 
         def describe(self) -> list[Any]:
             return []
 
     return ResilienceCollector()
+
+
+def _rows(
+    process: str, published: Callable[[], Published] | None
+) -> Iterator[tuple[str, str, str, Mapping[str, int]]]:
+    for c in all_counters():
+        yield c.component, c.name, process, c.values
+    if published is None:
+        return
+    for source, table in sorted(published().items()):
+        if source == process or not isinstance(table, Mapping):
+            continue  # our own counters are the live ones above
+        for key, values in sorted(table.items()):
+            component, _, name = str(key).partition("/")
+            if isinstance(values, Mapping):  # a document from a store: skip what is not counts
+                counts = {k: v for k, v in values.items() if isinstance(v, int)}
+                yield component, name, source, counts

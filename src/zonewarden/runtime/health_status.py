@@ -9,9 +9,12 @@ Shape (JSON; what `status`, the admin API and the dashboard read):
      "waiting": ["lb-1a: hold-down: healthy for 12 s of 30 s before re-entry"],
      "lbs": {"lb-1a": {"az": "use1-az1", "healthy": false, "reason": "...",
                        "capacity": 110, "served": 0, "weight": 0}},
-     "vantage": {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"]},
+     "vantage": {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"],
+                 "overload": ["planner: 40 probes shed in the last 3.1 s (...)"]},
      "by_vantage": {"az1": {"at": 1764612345.1, "lbs": 12, "healthy": 11,
                             "down": {"lb-1a": "http 503"}, "failing": {}}},
+     "resilience": {"work-queue/probes/planner": {"served": 90, ...}},  # the planner's
+                 # resilience counters, exported by the API's /metrics
      "holds": [{"scope": "az", "name": "use1-az2", "kind": "drain", "reason": "...",
                 "actor": "alice", "at": 1764612000.0}]}
 """
@@ -64,6 +67,7 @@ def status_document(
         "vantage": {
             "fresh": list(evidence.fresh) if evidence else [],
             "stale": list(evidence.stale) if evidence else [],
+            "overload": list(evidence.overload) if evidence else [],  # probes being shed
         },
         "by_vantage": {r.vantage: vantage_summary(r) for r in reports},
         "ledger": ledger_document(state),  # the budget's spends and exits, for restarts

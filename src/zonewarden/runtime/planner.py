@@ -34,6 +34,7 @@ from zonewarden.core.planner import Observation, TickDecision, TickInputs, plan_
 from zonewarden.core.policy import LbHealth, PolicyState, RegionIndex, state_from_ledger
 from zonewarden.errors import HealthUnavailable, PublishConflict, RetryableError, ZoneWardenError
 from zonewarden.ports import HealthSource, Heartbeat, RegionStore
+from zonewarden.resilience import metrics as resilience_metrics
 from zonewarden.runtime.failures import (
     FailureLog,
     announce,
@@ -250,6 +251,9 @@ class Planner:
             phase = decision.action
             held = len(decision.step.held_back)
             detail = f"{held} removal(s) held back by the budget" if held else ""
+        evidence = getattr(self.health, "last", None)
+        if evidence is not None and evidence.overload:  # shown by `zonewarden status`
+            detail = "; ".join([detail, *evidence.overload] if detail else evidence.overload)
         self.store.beat(Heartbeat("planner", now, self.based_on, phase, detail[:500]))
 
     def _publish_status(self, decision: TickDecision, now: float) -> None:
@@ -264,6 +268,7 @@ class Planner:
             self.store.operator_holds(),
             getattr(self.health, "reports", ()),
         )
+        status["resilience"] = resilience_metrics.snapshot()  # the API's /metrics shows them
         self.store.set_health_status(status)
 
     def leads(self) -> bool:

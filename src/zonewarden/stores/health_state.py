@@ -88,7 +88,7 @@ class HealthStateOps:
             lb: [r.healthy, r.at, r.reason[:300], r.capacity, r.failing]
             for lb, r in report.readings.items()
         }
-        body = json.dumps({"at": report.at, "readings": readings})
+        body = json.dumps({"at": report.at, "readings": readings, "overload": report.overload})
         self._health_write(f"vantage/{report.vantage}", body, None)
 
     def vantage_reports(self) -> list[VantageReport]:
@@ -97,7 +97,9 @@ class HealthStateOps:
             try:
                 d = json.loads(value)
                 readings = {LbId(lb): _reading(row) for lb, row in d["readings"].items()}
-                out.append(VantageReport(key.removeprefix("vantage/"), float(d["at"]), readings))
+                overload = str(d.get("overload") or "")[:500]
+                name = key.removeprefix("vantage/")
+                out.append(VantageReport(name, float(d["at"]), readings, overload))
             except (ValueError, KeyError, TypeError):
                 continue
         return out
