@@ -12,7 +12,7 @@ Shape (JSON; what `status`, the admin API and the dashboard read):
      "vantage": {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"],
                  "overload": ["planner: 40 probes shed in the last 3.1 s (...)"]},
      "by_vantage": {"az1": {"at": 1764612345.1, "lbs": 12, "healthy": 11,
-                            "down": {"lb-1a": "http 503"}, "failing": {}}},
+                            "down": {"lb-1a": "http 503"}, "failing": {}, "overload": ""}},
      "resilience": {"work-queue/probes/planner": {"served": 90, ...}},  # the planner's
                  # resilience counters, exported by the API's /metrics
      "holds": [{"scope": "az", "name": "use1-az2", "kind": "drain", "reason": "...",
@@ -96,4 +96,5 @@ def vantage_summary(report: VantageReport) -> dict[str, Any]:
         "healthy": len(report.readings) - len(down),
         "down": dict(sorted(down.items())),
         "failing": dict(sorted(failing.items())),
+        "overload": report.overload,  # "" unless it sheds probes
     }
