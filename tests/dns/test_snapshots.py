@@ -118,6 +118,9 @@ def test_legacy_cleanup_empties_the_served_name_and_safe_cleanup_never(fresh_liv
     store.delete_unreferenced([first, store.newest()], actor="cleanup", now=1.0)
     time.sleep(0.15)
     assert addresses(fresh_live.port) == {"192.0.2.50"}
+    responder = fresh_live.server.responder
+    ask(fresh_live.port, dns.message.make_query(EP, "AAAA"))  # NODATA, but not empty
+    assert responder.empty_answers == 0
     # legacy: ep0 is written back to the old plan by a slow enactor, then clean-up deletes
     # every plan older than the newest: the active plan's records go with it
     publish_and_apply(store, "192.0.2.60")
@@ -127,6 +130,8 @@ def test_legacy_cleanup_empties_the_served_name_and_safe_cleanup_never(fresh_liv
     time.sleep(0.15)
     r = ask(fresh_live.port, dns.message.make_query(EP, "A"))
     assert r.rcode() == dns.rcode.NOERROR and not r.answer  # the 2025 empty answer
+    assert responder.empty_answers == 1
+    assert "zonewarden_dns_empty_answers_total 1.0" in fresh_live.server.metrics.render()
 
 
 def test_export_parses_and_holds_the_served_records():

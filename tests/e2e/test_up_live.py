@@ -47,6 +47,7 @@ def zw(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProces
 class Region:
     def __init__(self, cwd: Path, *args: str) -> None:
         self.cwd, self.dns, self.api = cwd, free_port(), free_port()
+        self.dns_metrics = free_port()
         self.log = (cwd / f"up-{time.monotonic_ns()}.out").open("w")
         self.proc = subprocess.Popen(
             [
@@ -59,6 +60,8 @@ class Region:
                 "240",
                 "--dns-listen",
                 f"127.0.0.1:{self.dns}",
+                "--dns-metrics-listen",
+                f"127.0.0.1:{self.dns_metrics}",
                 "--api-listen",
                 f"127.0.0.1:{self.api}",
                 *args,
@@ -103,8 +106,17 @@ class Region:
                 time.sleep(0.2)
         raise AssertionError("API never answered: " + self.output())
 
-    def metric(self, name: str) -> float:
-        for line in self.get("/metrics").splitlines():
+    def metric(self, name: str, dns_server: bool = False) -> float:
+        """One sample from the API's /metrics, or the DNS server's with `dns_server`."""
+        import urllib.request
+
+        if dns_server:
+            url = f"http://127.0.0.1:{self.dns_metrics}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as r:
+                text = r.read().decode()
+        else:
+            text = self.get("/metrics")
+        for line in text.splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])
         raise AssertionError(f"{name} not in /metrics")
@@ -179,11 +191,12 @@ def test_safe_race_fences_stale_writes_and_never_answers_empty(cwd, browser):
         startup = region.wait_dns()
         region.wait_api()
         print(f"up answered DNS {startup:.2f}s after start")
-        empties, asked, deadline = [], 0, time.monotonic() + 20
+        empties, asked, answered, deadline = [], 0, 0, time.monotonic() + 20
         while time.monotonic() < deadline:
             for name in NAMES:
                 got = region.ask(name)
                 asked += 1
+                answered += got is not None
                 if got and got[0] == dns.rcode.NOERROR and got[1] == 0:
                     empties.append(name)
             if region.metric("zonewarden_fenced_total") >= 3 and asked > 200:
@@ -194,6 +207,9 @@ def test_safe_race_fences_stale_writes_and_never_answers_empty(cwd, browser):
             "the paused enactor's stale writes must be fenced"
         )
         assert region.metric("zonewarden_endpoints_empty") == 0
+        assert region.metric("zonewarden_dns_empty_answers_total", dns_server=True) == 0
+        noerror = 'zonewarden_dns_answers_total{rcode="NOERROR"}'
+        assert region.metric(noerror, dns_server=True) >= answered
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(region.url + "/")
         page.wait_for_function(
@@ -248,6 +264,7 @@ def test_legacy_race_answers_empty_within_60s_and_stays_stuck_until_repair(cwd, 
             "the enactors must be stuck: still empty"
         )
         assert region.metric("zonewarden_endpoints_empty") >= 1
+        assert region.metric("zonewarden_dns_empty_answers_total", dns_server=True) >= 2
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(region.url + "/")
         page.wait_for_selector("#alarms li[data-kind=endpoint-empty]", timeout=15000)
@@ -311,6 +328,8 @@ def test_dns_outlives_a_killed_up_and_the_next_up_takes_over_without_a_gap(cwd):
             "--no-api",
             "--dns-listen",
             f"127.0.0.1:{first.dns}",
+            "--dns-metrics-listen",  # the same server argv, so the new up adopts it
+            f"127.0.0.1:{first.dns_metrics}",
         ],
         cwd=cwd,
         stdout=second.log,

@@ -132,6 +132,10 @@ def _lb_rows(s: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     loads = s.lbs
     probed: Mapping[str, Any] = s.health.get("lbs") or {}
     points = vantage_points(s)
+    held = {
+        str(h["lb"]): max(0, int(h["wanted"]) - int(h["removed"]))
+        for h in s.health.get("held_back") or []
+    }
     out = []
     for lb in sorted(set(loads) | set(probed)):
         load = loads.get(lb)
@@ -145,6 +149,7 @@ def _lb_rows(s: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 **_probe_row(probed.get(lb)),
                 "down_at": [p["vantage"] for p in points if lb in p["down"]],
                 "failing_at": [p["vantage"] for p in points if lb in p["failing"]],
+                "held_back": held.get(lb),  # capacity the removal budget keeps here
             }
         )
     out.sort(key=lambda r: (not _problem(r), r["lb"]))
@@ -153,4 +158,9 @@ def _lb_rows(s: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def _problem(row: Mapping[str, Any]) -> bool:
-    return row["healthy"] is False or bool(row["down_at"]) or not row["serving"]
+    return (
+        row["healthy"] is False
+        or bool(row["down_at"])
+        or not row["serving"]
+        or bool(row["held_back"])
+    )

@@ -4,13 +4,19 @@ A custom collector reads the view's cached snapshot at scrape time, so a scrape 
 store read and the numbers are the ones the dashboard shows. One registry per process:
 the API's own (never the global default, which other libraries may fill).
 
-Per-endpoint series are exported for at most `per_endpoint_limit` endpoints (the worst
-first: empty, then most lagging); the totals always cover every endpoint, so a region
-of 50,000 names does not become 50,000 x 4 series by accident.
+Cardinality at 50,000 endpoints: per-endpoint series (applied generation, lag, records)
+are exported for at most `per_endpoint_limit` endpoints (default 2,000), the worst first
+(empty, then most lagging, then by name), so the one that matters is always among them;
+aggregates always cover every endpoint: counts by lag bucket
+(`zonewarden_endpoints_by_lag{le=...}`), empty, lagging, the largest lag and the low
+watermark. A region of 50,000 names is ~2,000 x 3 endpoint series, not 150,000.
+Per LB (thousands, not tens of thousands): live weight, serving, health verdict; per
+vantage point: its report's age and how many LBs it calls healthy, down and failing.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,11 +24,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from zonewarden.api.lbs import budget_held, fail_static
-from zonewarden.api.view import RegionView
+from zonewarden.api.lbs import budget_held, fail_static, vantage_points
+from zonewarden.api.view import PLANS_DELETED, RegionView
 from zonewarden.resilience.metrics import prometheus_collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LAG_BUCKETS = (0, 1, 2, 5, 10, 100)
 KIND_COUNTERS = {
     "write": ("zonewarden_writes_total", "Fenced writes that changed an endpoint's records"),
     "fenced": ("zonewarden_fenced_total", "Stale writes fenced out (a newer generation was live)"),
@@ -58,6 +65,16 @@ class RegionCollector(Collector):
             s.max_lag,
         )
         yield g(
+            "zonewarden_endpoints_lagging",
+            "Endpoints whose applied generation is behind the newest plan",
+            s.lagging_endpoints,
+        )
+        yield g(
+            "zonewarden_endpoint_applied_generation_min",
+            "Smallest applied generation over all endpoints (the low watermark)",
+            min((e.generation for e in s.endpoints), default=0),
+        )
+        yield g(
             "zonewarden_store_readable", "0 while the API cannot read the store", int(not s.error)
         )
         yield from self._per_endpoint()
@@ -90,21 +107,37 @@ class RegionCollector(Collector):
             lag.add_metric([e.name], e.lag)
             records.add_metric([e.name], e.records)
         yield from (applied, lag, records)
+        buckets = GaugeMetricFamily(
+            "zonewarden_endpoints_by_lag",
+            "Endpoints at most `le` generations behind the newest plan (cumulative)",
+            labels=["le"],
+        )
+        lags = sorted(e.lag for e in s.endpoints)
+        for bound in LAG_BUCKETS:
+            buckets.add_metric([str(bound)], bisect.bisect_right(lags, bound))
+        buckets.add_metric(["+Inf"], len(lags))
+        yield buckets
 
     def _audit_counters(self) -> Iterator[Metric]:
         counts = self.view.snapshot.counts
         for kind, (name, doc) in KIND_COUNTERS.items():
             yield CounterMetricFamily(name, doc, value=counts.get(kind, 0))
-        deleted = CounterMetricFamily(
-            "zonewarden_cleanup_passes_total", "Clean-up passes that deleted or kept plans"
+        passes = CounterMetricFamily(
+            "zonewarden_cleanup_passes", "Clean-up passes that deleted or kept plans"
         )
-        deleted.add_metric([], counts.get("cleanup", 0))
-        yield deleted
+        passes.add_metric([], counts.get("cleanup", 0))
+        yield passes
+        yield CounterMetricFamily(
+            "zonewarden_cleanup_plans_deleted",
+            "Plans deleted by clean-up (each pass's deleted generations, summed)",
+            value=counts.get(PLANS_DELETED, 0),
+        )
         events = CounterMetricFamily(
-            "zonewarden_audit_events_total", "Audit events by kind", labels=["kind"]
+            "zonewarden_audit_events", "Audit events by kind", labels=["kind"]
         )
         for kind, n in sorted(counts.items()):
-            events.add_metric([kind], n)
+            if kind != PLANS_DELETED:
+                events.add_metric([kind], n)
         yield events
 
     def _actors(self) -> Iterator[Metric]:
@@ -145,6 +178,54 @@ class RegionCollector(Collector):
             weight.add_metric([lb], row.weight)
             serving.add_metric([lb], int(row.serving))
         yield from (weight, serving)
+        yield from self._lb_health()
+
+    def _lb_health(self) -> Iterator[Metric]:
+        """The planner's verdict per LB, what the budget holds back per LB, and each
+        vantage point's own probe results (absent without probed health)."""
+        s = self.view.snapshot
+        healthy = GaugeMetricFamily(
+            "zonewarden_lb_healthy",
+            "1 if the planner's combined verdict on the LB is healthy, 0 if not",
+            labels=["lb", "az"],
+        )
+        for lb, row in sorted((s.health.get("lbs") or {}).items()):
+            if row.get("healthy") is not None:
+                healthy.add_metric([lb, str(row.get("az") or "")], int(bool(row["healthy"])))
+        yield healthy
+        held = GaugeMetricFamily(
+            "zonewarden_lb_budget_held_back",
+            "Capacity the removal budget keeps on this LB although health wants it removed",
+            labels=["lb"],
+        )
+        for h in s.health.get("held_back") or []:
+            held.add_metric([str(h["lb"])], max(0, int(h["wanted"]) - int(h["removed"])))
+        yield held
+        results = GaugeMetricFamily(
+            "zonewarden_vantage_lbs",
+            "LBs by what one vantage point's probes say: healthy, down (verdict fallen), "
+            "failing (newest probe failed, verdict not fallen yet)",
+            labels=["vantage", "state"],
+        )
+        age = GaugeMetricFamily(
+            "zonewarden_vantage_report_age_seconds",
+            "Age of each vantage point's newest probe report",
+            labels=["vantage"],
+        )
+        fresh = GaugeMetricFamily(
+            "zonewarden_vantage_fresh",
+            "1 if the planner counted this vantage point as fresh evidence, 0 if stale",
+            labels=["vantage"],
+        )
+        for p in vantage_points(s):
+            name = p["vantage"]
+            results.add_metric([name, "healthy"], p["healthy"])
+            results.add_metric([name, "down"], len(p["down"]))
+            results.add_metric([name, "failing"], len(p["failing"]))
+            age.add_metric([name], p["age"])
+            if p["fresh"] is not None:
+                fresh.add_metric([name], int(p["fresh"]))
+        yield from (results, age, fresh)
 
 
 def _published(view: RegionView) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ from zonewarden.ports import AuditEvent, Heartbeat, RegionStore
 
 log = logging.getLogger("zonewarden.api")
 RECENT_EVENTS = 5000
+PLANS_DELETED = "plans-deleted"  # not an audit kind: plans deleted, summed over clean-ups
+_DELETED = re.compile(r"deleted \[([0-9, ]*)\]")
 AUDIT_CATCH_UP = 20_000  # events read per refresh at most, so a huge log cannot stall one
 
 
@@ -114,6 +117,13 @@ class _Cached:
     pinned: int | None
     newest: int
     row: EndpointRow
+
+
+def plans_deleted(detail: str) -> int:
+    """How many plans one clean-up audit event says it deleted ("deleted [4, 5] kept
+    referenced [6]", as every store writes it); 0 when the detail does not say."""
+    m = _DELETED.search(detail)
+    return len([g for g in m.group(1).split(",") if g.strip()]) if m else 0
 
 
 @dataclass
@@ -247,6 +257,8 @@ class RegionView:
                 return
             for event in batch:
                 self._counts[event.kind] += 1
+                if event.kind in ("cleanup", "legacy-cleanup"):
+                    self._counts[PLANS_DELETED] += plans_deleted(event.detail)
             self._recent.extend(batch)
             self._audit_seq = batch[-1].seq
             read += len(batch)

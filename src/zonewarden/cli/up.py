@@ -149,6 +149,11 @@ def _where(config: Config, dns: list[str] | None, api: str | None, logs: Path) -
 @click.option(
     "--api-listen", default=None, help="API ADDR:PORT (default [api] listen, 127.0.0.1:8053)."
 )
+@click.option(
+    "--dns-metrics-listen",
+    default=None,
+    help="The DNS server's Prometheus metrics on ADDR:PORT (default [dns] metrics_listen; off).",
+)
 @click.option("--no-dns", is_flag=True, help="Do not start the embedded DNS server.")
 @click.option("--no-api", is_flag=True, help="Do not start the API, dashboard and status page.")
 @click.option(
@@ -165,6 +170,7 @@ def up(
     duration: float | None,
     dns_listen: tuple[str, ...],
     api_listen: str | None,
+    dns_metrics_listen: str | None,
     no_dns: bool,
     no_api: bool,
     scenario: str | None,
@@ -197,6 +203,8 @@ def up(
     api = None if no_api else (api_listen or config.api.listen)
     if api:
         split_listen(api)  # a clear error now, not a crash-looping child
+    if dns_metrics_listen:
+        split_listen(dns_metrics_listen)
     lock = UpLock(config.store.path.with_name(config.store.path.name + ".up.lock"))
     lock.acquire()
     store = open_store(config, create=True)
@@ -216,6 +224,7 @@ def up(
         protocol=chosen,
         dns_listen=dns,
         api_listen=api,
+        dns_metrics_listen=dns_metrics_listen,
         enactor_args=(
             {i: VICTIM_ARGS if i == VICTIM else OTHERS_ARGS for i in config.enactors.ids}
             if race
@@ -236,6 +245,9 @@ def up(
         f"[green]region {config.region.name} up[/] with {len(children)} processes ({chosen} protocol)"
     )
     _where(config, dns if with_dns else None, api, supervisor.log_dir)
+    metrics_at = dns_metrics_listen or config.dns.get("metrics_listen")
+    if with_dns and metrics_at:
+        console.print(f"        dns metrics http://{metrics_at}/metrics")
     if replay is not None:
         console.print(
             f"[bold]race replay:[/] enactor {VICTIM} is slowed and paused while plans come "

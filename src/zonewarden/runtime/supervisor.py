@@ -126,6 +126,7 @@ def child_roles(
     dns_listen: list[str] | None = None,
     api_listen: str | None = None,
     enactor_args: dict[str, list[str]] | None = None,
+    dns_metrics_listen: str | None = None,
 ) -> list[Child]:
     """The region's processes; `api_listen` None starts no API, `enactor_args` adds
     arguments to named enactors (the race scenario's slow enactor)."""
@@ -152,6 +153,8 @@ def child_roles(
         argv = [*base, "serve-dns", *cfg]
         for addr in listen:
             argv += ["--listen", addr]
+        if dns_metrics_listen:
+            argv += ["--metrics-listen", dns_metrics_listen]
         pidfile = config.store.path.parent / "dns.pid"
         children.append(Child("dns", argv, pidfile=pidfile))
     return children

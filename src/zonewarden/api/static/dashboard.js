@@ -30,7 +30,7 @@ function drawAlarms(alarms) {
 
 function drawCounters(c) {
   const names = [["write", "writes"], ["fenced", "stale writes fenced out"], ["refused", "empty answers refused"],
-    ["publish", "plans published"], ["cleanup", "clean-up passes"], ["hold", "fail-static holds"],
+    ["publish", "plans published"], ["cleanup", "clean-up passes"], ["plans-deleted", "plans deleted by clean-up"], ["hold", "fail-static holds"],
     ["repair", "repairs"], ["legacy-write", "unfenced (legacy) writes"]];
   $("counters").innerHTML = names.map(([k, label]) =>
     `<tr data-kind="${k}"><th>${label}</th><td>${c[k] || 0}</td></tr>`).join("");
@@ -76,7 +76,7 @@ function drawLbs(h) {
   rows($("lbs").tBodies[0], h.lbs.map((l) => {
     const [cls, word] = health(l);
     const votes = l.down_at.length ? `<span class="bad">down at ${esc(l.down_at.join(", "))}</span>` : l.failing_at.length ? `<span class="warn">failing at ${esc(l.failing_at.join(", "))}</span>` : (h.vantage_points || []).length ? "all ok" : "";
-    return `<tr data-lb="${esc(l.lb)}" data-healthy="${l.healthy}"><td>${esc(l.lb)}</td><td>${esc(l.az ?? "")}</td><td class="${cls}">${word}</td><td class="votes">${votes}</td><td>${l.capacity ?? ""}</td><td>${l.planned ?? ""}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}</td><td class="detail">${esc(l.why ?? "")}</td></tr>`;
+    return `<tr data-lb="${esc(l.lb)}" data-healthy="${l.healthy}"><td>${esc(l.lb)}</td><td>${esc(l.az ?? "")}</td><td class="${cls}">${word}</td><td class="votes">${votes}</td><td>${l.capacity ?? ""}</td><td>${l.planned ?? ""}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}${l.held_back ? ` <span class="warn held">budget holds back ${l.held_back}</span>` : ""}</td><td class="detail">${esc(l.why ?? "")}</td></tr>`;
   }));
   const lines = [
     ...h.held_back.map((b) => `held back by the budget: ${b.lb} ${b.wanted - b.removed} of ${b.wanted} (${b.bound})`),

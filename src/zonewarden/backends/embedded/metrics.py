@@ -13,13 +13,15 @@ Rules kept here:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP",
+               5: "REFUSED", 9: "NOTAUTH"}  # fmt: skip
 # (attribute, metric name without _total, help) of every counter
 COUNTERS = (
     ("snapshots_built", "zonewarden_dns_snapshots_built", "Snapshots built and served"),
@@ -79,6 +81,9 @@ class ServerMetrics:
     servfails: int = 0
     build_errors: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    empty_answers: int = 0
+    # answers built, by rcode: the responder's fast path (all NOERROR) and careful path
+    answers: Callable[[], Mapping[int, int]] = field(default=lambda: {})
     # counters kept elsewhere (the responder, the rate limiter), read when scraped
     sources: dict[str, Callable[[], int]] = field(default_factory=dict)
 
@@ -115,6 +120,20 @@ class _Collector(Collector):
         for kind, count in sorted(m.errors.items()):
             errors.add_metric([kind], count)
         yield errors
+        answers = CounterMetricFamily(
+            "zonewarden_dns_answers",
+            "Answers built, by rcode (before response rate limiting)",
+            labels=["rcode"],
+        )
+        for rcode, count in sorted(m.answers().items()):
+            answers.add_metric([RCODE_NAMES.get(rcode, str(rcode))], count)
+        yield answers
+        yield CounterMetricFamily(
+            "zonewarden_dns_empty_answers",
+            "Address queries answered NOERROR with no data for an endpoint with no records "
+            "(the 2025 failure's answer): must stay 0",
+            value=m.value("empty_answers"),
+        )
         age = time.time() - m.snapshot_built_at if m.snapshot_built_at else 0.0
         for name, doc, value in (
             ("zonewarden_dns_snapshot_version", "Store version served", m.snapshot_version),

@@ -33,6 +33,9 @@ from zonewarden.backends.embedded.wire import (
     NXDOMAIN,
     REFUSED,
     SERVFAIL,
+    T_A,
+    T_AAAA,
+    T_ANY,
     T_AXFR,
     T_IXFR,
     T_OPT,
@@ -50,6 +53,7 @@ BARE_OPT = b"\x00\x00\x29"  # root owner, type OPT
 TCP_LIMIT = 65535
 META_QTYPES = frozenset({T_OPT, T_TSIG, T_TKEY})  # MAILA/MAILB: no data, as NSD
 TRANSFERS = frozenset({T_AXFR, T_IXFR})
+ADDRESS_QTYPES = frozenset({T_A, T_AAAA, T_ANY})
 
 
 def flag_table(rcode: int, *, aa: bool = True, tc: bool = False) -> tuple[bytes, bytes]:
@@ -86,8 +90,18 @@ class Responder:
         self.max_udp_payload = max_udp_payload
         self.tsig = tsig or TsigKeys()
         self.servfails = 0  # answers for names whose records could not be built
+        # answers by rcode: the fast path's are all NOERROR and only counted (here and in
+        # the compiled UDP loop); the careful path's by the rcode of what it built
+        self.fast_answers = 0
+        self.rcodes: dict[int, int] = {}
+        self.empty_answers = 0  # NOERROR without data for an endpoint with no records
         self.opt = (self._opt(0, False), self._opt(0, True))
         self.opt_badvers = (self._opt(BADVERS, False), self._opt(BADVERS, True))
+
+    def answers_by_rcode(self) -> dict[int, int]:
+        out = dict(self.rcodes)
+        out[NOERROR] = out.get(NOERROR, 0) + self.fast_answers
+        return out
 
     def _opt(self, rcode: int, do: bool) -> bytes:
         ttl = ((rcode >> 4) << 24) | (0x8000 if do else 0)
@@ -115,6 +129,7 @@ class Responder:
                             )
                         )
                         if not udp or len(out) <= 512:
+                            self.fast_answers += 1
                             return out
             elif (
                 counts == ONE_QUESTION_OPT
@@ -137,11 +152,19 @@ class Responder:
                         )
                     )
                     if not udp or len(out) <= 512:
+                        self.fast_answers += 1
                         return out  # larger ones: the slow path checks the client's payload
         return self.respond_slowly(data, udp, source)
 
     # -- the careful path ----------------------------------------------------------------
     def respond_slowly(self, data: bytes, udp: bool = True, source: bytes = b"") -> bytes | None:
+        out = self._respond_slowly(data, udp, source)
+        if out is not None and len(out) > 3:
+            rcode = out[3] & 0xF
+            self.rcodes[rcode] = self.rcodes.get(rcode, 0) + 1
+        return out
+
+    def _respond_slowly(self, data: bytes, udp: bool, source: bytes) -> bytes | None:
         query = parse_query(data)
         if isinstance(query, Malformed):
             return self._error(data, query) if query.rcode is not None else None
@@ -196,6 +219,8 @@ class Responder:
             return _compose(data, q, FLAGS_SERVFAIL[flag_index], counts, b"", opt)
         owner = struct.pack("!H", 0xC000 | (12 + len(lname) - len(zone.apex)))
         flags = (FLAGS_OK if lname in snap.nodes else FLAGS_NX)[flag_index]
+        if lname in snap.empty and q.qtype in ADDRESS_QTYPES:
+            self.empty_answers += 1  # what the 2025 failure served: must stay 0
         soa = owner + zone.soa_negative
         out = _compose(data, q, flags, _counts(0, 1, bool(opt)), soa, opt)
         return out if len(out) <= limit else _truncated(data, q, flag_index, opt)

@@ -81,6 +81,8 @@ class DnsServer:
             else None
         )
         self.metrics.sources["servfails"] = lambda: self.responder.servfails
+        self.metrics.sources["empty_answers"] = lambda: self.responder.empty_answers
+        self.metrics.answers = self.responder.answers_by_rcode
         if self.rrl is not None:
             rrl = self.rrl
             self.metrics.sources["rrl_dropped"] = lambda: rrl.dropped

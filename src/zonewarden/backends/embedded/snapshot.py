@@ -60,6 +60,7 @@ class Snapshot:
     endpoints: int
     outside: int
     broken: frozenset[bytes] = frozenset()  # names answered SERVFAIL (lower-case wire)
+    empty: frozenset[bytes] = frozenset()  # endpoints with no records (lower-case wire)
 
     def zone_of(self, lname: bytes) -> ZoneAnswers | None:
         """The served zone containing `lname` (lower-case wire), or None."""
@@ -113,6 +114,7 @@ class SnapshotBuilder:
         self._digests: dict[EndpointName, str] = {}  # endpoint wire name -> zone
         self._nodes: dict[bytes, bytes] = {}
         self._broken: dict[EndpointName, bytes] = {}  # endpoint -> its best-effort wire key
+        self._empty: dict[EndpointName, bytes] = {}  # endpoint -> wire name, no records
         self.outside = 0
         self.build_errors = 0  # names whose answers could not be built, ever
 
@@ -139,6 +141,7 @@ class SnapshotBuilder:
             for key in self._keys.pop(name, ()):
                 answers.pop(key, None)
             self._broken.pop(name, None)
+            self._empty.pop(name, None)
             try:
                 lname = name_to_wire(name.lower())
                 zone = self._zone_for(lname)
@@ -146,6 +149,8 @@ class SnapshotBuilder:
                     self.outside += name not in self._keys
                     continue
                 keys = self._endpoint_answers(lname, entry, answers)
+                if not keys:
+                    self._empty[name] = lname
             except Exception as exc:  # this name only: it answers SERVFAIL, the rest serve
                 self._unbuildable(name, exc)
                 continue
@@ -165,6 +170,7 @@ class SnapshotBuilder:
             endpoints=len(self._keys),
             outside=self.outside,
             broken=frozenset(self._broken.values()),
+            empty=frozenset(self._empty.values()),
         )
 
     def _unbuildable(self, name: EndpointName, exc: Exception) -> None:

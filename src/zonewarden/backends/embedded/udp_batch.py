@@ -77,7 +77,7 @@ def _libc() -> Any | None:
 
 
 LIBC = _libc()
-FASTUDP_INTERFACE = 1  # must equal _fastudp.c's FASTUDP_INTERFACE
+FASTUDP_INTERFACE = 2  # must equal _fastudp.c's FASTUDP_INTERFACE
 
 
 def _compiled() -> Any:
@@ -253,7 +253,7 @@ class BatchedUdpServer:
 
     def on_readable_compiled(self) -> None:
         r, rrl, metrics = self.responder, self.rrl, self.metrics
-        batches, queries, bad, refused = _fastudp.serve(
+        batches, queries, bad, refused, fast = _fastudp.serve(
             self.fd,
             r.snapshot.answers,
             r.respond,
@@ -270,6 +270,7 @@ class BatchedUdpServer:
         )
         metrics.udp_batches += batches
         metrics.udp_queries += queries
+        r.fast_answers += fast
         metrics.udp_bad_sources += bad
         if refused:
             before = metrics.udp_send_refused
