@@ -66,7 +66,7 @@ def _execute(store: RegionStore, action: Action, actor: str, now: float) -> Resu
         case ApplyIfNewer(generation=g, names=names):
             return Outcomes(store.apply_if_newer(g, names, actor=actor, now=now))
         case ReadIndex():
-            return IndexIs(store.index(), now)
+            return IndexIs(store.cleanup_index(), now)
         case DeletePlans(generations=gens):
             return Deleted(store.delete_unreferenced(gens, actor=actor, now=now))
         case Sleep():

@@ -40,7 +40,7 @@ from zonewarden.core.model import (
     RecordType,
     ZoneEntry,
 )
-from zonewarden.core.outcomes import SUCCESS, CleanupResult, Outcome, PlanIndex
+from zonewarden.core.outcomes import SUCCESS, CleanupIndex, CleanupResult, Outcome, PlanIndex
 from zonewarden.core.planner import Observation
 from zonewarden.core.policy import OperatorHold
 
@@ -119,6 +119,11 @@ class PlanStore(Protocol):
     def plan_names(self, generation: Generation) -> tuple[EndpointName, ...]: ...
 
     def index(self) -> PlanIndex: ...
+
+    def cleanup_index(self) -> CleanupIndex:
+        """What clean-up reads: `core.cleanup.summarise(self.index())`, which a store
+        may compute without reading a row per endpoint."""
+        ...
 
     def delete_unreferenced(
         self, generations: Sequence[Generation], *, actor: str, now: float

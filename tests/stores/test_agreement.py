@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from tests.helpers import content
 from tests.stores.etcd_cluster import fresh_prefix, shared_cluster
 
+from zonewarden.core.cleanup import summarise
 from zonewarden.core.model import EMPTY_CONTENT, EndpointName, Generation, PlanDraft
 from zonewarden.errors import PlanRejected
 from zonewarden.stores.memory import MemoryStore
@@ -111,6 +112,7 @@ class StoresAgree(RuleBasedStateMachine):
     def same_state(self):
         assert self.model.read_zone() == self.real.read_zone()
         assert self.model.index() == self.real.index()
+        assert self.real.cleanup_index() == summarise(self.real.index())
         assert self.model.newest() == self.real.newest()
         assert self.model.frozen() == self.real.frozen()
 

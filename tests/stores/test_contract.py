@@ -200,6 +200,32 @@ def test_index_reports_generations_applied_and_newest_names(store):
     assert idx.newest_names == (A, B)
 
 
+def test_cleanup_index_agrees_with_the_core_rule_over_the_full_index(store):
+    """Each store may compute clean-up's facts its own way (SQLite in two aggregates);
+    whatever it does must equal core.cleanup.summarise over the full index: empty,
+    a newest name never applied (watermark 0), a live name the newest plan dropped (it
+    protects its generation but does not lower the watermark), all applied."""
+    from zonewarden.core.cleanup import summarise
+
+    def agrees():
+        got = store.cleanup_index()
+        assert got == summarise(store.index())
+        return got
+
+    assert agrees().watermark == 0 and agrees().live == frozenset()
+    g1 = publish(store, draft(a=content("10.0.0.1"), b=content("10.0.0.2")), now=1).generation
+    store.apply_if_newer(g1, [A], actor="e", now=1)
+    assert agrees().watermark == 0  # b never applied
+    store.apply_if_newer(g1, [B], actor="e", now=1)
+    assert agrees().watermark == g1
+    g2 = publish(store, draft(a=content("10.0.0.3")), now=2).generation
+    g3 = publish(store, draft(a=content("10.0.0.4")), now=3).generation
+    store.apply_if_newer(g3, [A], actor="e", now=3)
+    got = agrees()  # b is live at g1 but not in the newest plan
+    assert (got.generations, got.watermark, got.live) == ((g1, g2, g3), g3, {g1, g3})
+    assert got.created == {g1: 1.0, g2: 2.0, g3: 3.0}
+
+
 def test_index_reports_when_each_plan_was_published(store):
     g1 = publish(store, draft(a=content("10.0.0.1")), now=100.0).generation
     g2 = publish(store, draft(a=content("10.0.0.2")), now=250.5).generation

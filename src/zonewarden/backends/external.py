@@ -47,7 +47,7 @@ from zonewarden.core.model import (
     PlanHeader,
     ZoneEntry,
 )
-from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
+from zonewarden.core.outcomes import CleanupIndex, CleanupResult, Outcome, PlanIndex
 from zonewarden.ports import AuditEvent, DnsBackend, Heartbeat, LegacyStore, Marker, RegionStore
 
 TO_BACKEND = (Outcome.APPLIED, Outcome.CURRENT)
@@ -212,6 +212,9 @@ class ExternalZoneRegion:
 
     def index(self) -> PlanIndex:
         return self.store.index()
+
+    def cleanup_index(self) -> CleanupIndex:
+        return self.store.cleanup_index()
 
     def delete_unreferenced(
         self, generations: Sequence[Generation], *, actor: str, now: float

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from zonewarden.core.model import EndpointName, Generation
-from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
+from zonewarden.core.outcomes import CleanupIndex, CleanupResult, Outcome
 
 
 class RandomSource(Protocol):
@@ -138,7 +138,7 @@ class Outcomes:
 
 @dataclass(frozen=True, slots=True)
 class IndexIs:
-    index: PlanIndex
+    index: CleanupIndex
     now: float = 0.0  # when the index was read: history retention by age counts from it
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from zonewarden.core.model import NO_GENERATION, EndpointName, Generation
+from zonewarden.core.outcomes import CleanupIndex, PlanIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,16 @@ def in_history(
     return kept
 
 
+def summarise(index: PlanIndex) -> CleanupIndex:
+    """The clean-up facts of a full index: its low watermark and live generations."""
+    return CleanupIndex(
+        index.generations,
+        low_watermark(index.applied, index.newest_names),
+        frozenset(index.applied.values()),
+        index.created,
+    )
+
+
 def cleanup_candidates(
     generations: Iterable[Generation],
     applied: Mapping[EndpointName, Generation],
@@ -64,14 +75,32 @@ def cleanup_candidates(
     created: Mapping[Generation, float] | None = None,
     now: float = 0.0,
 ) -> tuple[Generation, ...]:
-    gens = sorted(generations)
+    """`candidates` over the full maps (every endpoint's live generation, the newest
+    plan's names)."""
+    index = PlanIndex(tuple(generations), applied, tuple(names), created or {})
+    return candidates(
+        summarise(index), retention=retention, keep_newest=keep_newest, history=history, now=now
+    )
+
+
+def candidates(
+    index: CleanupIndex,
+    *,
+    retention: int,
+    keep_newest: int,
+    history: History = History(),
+    now: float = 0.0,
+) -> tuple[Generation, ...]:
+    """The plans clean-up may propose: below the low watermark minus `retention`, not
+    among the newest `keep_newest`, not live anywhere, not kept by the history."""
+    gens = sorted(index.generations)
     if not gens:
         return ()
-    watermark = low_watermark(applied, names)
-    protected = set(gens[-max(1, keep_newest) :]) | set(applied.values())
+    watermark = index.watermark
+    protected = set(gens[-max(1, keep_newest) :]) | index.live
     limit = watermark - retention
     doomed = [g for g in gens if g < limit and g not in protected]
     if doomed and (history.count > 0 or history.age > 0):
-        kept = in_history(gens, created or {}, history, now)
+        kept = in_history(gens, index.created, history, now)
         doomed = [g for g in doomed if g not in kept]
     return tuple(Generation(g) for g in doomed)

@@ -16,7 +16,7 @@ endpoint to it. It never trusts an earlier look:
   and abandons its plan as soon as a newer one exists (rule 3);
 - endpoints at the target generation whose live content differs from the plan (empty,
   corrupted) are reported behind by the store and rewritten: self-repair (rule 6);
-- clean-up only proposes candidates chosen by `cleanup_candidates`; the store re-checks
+- clean-up only proposes candidates chosen by `core.cleanup.candidates`; the store re-checks
   references inside the delete (rule 5);
 - a retryable failure backs off for at least the delay the adapter asked for; a
   permanent one (a refused TSIG key, a damaged store) is STALLED: retried every
@@ -50,7 +50,7 @@ from zonewarden.core.actions import (
     Woke,
 )
 from zonewarden.core.backoff import full_jitter
-from zonewarden.core.cleanup import History, cleanup_candidates
+from zonewarden.core.cleanup import History, candidates
 from zonewarden.core.model import NO_GENERATION, EndpointName, Generation
 from zonewarden.core.outcomes import Outcome
 
@@ -198,20 +198,16 @@ def _written(
 def _index(
     config: EnactorConfig, state: EnactorState, result: IndexIs
 ) -> tuple[EnactorState, Action]:
-    index = result.index
-    candidates = cleanup_candidates(
-        index.generations,
-        index.applied,
-        index.newest_names,
+    doomed = candidates(
+        result.index,
         retention=config.retention,
         keep_newest=config.keep_newest,
         history=History(config.history_age, config.history_count),
-        created=index.created,
         now=result.now,
     )
-    if not candidates:
+    if not doomed:
         return _sleep(config, state, "idle")
-    return replace(state, phase=Phase.DELETE), DeletePlans(candidates)
+    return replace(state, phase=Phase.DELETE), DeletePlans(doomed)
 
 
 def _failed(

@@ -41,3 +41,17 @@ class PlanIndex:
     applied: Mapping[EndpointName, Generation] = field(default_factory=dict)
     newest_names: tuple[EndpointName, ...] = ()
     created: Mapping[Generation, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupIndex:
+    """What the enactor's clean-up reads, without a row per endpoint: the stored
+    generations and when each was published, the low watermark over the newest plan's
+    names (an endpoint never applied counts as 0) and every live generation.
+    `core.cleanup.summarise` is the rule; a store may compute it where its data is
+    (the store contract checks it agrees with `summarise(store.index())`)."""
+
+    generations: tuple[Generation, ...]
+    watermark: Generation
+    live: frozenset[Generation]
+    created: Mapping[Generation, float] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from zonewarden.core import fence
+from zonewarden.core.cleanup import summarise
 from zonewarden.core.gates import content_valid, require_valid
 from zonewarden.core.model import (
     EMPTY_CONTENT,
@@ -25,7 +26,7 @@ from zonewarden.core.model import (
     PlanHeader,
     ZoneEntry,
 )
-from zonewarden.core.outcomes import CleanupResult, Outcome, PlanIndex
+from zonewarden.core.outcomes import CleanupIndex, CleanupResult, Outcome, PlanIndex
 from zonewarden.errors import NotFound, check_expected
 from zonewarden.ports import AuditEvent, AuditQuery, Heartbeat
 from zonewarden.stores.health_state import HealthStateOps
@@ -104,6 +105,9 @@ class MemoryStore(HealthStateOps):
             newest_names=self.plan_names(self.newest()),
             created={g: p.created_at for g, p in self.plans.items()},
         )
+
+    def cleanup_index(self) -> CleanupIndex:
+        return summarise(self.index())
 
     def delete_unreferenced(
         self, generations: Sequence[Generation], *, actor: str, now: float

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from zonewarden.core.cleanup import summarise
 from zonewarden.core.gates import require_valid
 from zonewarden.core.model import (
     NO_GENERATION,
@@ -46,7 +47,7 @@ from zonewarden.core.model import (
     PlanDraft,
     PlanHeader,
 )
-from zonewarden.core.outcomes import CleanupResult, PlanIndex
+from zonewarden.core.outcomes import CleanupIndex, CleanupResult, PlanIndex
 from zonewarden.errors import NotFound, NotLeader, StoreUnavailable, check_expected
 from zonewarden.ports import AuditEvent, AuditQuery, Heartbeat
 from zonewarden.stores.etcd import ops as ec
@@ -278,6 +279,9 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
             names = tuple(EndpointName(k.tail(kv.key, base)) for kv in kvs)
         applied = {n: e.generation for n, (e, _) in self._zone_of(zone).items()}
         return PlanIndex(gens, applied, names, created)
+
+    def cleanup_index(self) -> CleanupIndex:
+        return summarise(self.index())  # one consistent read: the index's revision
 
     def delete_unreferenced(
         self, generations: Sequence[Generation], *, actor: str, now: float

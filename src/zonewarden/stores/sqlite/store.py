@@ -33,7 +33,7 @@ from zonewarden.core.model import (
     PlanDraft,
     PlanHeader,
 )
-from zonewarden.core.outcomes import CleanupResult, PlanIndex
+from zonewarden.core.outcomes import CleanupIndex, CleanupResult, PlanIndex
 from zonewarden.errors import NotFound, check_expected
 from zonewarden.ports import AuditEvent, Heartbeat
 from zonewarden.stores.health_state import HealthStateOps
@@ -56,9 +56,10 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
         min_generation: int = 0,
         expect_newest: int | None = None,
     ) -> Plan:
-        unique = {c.digest: c for c in draft.endpoints.values()}
         names = json.dumps({name: c.digest for name, c in draft.endpoints.items()})
         with self._tx() as db:
+            newest = db.execute("SELECT max(gen) FROM plans").fetchone()[0] or 0
+            unique = self._moved_content(db, draft, names, newest)
             stored = self._stored_digests(db, unique)
             fresh = [c for digest, c in unique.items() if digest not in stored]
             # stored content passed these gates when first published, so only new content
@@ -69,7 +70,6 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
             if any(content_valid(ANY_NAME, c) for c in fresh):
                 require_valid(draft)
             if expect_newest is not None:
-                newest = db.execute("SELECT max(gen) FROM plans").fetchone()[0] or 0
                 check_expected(expect_newest, newest)
             g = Generation(max(int(self._meta(db, "next_gen")), min_generation))
             self._set_meta(db, "next_gen", g + 1)
@@ -85,27 +85,35 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
         return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
 
     @staticmethod
-    def _stored_digests(db: sqlite3.Connection, digests: Iterable[str]) -> dict[str, bool]:
-        """Which of `digests` are stored, and whether each passes the structural gates.
-
-        Most of a new plan's content is the newest plan's: those digests come from one
-        range scan of its narrow `plan_endpoints` rows (a published plan's content passed
-        the gates); only the rest are looked up in `contents`, whose wide rows cost a
-        page read per lookup."""
-        newest = db.execute(
-            "SELECT digest FROM plan_endpoints WHERE gen = (SELECT max(gen) FROM plans)"
+    def _moved_content(
+        db: sqlite3.Connection, draft: PlanDraft, names: str, newest: int
+    ) -> dict[str, Content]:
+        """The content of the draft's endpoints that the newest plan does not hold as
+        they are, by digest: only this content can be new to the store (the rest was
+        published, and passed the gates, with the newest plan). SQLite compares the
+        draft with the newest plan's narrow rows, a key lookup per endpoint, and
+        returns only the difference (a 1% change: 1% of the rows reach Python)."""
+        rows = db.execute(
+            "SELECT j.key FROM json_each(?) j LEFT JOIN plan_endpoints pe "
+            "ON pe.gen = ? AND pe.name = j.key WHERE pe.digest IS NOT j.value",
+            (names, newest),
         ).fetchall()
-        in_newest = {r[0] for r in newest}
-        found = dict.fromkeys((d for d in digests if d in in_newest), True)
-        rest = [d for d in digests if d not in in_newest]
-        if rest:
-            rows = db.execute(
-                f"SELECT c.digest, {VALID} FROM contents c "
-                "WHERE c.digest IN (SELECT value FROM json_each(?))",
-                (json.dumps(rest),),
-            ).fetchall()
-            found.update((digest, bool(ok)) for digest, ok in rows)
-        return found
+        moved = (draft.endpoints[EndpointName(r[0])] for r in rows)
+        return {c.digest: c for c in moved}
+
+    @staticmethod
+    def _stored_digests(db: sqlite3.Connection, digests: Iterable[str]) -> dict[str, bool]:
+        """Which of `digests` are stored in `contents`, and whether each passes the
+        structural gates (computed from the stored aggregates)."""
+        wanted = list(digests)
+        if not wanted:
+            return {}
+        rows = db.execute(
+            f"SELECT c.digest, {VALID} FROM contents c "
+            "WHERE c.digest IN (SELECT value FROM json_each(?))",
+            (json.dumps(wanted),),
+        ).fetchall()
+        return {digest: bool(ok) for digest, ok in rows}
 
     def newest(self) -> Generation:
         with self._lock:
@@ -164,6 +172,25 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
             applied = self.applied()
             names = self.plan_names(gens[-1]) if gens else ()
         return PlanIndex(gens, applied, names, {Generation(g): at for g, at in rows})
+
+    def cleanup_index(self) -> CleanupIndex:
+        """`summarise(self.index())` computed in SQLite: two aggregates instead of a
+        Python row per endpoint (the enactor reads this after every pass)."""
+        with self._tx(write=False) as db:
+            rows = db.execute("SELECT gen, created_at FROM plans ORDER BY gen").fetchall()
+            live = frozenset(Generation(r[0]) for r in db.execute("SELECT DISTINCT gen FROM zone"))
+            watermark = NO_GENERATION
+            if rows:
+                names, applied, lowest = db.execute(
+                    "SELECT count(*), count(z.gen), min(z.gen) FROM plan_endpoints pe "
+                    "LEFT JOIN zone z ON z.name = pe.name WHERE pe.gen = ?",
+                    (rows[-1][0],),
+                ).fetchone()
+                # an endpoint of the newest plan never applied counts as generation 0
+                if names and applied == names:
+                    watermark = Generation(lowest)
+        gens = tuple(Generation(r[0]) for r in rows)
+        return CleanupIndex(gens, watermark, live, {Generation(g): at for g, at in rows})
 
     def delete_unreferenced(
         self, generations: Sequence[Generation], *, actor: str, now: float
