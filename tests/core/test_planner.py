@@ -120,3 +120,22 @@ def test_pins_keep_their_content():
     )
     assert after.draft.endpoints[V4] == d.draft.endpoints[V4]
     assert after.draft.endpoints[DUAL] != d.draft.endpoints[DUAL]
+
+
+def test_a_draft_replacing_endpoints_equals_the_draft_built_from_scratch():
+    """PlanDraft.replacing skips the sort when no name is new; it must give exactly
+    the draft (order, contents, digest) that sorting everything again gives."""
+    from tests.helpers import content, draft, name
+
+    from zonewarden.core.model import PlanDraft
+
+    base = draft(b=content("10.0.0.2"), a=content("10.0.0.1"), c=content("10.0.0.3"))
+    for changes in (
+        {name("b"): content("10.0.0.9")},  # names all in base: base's order kept
+        {name("b"): content("10.0.0.9"), name("aa"): content("10.0.0.8")},  # a new name
+        {},
+    ):
+        got = PlanDraft.replacing(base, changes)
+        want = PlanDraft({**base.endpoints, **changes})
+        assert list(got.endpoints.items()) == list(want.endpoints.items())
+        assert got.digest == want.digest and got == want

@@ -167,15 +167,35 @@ class PlanDraft:
     def __post_init__(self) -> None:
         ordered = dict(sorted(self.endpoints.items()))
         object.__setattr__(self, "endpoints", MappingProxyType(ordered))
-        object.__setattr__(self, "digest", plan_digest(ordered))
+        object.__setattr__(self, "digest", _digest_in_order(ordered))
 
     def __hash__(self) -> int:
         return hash(self.digest)
 
+    @classmethod
+    def replacing(cls, base: PlanDraft, changes: Mapping[EndpointName, Content]) -> PlanDraft:
+        """`base` with `changes` applied: equal to `PlanDraft({**base.endpoints,
+        **changes})`, digest included. When every changed name is already in `base`
+        the result keeps `base`'s (canonical) order and is not sorted again, which is
+        most of the cost of a draft at 50,000 endpoints (the incremental planner)."""
+        if any(name not in base.endpoints for name in changes):
+            return cls({**base.endpoints, **changes})
+        ordered = dict(base.endpoints)
+        ordered.update(changes)
+        draft = object.__new__(cls)
+        object.__setattr__(draft, "endpoints", MappingProxyType(ordered))
+        object.__setattr__(draft, "digest", _digest_in_order(ordered))
+        return draft
+
 
 def plan_digest(endpoints: Mapping[EndpointName, Content]) -> str:
+    return _digest_in_order({name: endpoints[name] for name in sorted(endpoints)})
+
+
+def _digest_in_order(ordered: Mapping[EndpointName, Content]) -> str:
+    """The plan digest of endpoints already in canonical (sorted) order."""
     # one join and one update: the same bytes as an update per part, 5x faster at 50k
-    text = "".join(f"{name}\0{endpoints[name].digest}\n" for name in sorted(endpoints))
+    text = "".join(f"{name}\0{content.digest}\n" for name, content in ordered.items())
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -151,8 +151,9 @@ def plan_tick(inputs: TickInputs) -> TickDecision:
         names: Iterable[EndpointName] = region.endpoints
         base: dict[EndpointName, Content] = {}
     else:
-        before = {lb: index.weight(state.served.get(lb, 0)) for lb in region.lbs}
-        moved = [lb for lb in region.lbs if before[lb] != after[lb]]
+        # only an LB the step changed can have moved (the others serve what they served)
+        touched = {c.lb for c in stepped.changes}
+        moved = [lb for lb in touched if index.weight(state.served.get(lb, 0)) != after[lb]]
         names = sorted({n for lb in moved for n in index.users[lb]})
         base = dict(inputs.previous.endpoints)
     contents, changed = _rebuild(region, base, names, after, inputs.pins)
@@ -161,7 +162,10 @@ def plan_tick(inputs: TickInputs) -> TickDecision:
     problems = _tick_gates(region, inputs, contents, changed, stepped)
     if problems:
         return TickDecision("hold", None, inputs.state, stepped, tuple(problems), tuple(changed))
-    draft = PlanDraft(contents)
+    if inputs.previous is None or inputs.rebuild:
+        draft = PlanDraft(contents)
+    else:  # the previous plan with the re-planned endpoints: no second sort of them all
+        draft = PlanDraft.replacing(inputs.previous, {n: contents[n] for n in changed})
     if inputs.previous is not None and draft.digest == inputs.previous.digest:
         return TickDecision("unchanged", inputs.previous, stepped.state, stepped)
     return TickDecision("publish", draft, stepped.state, stepped, (), tuple(changed))

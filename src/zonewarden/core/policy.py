@@ -294,18 +294,23 @@ def step(
             until = _refill(index, budget, lb, now, settings) if "floor" not in bound else None
             removed = before - served[lb]
             held.append(HeldBack(lb, before - wanted, removed, bound, until))
-    exits = _exits(state, served, now, settings)
+    exits = _exits(state, served, {c.lb for c in changes}, now, settings)
     new_state = PolicyState(MappingProxyType(served), MappingProxyType(since), budget, exits)
     return Step(new_state, tuple(changes), tuple(held), (), tuple(waiting))
 
 
 def _exits(
-    state: PolicyState, served: Mapping[LbId, int], now: float, settings: PolicySettings
+    state: PolicyState,
+    served: Mapping[LbId, int],
+    changed: set[LbId],
+    now: float,
+    settings: PolicySettings,
 ) -> Mapping[LbId, tuple[float, ...]]:
-    """Record when LBs left the plan (for damping), forgetting those past the window."""
+    """Record when LBs left the plan (for damping), forgetting those past the window.
+    Only a `changed` LB can have left (the others serve what they served)."""
     window = settings.hysteresis.flap_window
     out: dict[LbId, tuple[float, ...]] = {}
-    for lb in set(state.exits) | set(served):
+    for lb in set(state.exits) | changed:
         times = tuple(t for t in state.exits.get(lb, ()) if now - t <= window)
         if state.served.get(lb, 0) > 0 and served.get(lb, 0) <= 0:
             times += (now,)
