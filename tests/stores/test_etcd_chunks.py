@@ -1,7 +1,8 @@
 """Chunked publishes on etcd: what a publisher that dies, or is overtaken, mid-chunk
 leaves behind, and clean-up's sweep of it. A plan larger than one Txn (here 300
-endpoints, 3 chunks under --max-txn-ops 128) is written behind a reserved generation and
-made visible by its header; these tests interrupt it between chunks."""
+endpoints: one Txn of map chunks, then 8 Txns of span starts under --max-txn-ops 128) is
+written behind a reserved generation and made visible by its header; these tests
+interrupt it between chunks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.helpers import content, draft
 
 from zonewarden.core.model import EndpointName, Generation, PlanDraft
 from zonewarden.stores.etcd import EtcdStore
+from zonewarden.stores.etcd import ops as ec
 
 pytestmark = pytest.mark.servers
 
@@ -45,6 +47,12 @@ def die() -> None:
     raise PublisherDied()
 
 
+def stored_contents(etcd: EtcdStore) -> set[str]:
+    k = etcd.keys
+    kvs = etcd._read([ec.get(k.blobs, prefix=True, keys_only=True)])[1][0]
+    return {k.tail(kv.key, k.blobs) for kv in kvs}
+
+
 def another(etcd: EtcdStore) -> EtcdStore:
     """A second process on the same region."""
     return EtcdStore(etcd.client.endpoints, prefix=etcd.keys.prefix)
@@ -56,13 +64,19 @@ def test_clean_up_sweeps_the_chunks_of_a_publisher_that_died(etcd, monkeypatch):
         etcd.publish(big(), source="t", actor="dead", now=0)
     monkeypatch.undo()
     dead = Generation(1)
-    assert etcd.header(dead) is None and len(etcd.plan_names(dead)) == 254  # the orphan
+    assert etcd.header(dead) is None and etcd.plan_names(dead) == tuple(MANY)  # the orphan
+    assert etcd.content_problems() == []  # its starts name the content they wrote
     small = etcd.publish(draft(a=content("10.0.0.2")), source="t", actor="p", now=1).generation
     assert small == dead + 1 and etcd.newest() == small
     etcd.delete_unreferenced([], actor="cleanup", now=2)
     assert etcd.plan_names(dead) == ()
     assert etcd.plan_names(small) == (EndpointName("a.example."),)
     assert any(e.kind == "sweep" and "[1]" in e.detail for e in etcd.audit_log())
+    # the orphan's starts lose their witness when plan 2 goes: its content goes with them
+    newer = etcd.publish(draft(a=content("10.0.0.3")), source="t", actor="p", now=3).generation
+    etcd.delete_unreferenced([small], actor="cleanup", now=4)
+    assert stored_contents(etcd) == {content("10.0.0.3").digest}
+    assert etcd.plan(newer) is not None and etcd.content_problems() == []
 
 
 def test_clean_up_leaves_a_reservation_above_the_newest_header_alone(etcd, monkeypatch):
@@ -73,7 +87,7 @@ def test_clean_up_leaves_a_reservation_above_the_newest_header_alone(etcd, monke
     monkeypatch.undo()
     pending = Generation(first + 1)
     etcd.delete_unreferenced([first], actor="cleanup", now=2)
-    assert len(etcd.plan_names(pending)) == 127
+    assert etcd.plan_names(pending) == tuple(MANY)
     assert etcd.newest() == first
 
 

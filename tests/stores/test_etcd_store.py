@@ -100,7 +100,7 @@ def test_a_schema_1_prefix_is_migrated_and_reports_its_whole_zone(etcd):
     assert sorted(reopened.changed_since(before)[1]) == many  # no log before: whole zone
     version, zone = reopened.changed_since(0)
     assert sorted(zone) == many and all(e.generation == g for e in zone.values())
-    assert etcd.client.read([ec.get(k.schema)]).ranges[0][0].value == b"2"
+    assert etcd.client.read([ec.get(k.schema)]).ranges[0][0].value == b"3"
     g2 = reopened.publish(
         PlanDraft({**dict.fromkeys(many, content("10.0.0.1")), many[0]: content("10.0.0.2")}),
         source="t",
@@ -114,7 +114,7 @@ def test_a_schema_1_prefix_is_migrated_and_reports_its_whole_zone(etcd):
 
 
 def test_batches_larger_than_one_txn_are_split_and_fenced(etcd):
-    many = names(120)  # one publish Txn (123 ops), but two apply Txns (62 endpoints each)
+    many = names(120)  # a chunked publish, and two apply Txns (62 endpoints each)
     plan1 = etcd.publish(
         PlanDraft(dict.fromkeys(many, content("10.0.0.1"))), source="t", actor="t", now=0
     )

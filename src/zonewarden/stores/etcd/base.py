@@ -73,6 +73,8 @@ class EtcdBase:
         self._pinned = threading.local()
         self._compare_rng = random.Random()  # jitter only: never part of a decision
         self._plans: dict[Generation, dict[EndpointName, Content]] = {}
+        self._maps: dict[Generation, dict[EndpointName, str]] = {}  # digest maps (content.py)
+        self._by_digest: dict[str, Content] = {}  # contents by digest (content.py)
         deadline = time.monotonic() + open_timeout
         while True:  # a process may start while the cluster elects a leader: wait a little
             try:
@@ -94,7 +96,9 @@ class EtcdBase:
         if not res.succeeded:
             found = res.ranges[0][0].value.decode(errors="replace") if res.ranges[0] else "?"
             if found == "1":
-                self._retrying("schema 1 to 2 migration", self._migrate_from_1)
+                self._retrying("schema 1 to 3 migration", self._migrate_from_1)
+            elif found == "2":
+                self._retrying("schema 2 to 3 migration", self._migrate_from_2)
             elif found != SCHEMA_VERSION:
                 raise StoreCorrupt(
                     f"etcd prefix {self.keys.prefix} at {self.client.describe()} holds schema "
@@ -103,11 +107,12 @@ class EtcdBase:
 
     def _migrate_from_1(self) -> None:
         """Schema 1 had no change log: raise the log's floor to now, so a reader of an
-        older zone version reads the whole zone once, and mark the prefix schema 2.
+        older zone version reads the whole zone once, and mark the prefix schema 3 (what
+        schema 2 added to plans needs no migration, see `_migrate_from_2`).
         Stop schema-1 processes first: their writes would not be logged."""
         k = self.keys
         rev, (schema,) = self._read([ec.get(k.schema)])
-        if schema and schema[0].value == SCHEMA_VERSION.encode():
+        if schema and schema[0].value != b"1":
             return  # another process migrated it
         self._commit(
             [ec.compare_value(k.schema, "EQUAL", b"1")],
@@ -116,6 +121,25 @@ class EtcdBase:
                 ec.put(k.changes_floor, str(rev).encode()),
                 *self._bump_zone([]),
             ],
+        )
+
+    def _migrate_from_2(self) -> None:
+        """Schema 2 copied every endpoint's content into every plan (`pe/<gen>/<name>`);
+        schema 3 stores each content once and a plan as a map of digests. Nothing is
+        rewritten: every reader reads both layouts, schema 2's plans age out through
+        clean-up (which deletes either layout), and a plan published after a schema-2
+        plan starts a span for every endpoint. Marking the prefix 3 makes a process of
+        an older ZoneWarden refuse it at open rather than misread new plans. Stop
+        schema-2 processes first: one still running finds no endpoints in new plans
+        (its writes say missing-plan, never empty) and its clean-up queues nothing for
+        `gc.py`, so contents its deletions free stay until a later check finds them."""
+        k = self.keys
+        _, (schema,) = self._read([ec.get(k.schema)])
+        if schema and schema[0].value != b"2":
+            return  # another process migrated it
+        self._commit(
+            [ec.compare_value(k.schema, "EQUAL", b"2")],
+            [ec.put(k.schema, SCHEMA_VERSION.encode())],
         )
 
     def close(self) -> None:

@@ -3,18 +3,33 @@
 Layout under the configured prefix P (generations zero-padded so key order is
 generation order; every value is compact JSON):
 
-    P/meta/schema            "2" (schema 1 had no change log; opening migrates it)
+    P/meta/schema            "3" (1 had no change log, 2 copied every endpoint's content
+                             into every plan: opening marks either as 3 and reads both)
     P/meta/next_gen          the next generation to assign (publish compares its mod_revision)
+    P/meta/head              the generation of the newest header ever made visible, written
+                             by every header Txn (a publish compares its mod_revision)
     P/meta/frozen            "1" or "0"
     P/meta/zone_version      touched by every Txn that changes served content: its
                              mod_revision is the zone version (a generation-only advance
                              leaves it alone, as in the memory and SQLite stores)
     P/meta/changes_floor     clean-up pruned the change log up to this revision: a
                              reader of an older zone version reads the whole zone
-    P/plan/<gen>             header: digest, created_at, source, endpoint_count
-    P/pe/<gen>/<name>        one endpoint's content in plan <gen>; keys under a generation
-                             with no header are an unfinished chunked publish, or an
-                             orphan once a higher header exists (clean-up sweeps those)
+    P/plan/<gen>             header: digest, created_at, source, endpoint_count, layout
+    P/content/<digest>       one endpoint content, stored once whatever the number of
+                             plans and endpoints that use it (content-addressed)
+    P/pm/<gen>/<chunk>       plan <gen>'s map, {endpoint: content digest}, in chunks of
+                             MAP_CHUNK endpoints; keys under a generation with no header
+                             are an unfinished chunked publish, or an orphan once a
+                             higher header exists (clean-up sweeps those)
+    P/pe/<gen>/<name>        schema 2's layout: one endpoint's full content in plan <gen>
+                             (read, never written; such plans age out through clean-up)
+    P/rs/<gen>/<name>        a span start: <name> has this digest from plan <gen> on until
+                             a later plan changes it (written by the publish of <gen> for
+                             each endpoint whose digest differs from the plan before it)
+    P/ref/<digest>/<gen>/<name>  the same span start, indexed by digest: a content key
+                             is deleted only when no ref key names it (see `gc.py`)
+    P/gcq/<unique id>        clean-up's queue: generation ranges whose span starts lost
+                             the plan that witnessed them (written with the deletion)
     P/zone/<name>            the live entry: "<zero-padded gen>|" + JSON (gen, digest, ttl,
                              policy, records); the prefix makes VALUE LESS the fence
     P/changes/<unique id>    the change log: one key per Txn that changes served content
@@ -46,7 +61,7 @@ from zonewarden.core.model import (
 )
 from zonewarden.errors import StoreCorrupt
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 GEN_WIDTH = 12
 
 
@@ -72,6 +87,10 @@ class Keys:
         return self._k("meta", "frozen")
 
     @property
+    def head(self) -> bytes:
+        return self._k("meta", "head")
+
+    @property
     def zone_version(self) -> bytes:
         return self._k("meta", "zone_version")
 
@@ -91,6 +110,51 @@ class Keys:
     @property
     def plan_endpoint_roots(self) -> bytes:
         return self._k("pe", "")
+
+    def blob(self, digest: str) -> bytes:
+        return self._k("content", digest)
+
+    @property
+    def blobs(self) -> bytes:
+        return self._k("content", "")
+
+    def plan_map(self, g: int, chunk: int) -> bytes:
+        return self._k("pm", f"{g:0{GEN_WIDTH}d}", f"{chunk:06d}")
+
+    def plan_maps(self, g: int) -> bytes:
+        return self._k("pm", f"{g:0{GEN_WIDTH}d}", "")
+
+    @property
+    def plan_map_roots(self) -> bytes:
+        return self._k("pm", "")
+
+    def start(self, g: int, name: str) -> bytes:
+        return self._k("rs", f"{g:0{GEN_WIDTH}d}", name)
+
+    def starts_from(self, g: int) -> bytes:
+        """The first span-start key of generation g (the end of those below it)."""
+        return self._k("rs", f"{g:0{GEN_WIDTH}d}", "")
+
+    @property
+    def starts(self) -> bytes:
+        return self._k("rs", "")
+
+    def ref(self, digest: str, g: int, name: str) -> bytes:
+        return self._k("ref", digest, f"{g:0{GEN_WIDTH}d}", name)
+
+    def refs(self, digest: str) -> bytes:
+        return self._k("ref", digest, "")
+
+    @property
+    def all_refs(self) -> bytes:
+        return self._k("ref", "")
+
+    def gc_entry(self, unique: str) -> bytes:
+        return self._k("gcq", unique)
+
+    @property
+    def gc_queue(self) -> bytes:
+        return self._k("gcq", "")
 
     def zone(self, name: str) -> bytes:
         return self._k("zone", name)
@@ -144,6 +208,14 @@ class Keys:
     def tail(self, key: bytes, collection: bytes) -> str:
         """The name part of a key inside `collection` (e.g. the endpoint of a zone key)."""
         return key[len(collection) :].decode()
+
+    def start_of(self, key: bytes) -> tuple[Generation, EndpointName]:
+        """(generation, name) of a span-start key."""
+        gen, _, name = self.tail(key, self.starts).partition("/")
+        try:
+            return Generation(int(gen)), EndpointName(name)
+        except ValueError as exc:
+            raise StoreCorrupt(f"etcd key {key!r} is no span start") from exc
 
     def generation_of(self, key: bytes, collection: bytes) -> Generation:
         try:

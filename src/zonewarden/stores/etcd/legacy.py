@@ -11,16 +11,16 @@ from zonewarden.core.model import (
 )
 from zonewarden.core.outcomes import Outcome
 from zonewarden.stores.etcd import ops as ec
-from zonewarden.stores.etcd.base import Conflict, EtcdBase
+from zonewarden.stores.etcd.base import Conflict
+from zonewarden.stores.etcd.gc import ContentGc
 from zonewarden.stores.etcd.keys import (
-    decode_content,
     decode_zone,
     dumps,
     loads,
 )
 
 
-class LegacyOps(EtcdBase):
+class LegacyOps(ContentGc):
     # -- legacy (unsafe) -----------------------------------------------------------------
     def legacy_write(
         self, generation: Generation, name: EndpointName, *, actor: str, now: float
@@ -28,10 +28,8 @@ class LegacyOps(EtcdBase):
         k, g = self.keys, generation
 
         def attempt() -> Outcome:
-            rev, ranges = self._read(
-                [ec.get(k.frozen), ec.get(k.zone(name)), ec.get(k.plan_endpoint(g, name))]
-            )
-            frozen, live_kv, pe = (self._one(r) for r in ranges)
+            rev, ranges = self._read([ec.get(k.frozen), ec.get(k.zone(name)), ec.get(k.plan(g))])
+            frozen, live_kv, head = (self._one(r) for r in ranges)
             if self._is_frozen(frozen):
                 return Outcome.FROZEN
             compares = [
@@ -49,10 +47,11 @@ class LegacyOps(EtcdBase):
                     return Outcome.DANGLING
                 compares.append(ec.compare_mod(k.plan(live.generation), live_plan.mod_revision))
                 ops.append(ec.put(k.rollback(name), str(live.generation).encode()))
-            if pe is None:
+            contents = self._plan_cached(g) if head is not None else None
+            if head is None or contents is None or name not in contents:
                 return Outcome.MISSING_PLAN
-            compares.append(ec.compare_mod(pe.key, pe.mod_revision))
-            content = decode_content(pe.value, pe.key)[0]
+            compares.append(ec.compare_mod(head.key, head.mod_revision))
+            content = contents[name]
             writes, changed = self._zone_writes(g, name, content, live)  # no fence: the 2025 bug
             ops += writes + (self._bump_zone([name]) if changed else [])
             self._commit(
@@ -73,7 +72,7 @@ class LegacyOps(EtcdBase):
                 [ec.get(k.plans, prefix=True, keys_only=True), ec.get(k.zones, prefix=True)]
             )
             doomed = sorted(g for g in self._generations(plans) if g < below)
-            chunk = doomed[: self.batch // 2]
+            chunk = doomed[: self.batch // 4]
             if not chunk:
                 return tuple(deleted)
             emptied, changed = [], []  # the plan's records go with it: endpoints go empty
@@ -82,11 +81,17 @@ class LegacyOps(EtcdBase):
                     writes, served = self._zone_writes(e.generation, n, EMPTY_CONTENT, e)
                     emptied += writes
                     changed += [n] if served else []
+            order = sorted(self._generations(plans))
             ops = [
                 op
                 for g in chunk
-                for op in (ec.delete(k.plan(g)), ec.delete(k.plan_endpoints(g), prefix=True))
+                for op in (
+                    ec.delete(k.plan(g)),
+                    ec.delete(k.plan_maps(g), prefix=True),
+                    ec.delete(k.plan_endpoints(g), prefix=True),
+                )
             ]
+            ops.append(self._queue_op([(self._kept_below(order, g), g) for g in chunk]))
             ops += emptied + (self._bump_zone(changed) if changed else [])
             if len(chunk) == len(doomed):
                 audit = [("legacy-cleanup", "", 0, f"deleted {[*deleted, *chunk]}")]

@@ -110,3 +110,13 @@ def decode_kv(raw: Json) -> KV:
         int(raw.get("create_revision", 0)),
         int(raw.get("mod_revision", 0)),
     )
+
+
+def get_range(start: bytes, end: bytes, *, keys_only: bool = False, limit: int = 0) -> Json:
+    """Keys in [start, end), in key order; at most `limit` (0: all)."""
+    body: Json = {"key": b64(start), "range_end": b64(end)}
+    if keys_only:
+        body["keys_only"] = True
+    if limit:
+        body["limit"] = str(limit)
+    return {"request_range": body}

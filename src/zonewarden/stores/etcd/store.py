@@ -34,231 +34,63 @@ Rules kept here:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import Any
 
 from zonewarden.core.cleanup import summarise
-from zonewarden.core.gates import require_valid
 from zonewarden.core.model import (
     NO_GENERATION,
     Content,
     EndpointName,
     Generation,
     Plan,
-    PlanDraft,
     PlanHeader,
 )
 from zonewarden.core.outcomes import CleanupIndex, CleanupResult, PlanIndex
-from zonewarden.errors import NotFound, NotLeader, StoreUnavailable, check_expected
+from zonewarden.errors import NotFound
 from zonewarden.ports import AuditEvent, AuditQuery, Heartbeat
 from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.base import AUDIT_SLOTS, Conflict, _chunks
-from zonewarden.stores.etcd.keys import (
-    dumps,
-    encode_content,
-    loads,
-)
+from zonewarden.stores.etcd.gc import ContentCheck
+from zonewarden.stores.etcd.keys import GEN_WIDTH, dumps, loads
 from zonewarden.stores.etcd.legacy import LegacyOps
+from zonewarden.stores.etcd.publish import PlanWrites
 from zonewarden.stores.etcd.zone import ZoneOps
 from zonewarden.stores.health_state import HealthStateOps
 
 CHANGE_LOG_KEEP = 1024  # change-log entries clean-up keeps (one per content-changing Txn)
-PUBLISH_ATTEMPTS = 5  # chunked publishes overtaken by newer plans before giving up
 
 
-class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
+class EtcdStore(PlanWrites, ZoneOps, LegacyOps, ContentCheck, HealthStateOps):
     """A RegionStore on an etcd v3 cluster; safe to share between processes and hosts."""
 
-    # compares every publish Txn adds: a planner's leader lease (stores/etcd/leader.py)
-    publish_fence: tuple[dict[str, Any], ...] = ()
-
-    def _check_fence(self) -> None:
-        if self.publish_fence and not self.client.txn(list(self.publish_fence), []).succeeded:
-            raise NotLeader(
-                f"not publishing: this planner does not hold the leader lease on "
-                f"{self.client.describe()} (another planner leads, or the lease lapsed)"
-            )
-
-    # -- plans ---------------------------------------------------------------------------
-    def publish(
-        self,
-        draft: PlanDraft,
-        *,
-        source: str,
-        actor: str,
-        now: float,
-        min_generation: int = 0,
-        expect_newest: int | None = None,
-    ) -> Plan:
-        require_valid(draft)
-        if len(draft.endpoints) + 3 > self.max_txn_ops:
-            return self._publish_in_chunks(
-                draft,
-                source=source,
-                actor=actor,
-                now=now,
-                min_generation=min_generation,
-                expect_newest=expect_newest,
-            )
-        k = self.keys
-        fence = self._newest_is(expect_newest)
-
-        def attempt() -> Plan:
-            self._check_fence()
-            check_expected(expect_newest, self.newest())
-            counter = self._one(self._read([ec.get(k.next_gen)])[1][0])
-            stored = int(counter.value) if counter is not None else 1
-            g = Generation(max(stored, min_generation))
-            header = {
-                "digest": draft.digest,
-                "created_at": now,
-                "source": source,
-                "count": len(draft.endpoints),
-            }
-            ops = [ec.put(k.next_gen, str(g + 1).encode()), ec.put(k.plan(g), dumps(header))]
-            ops += [
-                ec.put(k.plan_endpoint(g, n), encode_content(c)) for n, c in draft.endpoints.items()
-            ]
-            audit = [("publish", "", g, f"{len(draft.endpoints)} endpoints")]
-            self._commit(
-                [ec.compare_mod(k.next_gen, self._mod(counter)), *fence, *self.publish_fence],
-                ops + self._audit_op(actor, now, audit),
-            )
-            return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
-
-        return self._retrying("publish", attempt)
-
-    def _newest_is(self, expect_newest: int | None) -> list[dict[str, object]]:
-        """The compare of a compare-and-set publish: no plan header above the expected."""
-        if expect_newest is None:
-            return []
-        k = self.keys
-        return [ec.compare_none_in(k.plan(expect_newest + 1), ec.prefix_end(k.plans))]
-
-    def _publish_in_chunks(
-        self,
-        draft: PlanDraft,
-        *,
-        source: str,
-        actor: str,
-        now: float,
-        min_generation: int,
-        expect_newest: int | None = None,
-    ) -> Plan:
-        """A plan larger than one Txn: reserve its generation (compare on the counter),
-        write its endpoints in Txn-sized chunks while it is still invisible, then make it
-        visible by writing its header. Readers find plans by header only, so nobody sees
-        half a plan. The header Txn compares that no higher header exists (headers stay
-        strictly increasing, so a generation below the newest header can never become
-        visible) and that the first chunk is still there (no sweep took it); if either
-        fails, the plan is written again under a fresh generation. A publisher that dies
-        before the header leaves a skipped generation and invisible endpoint keys, which
-        clean-up sweeps once a higher header exists (`_sweep_unpublished`)."""
-        for _ in range(PUBLISH_ATTEMPTS):
-            self._check_fence()
-            check_expected(expect_newest, self.newest())
-            plan = self._publish_chunked_once(
-                draft, source, actor, now, min_generation, expect_newest
-            )
-            if plan is not None:
-                return plan
-        raise StoreUnavailable(
-            f"publish of a {len(draft.endpoints)}-endpoint plan lost {PUBLISH_ATTEMPTS} times "
-            f"to newer plans published while it wrote its chunks on {self.client.describe()}; "
-            "retry later, or publish from one planner at a time"
-        )
-
-    def _publish_chunked_once(
-        self,
-        draft: PlanDraft,
-        source: str,
-        actor: str,
-        now: float,
-        min_generation: int,
-        expect_newest: int | None = None,
-    ) -> Plan | None:
-        k = self.keys
-
-        def reserve() -> Generation:
-            counter = self._one(self._read([ec.get(k.next_gen)])[1][0])
-            stored = int(counter.value) if counter is not None else 1
-            g = Generation(max(stored, min_generation))
-            self._commit(
-                [ec.compare_mod(k.next_gen, self._mod(counter))],
-                [ec.put(k.next_gen, str(g + 1).encode())],
-            )
-            return g
-
-        g = self._retrying("publish", reserve)
-        items = list(draft.endpoints.items())
-        step = max(1, self.max_txn_ops - 1)
-        first_at = 0
-        for i in range(0, len(items), step):
-            chunk = [
-                ec.put(k.plan_endpoint(g, n), encode_content(c)) for n, c in items[i : i + step]
-            ]
-            written_at = self._commit([], chunk)
-            first_at = first_at or written_at
-        header = {"digest": draft.digest, "created_at": now, "source": source, "count": len(items)}
-        audit = [("publish", "", g, f"{len(items)} endpoints in {-(-len(items) // step)} chunks")]
-        compares = [
-            ec.compare_none_in(k.plan(g + 1), ec.prefix_end(k.plans)),
-            ec.compare_mod(k.plan_endpoint(g, items[0][0]), first_at),
-            *self._newest_is(expect_newest),
-            *self.publish_fence,
-        ]
-        try:
-            self._commit(
-                compares, [ec.put(k.plan(g), dumps(header)), *self._audit_op(actor, now, audit)]
-            )
-        except Conflict:
-            return None  # a newer plan is visible: g never can be; its keys are an orphan
-        return Plan(g, draft.endpoints, draft.digest, created_at=now, source=source)
-
-    def newest(self) -> Generation:
-        op = ec.get(self.keys.plans, prefix=True, keys_only=True)
-        op["request_range"].update(sort_order="DESCEND", sort_target="KEY", limit="1")
-        kvs = self._read([op])[1][0]
-        return self.keys.generation_of(kvs[0].key, self.keys.plans) if kvs else NO_GENERATION
-
+    # -- plans (publishing: publish.py; reading: content.py) ------------------------------
     def header(self, generation: Generation) -> PlanHeader | None:
         return self._header(
             generation, self._one(self._read([ec.get(self.keys.plan(generation))])[1][0])
         )
 
     def plan(self, generation: Generation) -> Plan | None:
-        _, (head, pes) = self._read(
-            [
-                ec.get(self.keys.plan(generation)),
-                ec.get(self.keys.plan_endpoints(generation), prefix=True),
-            ]
-        )
-        header = self._header(generation, self._one(head))
+        head, endpoints = self._read_plan(generation)
+        header = self._header(generation, head)
         if header is None:
             return None
-        endpoints = self._plan_contents(generation, pes)
         return Plan(generation, endpoints, header.digest, header.created_at, header.source)
 
     def contents(
         self, generation: Generation, names: Iterable[EndpointName] | None = None
     ) -> dict[EndpointName, Content]:
-        k, g = self.keys, generation
         wanted = None if names is None else list(names)
-        if wanted is None or len(wanted) > self.batch:
-            ops = [ec.get(k.plan(g)), ec.get(k.plan_endpoints(g), prefix=True)]
-        else:
-            ops = [ec.get(k.plan(g))] + [ec.get(k.plan_endpoint(g, n)) for n in wanted]
-        _, ranges = self._read(ops)
-        if not ranges[0]:
+        head = self._one(self._read([ec.get(self.keys.plan(generation))])[1][0])
+        cached = self._plan_cached(generation) if head is not None else None
+        if cached is None:
             raise NotFound(f"plan {generation} is not in the store")
-        found = self._plan_contents(g, [kv for r in ranges[1:] for kv in r])
         if wanted is None:
-            return found
-        return {n: found[n] for n in wanted if n in found}
+            return dict(cached)
+        return {n: cached[n] for n in wanted if n in cached}
 
     def plan_names(self, generation: Generation) -> tuple[EndpointName, ...]:
-        base = self.keys.plan_endpoints(generation)
-        kvs = self._read([ec.get(base, prefix=True, keys_only=True)])[1][0]
-        return tuple(EndpointName(self.keys.tail(kv.key, base)) for kv in kvs)
+        return self._names_of(generation)
 
     def index(self) -> PlanIndex:
         k = self.keys
@@ -272,11 +104,7 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
             head = self._header(g, kv)
             if head is not None:
                 created[g] = head.created_at
-        names: tuple[EndpointName, ...] = ()
-        if gens:
-            base = k.plan_endpoints(gens[-1])
-            kvs = self._read([ec.get(base, prefix=True, keys_only=True)], revision=rev)[1][0]
-            names = tuple(EndpointName(k.tail(kv.key, base)) for kv in kvs)
+        names = self._names_of(gens[-1], rev) if gens else ()
         applied = {n: e.generation for n, (e, _) in self._zone_of(zone).items()}
         return PlanIndex(gens, applied, names, created)
 
@@ -300,14 +128,13 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
             kept_new = [g for g in wanted if g in present and g == newest]
             kept_ref = [g for g in wanted if g in present and g != newest and g in referenced]
             doomed = [g for g in wanted if g in present and g != newest and g not in referenced]
-            chunk = doomed[: self.batch]
+            chunk = doomed[: max(1, (self.max_txn_ops - 3) // 3)]
             compares = [ec.compare_unchanged_since(k.zones, rev)]
             compares += [ec.compare_mod(k.plan(g), present[g].mod_revision) for g in chunk]
-            ops = [
-                op
-                for g in chunk
-                for op in (ec.delete(k.plan(g)), ec.delete(k.plan_endpoints(g), prefix=True))
-            ]
+            ops = [op for g in chunk for op in self._plan_deletes(g)]
+            if chunk:  # the starts these plans witnessed, for collect_garbage (gc.py)
+                order = sorted(present)
+                ops.append(self._queue_op([(self._kept_below(order, g), g) for g in chunk]))
             last = len(chunk) == len(doomed)
             if last and (deleted or chunk or kept_ref):
                 detail = f"deleted {deleted + chunk} kept referenced {kept_ref}"
@@ -321,8 +148,18 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
 
         result = self._retrying("clean-up", attempt)
         self._sweep_unpublished(actor=actor, now=now)
+        self.collect_garbage()
         self._prune_change_log()
         return result
+
+    def _plan_deletes(self, g: int) -> list[dict[str, Any]]:
+        """A plan's header and map, in either layout (its contents are gc.py's)."""
+        k = self.keys
+        return [
+            ec.delete(k.plan(g)),
+            ec.delete(k.plan_maps(g), prefix=True),
+            ec.delete(k.plan_endpoints(g), prefix=True),
+        ]
 
     def _prune_change_log(self) -> None:
         """Keep the newest CHANGE_LOG_KEEP entries of the change log. Each Txn that
@@ -352,29 +189,24 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
         generation can never become visible (its header Txn would compare that no higher
         header exists), so nobody can need its keys; a headerless generation above the
         newest header may still be publishing and is left alone. The walk costs one
-        small range per generation present under `pe/`."""
+        small range per gap between kept generations (`_headerless_below`)."""
         k = self.keys
         rev, (plans,) = self._read([ec.get(k.plans, prefix=True, keys_only=True)])
         headed = self._generations(plans)
         newest = max(headed, default=NO_GENERATION)
-        end = ec.prefix_end(k.plan_endpoint_roots)
-        orphans: list[Generation] = []
-        start = k.plan_endpoint_roots
-        while True:
-            found = self._read([ec.first_key(start, end)], revision=rev)[1][0]
-            if not found:
-                break
-            g = k.generation_of(found[0].key, k.plan_endpoint_roots)
-            if g >= newest:
-                break  # the newest plan, or a publish that may still be in progress
-            if g not in headed:
-                orphans.append(g)
-            start = k.plan_endpoints(g + 1)
-        for chunk in _chunks(orphans, self.batch):
+        orphans = sorted(
+            set(self._headerless_below(k.plan_map_roots, headed, newest, rev))
+            | set(self._headerless_below(k.plan_endpoint_roots, headed, newest, rev))
+        )
+        for chunk in _chunks(orphans, max(1, (self.max_txn_ops - 2) // 2)):
             # still headerless, and the header that makes them unpublishable still exists
             compares = [ec.compare_created(k.plan(newest))]
             compares += [ec.compare_mod(k.plan(g), 0) for g in chunk]
-            ops = [ec.delete(k.plan_endpoints(g), prefix=True) for g in chunk]
+            ops = [
+                ec.delete(root, prefix=True)
+                for g in chunk
+                for root in (k.plan_maps(g), k.plan_endpoints(g))
+            ]
             detail = f"deleted endpoint keys of unpublished generations {list(chunk)}"
             ops += self._audit_op(actor, now, [("sweep", "", 0, detail)])
             try:
@@ -382,6 +214,26 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
             except Conflict:
                 return ()  # the newest plan went (legacy clean-up): the next clean-up decides
         return tuple(orphans)
+
+    def _headerless_below(
+        self, roots: bytes, headed: dict[Generation, Any], newest: int, rev: int
+    ) -> list[Generation]:
+        """Generations with keys under `roots` (`pm/` or `pe/`) but no header, below
+        `newest`: looked for only in the gaps between kept generations, one small range
+        per gap (and per orphan found), so a long kept history costs nothing here."""
+        k = self.keys
+        kept = [0, *sorted(g for g in headed if g <= newest)]
+        found_gens: list[Generation] = []
+        for lo, hi in pairwise(kept):
+            start, end = roots + _gen(lo + 1), roots + _gen(hi)
+            while hi - lo > 1:
+                found = self._read([ec.first_key(start, end)], revision=rev)[1][0]
+                if not found:
+                    break
+                g = k.generation_of(found[0].key, roots)
+                found_gens.append(g)
+                start = roots + _gen(g + 1)
+        return found_gens
 
     # -- control -------------------------------------------------------------------------
     def frozen(self) -> bool:
@@ -520,3 +372,7 @@ class EtcdStore(ZoneOps, LegacyOps, HealthStateOps):
         kvs = self._read([ec.get(self.keys.health(prefix), prefix=True)])[1][0]
         base = self.keys.health("")
         return {self.keys.tail(kv.key, base): kv.value.decode() for kv in kvs}
+
+
+def _gen(g: int) -> bytes:
+    return f"{g:0{GEN_WIDTH}d}/".encode()

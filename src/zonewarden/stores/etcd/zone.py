@@ -16,17 +16,16 @@ from collections.abc import Iterable, Sequence
 from zonewarden.core import fence
 from zonewarden.core.gates import content_valid
 from zonewarden.core.model import (
-    Content,
     EndpointName,
     Generation,
     ZoneEntry,
 )
 from zonewarden.core.outcomes import Outcome
 from zonewarden.stores.etcd import ops as ec
-from zonewarden.stores.etcd.base import PLAN_CACHE, Audit, EtcdBase, _chunks
+from zonewarden.stores.etcd.base import Audit, _chunks
+from zonewarden.stores.etcd.content import ContentReads
 from zonewarden.stores.etcd.keys import (
     Keys,
-    decode_content,
     decode_zone,
     generation_prefix,
     loads,
@@ -36,7 +35,7 @@ from zonewarden.stores.etcd.ops import KV, Json
 WHOLE_ZONE_READ = 8  # more changed endpoints than this many Txns' worth: read the zone prefix
 
 
-class ZoneOps(EtcdBase):
+class ZoneOps(ContentReads):
     # -- zone ----------------------------------------------------------------------------
     def read_zone(
         self, names: Iterable[EndpointName] | None = None
@@ -104,19 +103,15 @@ class ZoneOps(EtcdBase):
         k, g = self.keys, generation
 
         def attempt() -> tuple[EndpointName, ...]:
-            _, (frozen, head, pes, zone_kvs) = self._read(
-                [
-                    ec.get(k.frozen),
-                    ec.get(k.plan(g)),
-                    ec.get(k.plan_endpoints(g), prefix=True),
-                    ec.get(k.zones, prefix=True),
-                ]
+            _, (frozen, head, zone_kvs) = self._read(
+                [ec.get(k.frozen), ec.get(k.plan(g)), ec.get(k.zones, prefix=True)]
             )
-            if self._is_frozen(self._one(frozen)) or not head:
+            contents = self._plan_cached(g) if head else None
+            if self._is_frozen(self._one(frozen)) or not head or contents is None:
                 return ()
             zone = self._zone_of(zone_kvs)
             behind, advance = [], []
-            for name, content in self._plan_contents(g, pes).items():
+            for name, content in contents.items():
                 live = zone.get(name)
                 entry = live[0] if live else None
                 verdict = fence.lag(g, content.digest, fence.live_of(entry))
@@ -169,29 +164,11 @@ class ZoneOps(EtcdBase):
 
         return self._retrying("apply", attempt)
 
-    def _plan_cached(self, g: Generation) -> dict[EndpointName, Content] | None:
-        """Plan g's contents; plans are immutable and generations never reused, so a
-        process may keep them (every write still compares that the plan exists)."""
-        cached = self._plans.get(g)
-        if cached is None:
-            _, (head, pes) = self._read(
-                [ec.get(self.keys.plan(g)), ec.get(self.keys.plan_endpoints(g), prefix=True)]
-            )
-            if not head:
-                return None
-            cached = self._plans[g] = self._plan_contents(g, pes)
-            while len(self._plans) > PLAN_CACHE:
-                del self._plans[min(self._plans)]
-        return cached
-
     def _apply_ops(self, k: Keys, g: Generation, names: Sequence[EndpointName]) -> list[Json]:
-        """The reads a decision needs, in a fixed order: freeze, plan, contents, live."""
-        ops = [ec.get(k.frozen), ec.get(k.plan(g))]
-        return (
-            ops
-            + [ec.get(k.plan_endpoint(g, n)) for n in names]
-            + [ec.get(k.zone(n)) for n in names]
-        )
+        """The reads a decision needs, in a fixed order: freeze, plan header, live (the
+        plan's contents come from `_plan_cached`: immutable, and the commit compares
+        that the header is unchanged)."""
+        return [ec.get(k.frozen), ec.get(k.plan(g))] + [ec.get(k.zone(n)) for n in names]
 
     def _apply_blind(
         self, g: Generation, names: Sequence[EndpointName], actor: str, now: float
@@ -232,7 +209,8 @@ class ZoneOps(EtcdBase):
         if ranges is None:
             ranges = self._read(self._apply_ops(k, g, names))[1]
         frozen, head = self._one(ranges[0]), self._one(ranges[1])
-        pes, zones = ranges[2 : 2 + len(names)], ranges[2 + len(names) :]
+        zones = ranges[2:]
+        contents = (self._plan_cached(g) if head is not None else None) or {}
         out: dict[EndpointName, Outcome] = {}
         audit: list[Audit] = []
         writes: list[Json] = []
@@ -242,11 +220,11 @@ class ZoneOps(EtcdBase):
             ec.compare_mod(k.plan(g), self._mod(head)),
         ]
         is_frozen = self._is_frozen(frozen)
-        for name, pe, zone in zip(names, pes, zones, strict=True):
+        for name, zone in zip(names, zones, strict=True):
             live_kv = self._one(zone)
             compares.append(ec.compare_mod(k.zone(name), self._mod(live_kv)))
-            planned = head is not None and bool(pe) and not is_frozen
-            content = decode_content(pe[0].value, pe[0].key)[0] if planned else None
+            planned = head is not None and name in contents and not is_frozen
+            content = contents[name] if planned else None
             problems = content_valid(name, content) if content is not None else []
             live = decode_zone(name, live_kv.value, live_kv.key) if live_kv else None
             outcome = fence.decide(
