@@ -7,7 +7,8 @@ Each store gets a synthetic region (backends/embedded/synthetic.py, ~8 records p
 endpoint), published and applied once; then `--generations` plans, each replacing the
 content of 1% of the endpoints, are published (timed). Reported per store: the bytes a
 generation adds (SQLite: the file's growth after a checkpoint, and the logical bytes of
-its rows; etcd: the logical key + value bytes under its keys), beside what a store that
+its rows; etcd: the logical key + value bytes of its plan keys: headers, maps, contents,
+span starts), beside what a store that
 copied every endpoint's content into every plan would keep (the plan's canonical JSON),
 and the publish and clean-up rates (clean-up deletes all but the newest plan, timed).
 Bounded: one region, a fixed number of plans; an etcd member started and stopped here.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -58,22 +60,38 @@ def plan_json_bytes(contents: dict[EndpointName, Content]) -> int:
     )
 
 
-def run_store(kind: str, store: Any, measure: Any, args: argparse.Namespace) -> dict[str, Any]:
+def server_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) the given processes used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_store(
+    kind: str, store: Any, measure: Any, args: argparse.Namespace, pids: list[int] | None = None
+) -> dict[str, Any]:
     contents = synthetic_contents(args.endpoints)
     load(store, contents, now=0.0)
     base = measure()
     publish_s: list[float] = []
+    cpu0, server0 = time.process_time(), server_cpu(pids or [])
     for step in range(1, args.generations + 1):
         contents = changed(contents, step)
         started = time.perf_counter()
         store.publish(PlanDraft(contents), source="bench", actor="bench", now=float(step))
         publish_s.append(time.perf_counter() - started)
+    publish_cpu = time.process_time() - cpu0
+    publish_server_cpu = server_cpu(pids or []) - server0
     grown = measure()
     gens = list(store.index().generations)
     started = time.perf_counter()
     result = store.delete_unreferenced(gens[:-1], actor="bench", now=1e6)
     cleanup_s = time.perf_counter() - started
     deleted = len(result.deleted)
+    left = measure()
+    problems = store.content_problems() if hasattr(store, "content_problems") else []
     return {
         "store": kind,
         "endpoints": args.endpoints,
@@ -84,6 +102,12 @@ def run_store(kind: str, store: Any, measure: Any, args: argparse.Namespace) -> 
         "publishes_per_s": round(1 / statistics.median(publish_s), 1),
         "cleanup_deleted": deleted,
         "cleanup_plans_per_s": round(deleted / cleanup_s, 1) if cleanup_s else None,
+        "bytes_after_cleanup": left,
+        "publish_client_cpu_s_per_plan": round(publish_cpu / args.generations, 4),
+        "publish_server_cpu_s_per_plan": round(publish_server_cpu / args.generations, 4)
+        if pids
+        else None,
+        "content_problems": problems,
     }
 
 
@@ -124,20 +148,23 @@ def etcd_run(args: argparse.Namespace) -> dict[str, Any]:
         prefix = fresh_prefix()
         store = EtcdStore(cluster.endpoints, prefix=prefix)
 
+        k = store.keys
+        plan_prefixes = (k.plans, k.plan_map_roots, k.plan_endpoint_roots, k.blobs)
+        plan_prefixes += (k.starts, k.all_refs, k.gc_queue)
+
         def measure() -> int:
-            # every generation keeps its own keys (a full copy of each endpoint's
-            # content): the bytes added so far are those of every generation's keys,
-            # read one generation at a time (one range of the whole prefix times out)
+            # the key + value bytes of everything plans keep: headers, maps, contents,
+            # span starts and their refs (and schema 2's per-plan copies, if any), read
+            # in pages (one range of a whole prefix can time out)
             total = 0
-            for g in store.index().generations:
-                ranges = [ec.get(store.keys.plan_endpoints(g), prefix=True)]
-                ranges.append(ec.get(store.keys.plan(g)))
-                for kvs in store._read(ranges)[1]:
-                    total += sum(len(kv.key) + len(kv.value) for kv in kvs)
+            for prefix in plan_prefixes:
+                for kv in store._paged(prefix, ec.prefix_end(prefix), 0, False):
+                    total += len(kv.key) + len(kv.value)
             return total
 
         try:
-            return run_store("etcd", store, measure, args)
+            pids = [p.pid for p in cluster.procs if p is not None]
+            return run_store("etcd", store, measure, args, pids)
         finally:
             store.close()
     finally:
@@ -168,7 +195,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"publish {r['publish_median_s']} s median, "
                 f"clean-up {r['cleanup_plans_per_s']} plans/s ({r['cleanup_deleted']} deleted)"
             )
-    return 0
+        if len(results) == 2:
+            sq, et = results
+            ratio = et["bytes_per_generation"] / max(1, sq["bytes_per_generation"])
+            print(f"etcd / SQLite bytes per generation: {ratio:.2f}")
+    problems = [p for r in results for p in r["content_problems"]]
+    for problem in problems:
+        print(f"content problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -158,6 +158,35 @@ MUTATIONS = (
         "",
         ETCD,
     ),
+    # -- etcd: content-addressed plans (a content goes only when no kept plan names it) ---
+    Mutation(
+        "etcd publish: a reused content key still exists",
+        "stores/etcd/publish.py",
+        "                    compares.append(ec.compare_created(k.blob(d)))\n",
+        "                    pass\n",
+        ETCD,
+    ),
+    Mutation(
+        "etcd publish: the predecessor is still the newest header",
+        "stores/etcd/publish.py",
+        "compares = [ec.compare_mod(k.head, self._mod(head))]",
+        "compares: list[Json] = []",
+        ETCD,
+    ),
+    Mutation(
+        "etcd clean-up: a content goes only with its last ref key",
+        "stores/etcd/gc.py",
+        "compares = [ec.compare_unchanged_since(k.refs(d), rev) for d, _ in batch]",
+        "compares: list[Json] = []",
+        ETCD,
+    ),
+    Mutation(
+        "etcd clean-up: a span start its witness still names is alive",
+        "stores/etcd/gc.py",
+        "return witness is None or witness.get(name) == digest",
+        "return witness is None",
+        ETCD,
+    ),
     # -- DNS backends: the marker decision ------------------------------------------------
     Mutation(
         "backend: current needs the served records",
