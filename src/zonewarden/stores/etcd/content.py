@@ -1,6 +1,7 @@
 """Reading plans in the etcd store's content-addressed layout (and schema 2's).
 
-A plan is its header, its map ({endpoint: content digest} in chunks under `pm/<gen>/`)
+A plan is its header, its map ({endpoint: content digest} in deflated JSON chunks under
+`pm/<gen>/`)
 and the content keys the map names (`content/<digest>`, each distinct content stored
 once). Plans written by schema 2 have no map; their endpoints' contents are under
 `pe/<gen>/` instead, and every reader here reads either layout.
@@ -16,6 +17,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 
 from zonewarden.core.model import Content, EndpointName, Generation
@@ -44,7 +46,13 @@ class ContentReads(EtcdBase):
     def _decode_map(self, kvs: list[KV]) -> dict[EndpointName, str]:
         out: dict[EndpointName, str] = {}
         for kv in kvs:  # key order is chunk order, so the map keeps the plan's order
-            body = loads(kv.value, kv.key)
+            try:
+                raw = zlib.decompress(kv.value)
+            except zlib.error as exc:
+                raise StoreCorrupt(
+                    f"etcd key {kv.key.decode(errors='replace')}: not a plan map ({exc})"
+                ) from exc
+            body = loads(raw, kv.key)
             if not isinstance(body, dict):
                 raise StoreCorrupt(f"etcd key {kv.key.decode(errors='replace')}: not a plan map")
             out.update((EndpointName(str(n)), str(d)) for n, d in body.items())

@@ -1,7 +1,7 @@
 """The etcd store's key layout and value codecs.
 
 Layout under the configured prefix P (generations zero-padded so key order is
-generation order; every value is compact JSON):
+generation order; every value is compact JSON, plan maps deflated):
 
     P/meta/schema            "3" (1 had no change log, 2 copied every endpoint's content
                              into every plan: opening marks either as 3 and reads both)
@@ -18,7 +18,7 @@ generation order; every value is compact JSON):
     P/content/<digest>       one endpoint content, stored once whatever the number of
                              plans and endpoints that use it (content-addressed)
     P/pm/<gen>/<chunk>       plan <gen>'s map, {endpoint: content digest}, in chunks of
-                             MAP_CHUNK endpoints; keys under a generation with no header
+                             MAP_CHUNK endpoints (zlib-deflated JSON); keys under a generation with no header
                              are an unfinished chunked publish, or an orphan once a
                              higher header exists (clean-up sweeps those)
     P/pe/<gen>/<name>        schema 2's layout: one endpoint's full content in plan <gen>
