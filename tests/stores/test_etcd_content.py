@@ -249,3 +249,25 @@ def test_a_schema_2_prefix_is_read_then_its_plans_age_out(etcd):
     assert under(reopened, k.plan_endpoints(old)) == 0 and readable(reopened, new)
     assert stored(reopened) == {Y.digest, S.digest} and reopened.content_problems() == []
     reopened.close()
+
+
+def test_store_check_on_etcd_finds_a_plan_whose_content_is_gone(etcd, tmp_path):
+    from click.testing import CliRunner
+
+    from zonewarden.cli.main import cli
+    from zonewarden.config import demo_toml
+
+    sqlite_section = '[store]\nkind = "sqlite"\npath = "region.db"'
+    etcd_section = (
+        '[store]\nkind = "etcd"\nendpoints = ["' + '", "'.join(etcd.client.endpoints) + '"]\n'
+        f'prefix = "{etcd.keys.prefix}"'
+    )
+    cfg = tmp_path / "zw.toml"
+    cfg.write_text(demo_toml().replace(sqlite_section, etcd_section))
+    g = publish(etcd, a=X, b=S)
+    sound = CliRunner().invoke(cli, ["store", "check", "--config", str(cfg), "--json"])
+    assert sound.exit_code == 0 and '"ok": true' in sound.output, sound.output
+    etcd.client.txn([], [ec.delete(etcd.keys.blob(X.digest))])  # what the fences prevent
+    broken = CliRunner().invoke(cli, ["store", "check", "--config", str(cfg)])
+    assert broken.exit_code == 3
+    assert f"plan {g} names content {X.digest}, which is not stored" in broken.output

@@ -35,7 +35,8 @@ def store_group() -> None:
 @json_option
 @friendly_errors
 def check(config_path: str | None, quick: bool, as_json: bool) -> None:
-    """Run SQLite's integrity check over the store; exit 3 when it is damaged."""
+    """Run SQLite's integrity check over the store (on etcd: check that every kept
+    plan's contents are stored); exit 3 when it is damaged."""
     config = resolve(config_path)
     result = recovery.check(config, full=not quick)
     if as_json:
@@ -49,17 +50,19 @@ def check(config_path: str | None, quick: bool, as_json: bool) -> None:
             }
         )
     elif result.ok:
-        console.print(
-            f"[green]{result.path}: sound[/] ({result.pages} pages checked "
-            f"in {result.seconds:.2f}s)"
-        )
+        checked = f"{result.pages} pages checked " if result.pages else "checked "
+        console.print(f"[green]{result.path}: sound[/] ({checked}in {result.seconds:.2f}s)")
     if not result.ok:
         for problem in result.problems:
             err_console.print(f"  {problem}", highlight=False, markup=False)
-        raise StoreCorrupt(
-            f"{result.path} is damaged ({len(result.problems)} problem(s) above); "
-            "`zonewarden store recover` rebuilds it from its newest valid plan, or "
+        fix = (
+            "those plans cannot be read; clean-up should never allow it: please report it"
+            if config.store.kind == "etcd"
+            else "`zonewarden store recover` rebuilds it from its newest valid plan, or "
             "`zonewarden store recover --from BACKUP` from a backup"
+        )
+        raise StoreCorrupt(
+            f"{result.path} is damaged ({len(result.problems)} problem(s) above); {fix}"
         )
 
 

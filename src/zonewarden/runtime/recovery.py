@@ -50,11 +50,28 @@ def up_lock(config: Config) -> UpLock:
 
 
 def check(config: Config, *, full: bool = True) -> FileCheck:
-    """SQLite's integrity check over the region's store file."""
+    """SQLite's integrity check over the region's store file; on etcd (whose members
+    check their own data), that every kept plan's contents are stored and every stored
+    content is referenced (`EtcdStore.content_problems`)."""
+    if config.store.kind == "etcd":
+        return _check_etcd(config)
     _sqlite_only(config, "store check")
     if not config.store.path.exists():
         raise NotFound(f"no store at {config.store.path}")
     return check_file(config.store.path, full=full)
+
+
+def _check_etcd(config: Config) -> FileCheck:
+    from zonewarden.stores.etcd import open_from_config
+
+    started = time.monotonic()
+    store = open_from_config(config)
+    try:
+        problems = tuple(store.content_problems(leaks=False))
+    finally:
+        store.close()
+    where = Path(f"etcd {' '.join(config.store.endpoints)} {config.store.prefix}")
+    return FileCheck(where, problems, 0, time.monotonic() - started)
 
 
 def make_backup(

@@ -189,11 +189,11 @@ def _merged(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 class ContentCheck(ContentGc):
-    def content_problems(self) -> list[str]:
+    def content_problems(self, *, leaks: bool = True) -> list[str]:
         """What is wrong with the content layout at one revision: a kept plan naming a
-        content that is not stored (a plan that cannot be read), or a content key no
-        ref key names (a leak clean-up will never collect). Reads every kept plan's
-        map: an operator's check, not a hot path."""
+        content that is not stored (a plan that cannot be read), and with `leaks` a
+        content key no ref key names (kept for ever: harmless but a bug). Reads every
+        kept plan's map: an operator's check, not a hot path."""
         k = self.keys
         rev, (plans,) = self._read([ec.get(k.plans, prefix=True, keys_only=True)])
         named: dict[str, int] = {}
