@@ -8,7 +8,8 @@ endpoint), published and applied once; then `--generations` plans, each replacin
 content of 1% of the endpoints, are published (timed). Reported per store: the bytes a
 generation adds (SQLite: the file's growth after a checkpoint, and the logical bytes of
 its rows; etcd: the logical key + value bytes of its plan keys: headers, maps, contents,
-span starts), beside what a store that
+span starts, and the db pages in use after a compaction: what etcd's quota counts),
+beside what a store that
 copied every endpoint's content into every plan would keep (the plan's canonical JSON),
 and the publish and clean-up rates (clean-up deletes all but the newest plan, timed).
 Bounded: one region, a fixed number of plans; an etcd member started and stopped here.
@@ -70,11 +71,17 @@ def server_cpu(pids: list[int]) -> float:
 
 
 def run_store(
-    kind: str, store: Any, measure: Any, args: argparse.Namespace, pids: list[int] | None = None
+    kind: str,
+    store: Any,
+    measure: Any,
+    args: argparse.Namespace,
+    pids: list[int] | None = None,
+    physical: Any = None,
 ) -> dict[str, Any]:
     contents = synthetic_contents(args.endpoints)
     load(store, contents, now=0.0)
     base = measure()
+    base_physical = physical() if physical else 0
     publish_s: list[float] = []
     cpu0, server0 = time.process_time(), server_cpu(pids or [])
     for step in range(1, args.generations + 1):
@@ -85,6 +92,7 @@ def run_store(
     publish_cpu = time.process_time() - cpu0
     publish_server_cpu = server_cpu(pids or []) - server0
     grown = measure()
+    grown_physical = physical() if physical else 0
     gens = list(store.index().generations)
     started = time.perf_counter()
     result = store.delete_unreferenced(gens[:-1], actor="bench", now=1e6)
@@ -103,6 +111,9 @@ def run_store(
         "cleanup_deleted": deleted,
         "cleanup_plans_per_s": round(deleted / cleanup_s, 1) if cleanup_s else None,
         "bytes_after_cleanup": left,
+        "db_bytes_per_generation": round((grown_physical - base_physical) / args.generations)
+        if physical
+        else None,
         "publish_client_cpu_s_per_plan": round(publish_cpu / args.generations, 4),
         "publish_server_cpu_s_per_plan": round(publish_server_cpu / args.generations, 4)
         if pids
@@ -149,22 +160,40 @@ def etcd_run(args: argparse.Namespace) -> dict[str, Any]:
         store = EtcdStore(cluster.endpoints, prefix=prefix)
 
         k = store.keys
-        plan_prefixes = (k.plans, k.plan_map_roots, k.plan_endpoint_roots, k.blobs)
-        plan_prefixes += (k.starts, k.all_refs, k.gc_queue)
+        # every key plans keep (the content-addressed layout's, and schema 2's per-plan
+        # copies: the names that exist in the store being measured, so the same bench
+        # measures the layout before and after)
+        names = ("plans", "plan_map_roots", "plan_endpoint_roots", "blobs", "starts")
+        plan_prefixes = [getattr(k, n) for n in (*names, "all_refs", "gc_queue") if hasattr(k, n)]
+
+        def range_bytes(prefix: bytes) -> int:
+            total, start, end = 0, prefix, ec.prefix_end(prefix)
+            while True:
+                op = {"request_range": {"key": ec.b64(start), "range_end": ec.b64(end)}}
+                op["request_range"]["limit"] = "2000"
+                kvs = store.client.read([op]).ranges[0]
+                total += sum(len(kv.key) + len(kv.value) for kv in kvs)
+                if len(kvs) < 2000:
+                    return total
+                start = kvs[-1].key + b"\0"
+
+        def physical() -> int:
+            # what counts against etcd's quota: the db's pages in use once every
+            # superseded revision is compacted away
+            rev = store._read([ec.get(k.schema)])[0]
+            store.client.call("/v3/kv/compaction", {"revision": str(rev), "physical": True})
+            status = store.client.call("/v3/maintenance/status", {}, idempotent=True)
+            return int(status.get("dbSizeInUse") or status.get("dbSize") or 0)
 
         def measure() -> int:
             # the key + value bytes of everything plans keep: headers, maps, contents,
             # span starts and their refs (and schema 2's per-plan copies, if any), read
             # in pages (one range of a whole prefix can time out)
-            total = 0
-            for prefix in plan_prefixes:
-                for kv in store._paged(prefix, ec.prefix_end(prefix), 0, False):
-                    total += len(kv.key) + len(kv.value)
-            return total
+            return sum(range_bytes(prefix) for prefix in plan_prefixes)
 
         try:
             pids = [p.pid for p in cluster.procs if p is not None]
-            return run_store("etcd", store, measure, args, pids)
+            return run_store("etcd", store, measure, args, pids, physical)
         finally:
             store.close()
     finally:

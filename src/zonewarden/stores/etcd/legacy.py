@@ -104,7 +104,9 @@ class LegacyOps(ContentGc):
             deleted.extend(chunk)
             raise Conflict()  # take the next chunk (or finish) from a fresh snapshot
 
-        return self._retrying("legacy clean-up", attempt)
+        deleted_now = self._retrying("legacy clean-up", attempt)
+        self.collect_garbage()  # contents only the deleted plans named (gc.py)
+        return deleted_now
 
     def try_lock(self, name: EndpointName, owner: str, *, now: float, ttl: float) -> bool:
         key = self.keys.lock(name)
