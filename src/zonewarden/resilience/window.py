@@ -22,10 +22,8 @@ class WindowCounter:
         self._head = 0  # index of the newest bucket (bucket number, not position)
         self._total = 0.0
 
-    def _advance(self, now: float) -> None:
-        current = int(now // self.bucket)
-        if current <= self._head:
-            return
+    def _advance(self, current: int) -> None:
+        """Forget the buckets between the newest one and bucket number `current`."""
         if current - self._head >= self._buckets:
             self._counts = [0.0] * self._buckets
             self._total = 0.0
@@ -36,11 +34,17 @@ class WindowCounter:
                 self._counts[slot] = 0.0
         self._head = current
 
+    # add and total check the bucket number inline: they run once per simulated request
     def add(self, now: float, n: float = 1.0) -> None:
-        self._advance(now)
+        current = int(now // self.bucket)
+        if current > self._head:
+            self._advance(current)
         self._counts[self._head % self._buckets] += n
         self._total += n
 
     def total(self, now: float) -> float:
-        self._advance(now)
-        return max(self._total, 0.0)
+        current = int(now // self.bucket)
+        if current > self._head:
+            self._advance(current)
+        total = self._total
+        return total if total >= 0.0 else 0.0  # as max(total, 0.0), without the call

@@ -443,32 +443,34 @@ class ServiceModel:
         tick = horizon / 50
         next_tick = tick
         handlers = self.handlers
-        working = self.working
+        working, idle, live, queue = self.working, self.idle, self.live, self.queue
+        pop = sched.pop
+        events = 0
         while True:
-            ev = sched.pop(horizon)
+            ev = pop(horizon)
             if ev is None:
                 break
-            self.events += 1
-            kind = ev.kind
+            events += 1
+            _, _, kind, target, epoch = ev
             if kind == DONE:
                 if self.unbounded:
-                    self.sharing_done(ev.epoch)
+                    self.sharing_done(epoch)
                 else:
                     self.in_flight -= 1
-                    item = working[ev.target]
-                    working[ev.target] = None
-                    self.idle.append(ev.target)
+                    item = working[target]
+                    working[target] = None
+                    idle.append(target)
                     if item is not None:
                         self.completed(item[1][0], item[1][1], item[0])
-                    if not self.paused and len(self.queue):
+                    if not self.paused and len(queue):
                         self.dispatch()
+            elif kind == SEND:
+                if live[target] == IDLE:
+                    self.send(target)
             elif kind == TIMEOUT:
                 self.on_timeout()
-            elif kind == SEND:
-                if self.live[ev.target] == IDLE:
-                    self.send(ev.target)
             elif kind == ARRIVE:
-                if ev.epoch == self.arrive_epoch:
+                if epoch == self.arrive_epoch:
                     self.send(self.new_request())
                     self.schedule_arrival()
             elif kind == SAMPLE:
@@ -477,10 +479,10 @@ class ServiceModel:
                     progress(sched.now)
                     next_tick += tick
             elif kind == BURST:
-                for _ in range(p.bursts[ev.target][1]):
+                for _ in range(p.bursts[target][1]):
                     self.send(self.new_request())
             elif kind == RATE:
-                self.rate = p.rates[ev.target][1]
+                self.rate = p.rates[target][1]
                 self.arrive_epoch += 1
                 self.schedule_arrival()
             elif kind == OUTAGE:
@@ -492,6 +494,7 @@ class ServiceModel:
                 self.on_restart_check()
             else:
                 handlers[kind](ev)
+        self.events += events
         if progress is not None:
             progress(horizon)
         return self.result()
