@@ -70,6 +70,22 @@ def test_health_fail_over_without_velocity_keeps_removing_healthy_capacity(
     assert min(row[7] for row in kept.health_rows) >= 0.34 * 6000  # capacity left in DNS
 
 
+def test_shedding_late_checks_as_no_evidence_ends_the_fail_over_loop(
+    small_chain: dict[str, Any],
+) -> None:
+    """What the runtime prober does (a check not started in time is shed, and a shed check
+    is no failure): the health checks settle as soon as the network state is back."""
+    control = chain("admission", **small_chain)  # late checks read as failures
+    assert control.milestones["health_checks"] is None
+    shed = chain("admission+shed-late", **small_chain)
+    assert shed.recovered and shed.order == list(STAGES)
+    back = shed.milestones["network_state"]
+    assert back is not None and shed.milestones["health_checks"] is not None
+    assert shed.milestones["health_checks"] - back <= 3 * ChainParams().health.interval
+    assert max(row[2] for row in shed.health_rows) == 0.0  # nothing waits: no backlog
+    assert max(row[3] for row in shed.health_rows) > 0.0  # ... because checks were shed
+
+
 def test_same_seed_same_chain(small_chain: dict[str, Any]) -> None:
     a, b = chain("lifo", 5, **small_chain), chain("lifo", 5, **small_chain)
     assert a.as_json() == b.as_json() and a.health_rows == b.health_rows

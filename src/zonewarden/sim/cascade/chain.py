@@ -161,7 +161,7 @@ def run_chain(
     sched = Scheduler()
     h = params.health
     net = NetworkBacklog(params.network_rate, params.launches_per_host, h.azs)
-    health = HealthStage(h, net, policy.velocity, policy.fail_open)
+    health = HealthStage(h, net, policy.velocity, policy.fail_open, policy.shed_late)
     model = ServiceModel(
         params.service(), policy, seed, on_success=lambda _r, now: net.lease_back(now), sched=sched
     )

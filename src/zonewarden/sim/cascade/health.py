@@ -16,7 +16,12 @@ Theory of operation, one tick every `interval` seconds:
   budget of `core.budget`, per endpoint), so only part of it may happen per window;
   with `fail_open`, a removal that would leave less than `fail_open_floor` of the
   capacity in DNS is not made at all (treat all as healthy, as Route 53 and ELB do);
-- an AZ returns to DNS after `rise` consecutive ticks below the threshold.
+- an AZ returns to DNS after `rise` consecutive ticks below the threshold;
+- with `shed_late` (what ZoneWarden's own prober does: health/prober.py) checks beyond
+  the capacity are shed each tick instead of waiting, and a shed check is no evidence:
+  an AZ is judged by the checks done in time, which see only the true failures. No
+  backlog builds, `late_share` is then the share shed, and the loop has nothing to feed
+  on.
 
 Rules kept here: deterministic (no randomness needed); capacity is counted in targets;
 "healthy capacity removed" is capacity that was truly healthy and out of DNS.
@@ -67,6 +72,7 @@ class HealthStage:
     net: NetworkBacklog
     velocity: bool
     fail_open: bool
+    shed_late: bool = False
     limiter: VelocityLimiter = field(init=False)
     removed: list[float] = field(init=False)  # capacity of each AZ out of DNS
     calm: list[int] = field(init=False)
@@ -94,15 +100,20 @@ class HealthStage:
         total = sum(sizes)
         flapping = float(sum(net.unconnected(a) for a in range(p.azs)))
         due = total + self.extra_checks + flapping * p.flap_cost
-        self.backlog = max(0.0, self.backlog + due - p.capacity)
-        late = min(1.0, self.backlog / p.capacity)
+        if self.shed_late:  # shed what cannot be done this tick; judge by the rest
+            self.backlog = 0.0
+            late = max(0.0, due - p.capacity) / due if due else 0.0
+            misread = 0.0
+        else:
+            self.backlog = max(0.0, self.backlog + due - p.capacity)
+            late = misread = min(1.0, self.backlog / p.capacity)
         changes = 0.0
         moved = 0.0
         true_failing = 0.0
         seen_failing = 0.0
         for az in range(p.azs):
             failing = float(net.unconnected(az))
-            seen = failing + late * (sizes[az] - failing)
+            seen = failing + misread * (sizes[az] - failing)
             changes += abs(seen - self.seen_prev[az])
             self.seen_prev[az] = seen
             true_failing += failing
@@ -118,7 +129,7 @@ class HealthStage:
             for az in range(p.azs)
         )
         azs_out = sum(1 for r in self.removed if r > 0)
-        if self.backlog > 0 or azs_out or true_failing:
+        if self.backlog > 0 or azs_out or true_failing or (self.shed_late and late > 0):
             self.last_unhealthy = now
         self.rows.append(
             (

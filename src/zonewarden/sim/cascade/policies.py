@@ -22,6 +22,7 @@ NAMES = (
     "restart",
     "velocity",
     "fail-open",
+    "shed-late",
 )
 
 
@@ -36,6 +37,7 @@ class Policy:
     restart: bool = False
     velocity: bool = False
     fail_open: bool = False
+    shed_late: bool = False  # health checks not done in time are shed: no evidence
 
     @property
     def label(self) -> str:
