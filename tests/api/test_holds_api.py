@@ -104,10 +104,11 @@ def test_health_shows_the_probing_planners_status(api, region):
                 "stale": ["az2 (31.0 s old)"],
                 "overload": ["planner: 40 probes shed in the last 3.1 s (40 queue full)"],
             },
-            "resilience": {"work-queue/probes/planner": {"refused-full": 40, "served": 90}},
             "holds": [],
         }
     )
+    store.publish_counters("planner", {"work-queue/probes/planner": {"refused-full": 40}})
+    store.publish_counters("az1", {"retry-throttle/az1": {"retries-refused": 3}})
     api.app_state.view.refresh()  # type: ignore[attr-defined]
     h = api.get("/api/v1/health").json()
     rows = {row["lb"]: row for row in h["lbs"]}
@@ -116,7 +117,10 @@ def test_health_shows_the_probing_planners_status(api, region):
     assert h["vantage"]["stale"] == ["az2 (31.0 s old)"]
     assert h["vantage"]["overload"] == ["planner: 40 probes shed in the last 3.1 s (40 queue full)"]
     shown = 'component="work-queue",name="probes/planner",process="planner"} 40.0'
-    assert "zonewarden_resilience_refused_full_total{" + shown in api.get("/metrics").text
+    text = api.get("/metrics").text
+    assert "zonewarden_resilience_refused_full_total{" + shown in text
+    enactor = 'component="retry-throttle",name="az1",process="az1"} 3.0'
+    assert "zonewarden_resilience_retries_refused_total{" + enactor in text
     assert h["budget_held_back"] == 100.0 and h["held_back"][0]["lb"] == "lb-1b"
     assert h["fail_static"] is False
     store.set_health_status(

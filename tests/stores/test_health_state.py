@@ -52,6 +52,19 @@ def test_vantage_reports_round_trip_with_their_ages(store):
     assert store.vantage_reports() == [a, b]
 
 
+def test_published_counters_round_trip_and_skip_bad_rows(store):
+    assert store.published_counters() == {}
+    store.publish_counters("planner", {"work-queue/probes/planner": {"served": 9}})
+    store.publish_counters("az1", {"retry-throttle/az1": {"retries-allowed": 2}})
+    store.publish_counters("planner", {"work-queue/probes/planner": {"served": 10}})
+    assert store.published_counters() == {
+        "az1": {"retry-throttle/az1": {"retries-allowed": 2}},
+        "planner": {"work-queue/probes/planner": {"served": 10}},
+    }
+    store._health_write("counters/broken", "not json", None)
+    assert set(store.published_counters()) == {"az1", "planner"}
+
+
 def test_health_status(store):
     assert store.health_status() == {}
     store.set_health_status({"at": 1.0, "fail_static": ["stale"], "lbs": {"a": {"served": 3}}})

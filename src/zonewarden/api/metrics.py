@@ -229,15 +229,14 @@ class RegionCollector(Collector):
 
 
 def _published(view: RegionView) -> dict[str, Any]:
-    counters = view.snapshot.health.get("resilience")
-    return {"planner": counters} if isinstance(counters, dict) else {}
+    return dict(view.snapshot.counters)
 
 
 def registry_for(view: RegionView) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RegionCollector(view))
     # rate limits, retries, probe queues (zonewarden.resilience): the API's own counters
-    # and those the planner published with its health status
+    # and those the planner and the enactors published to the store
     registry.register(prometheus_collector("api", lambda: _published(view)))
     return registry
 

@@ -81,6 +81,7 @@ class Snapshot:
     alarms: tuple[Alarm, ...]
     error: str = ""
     health: Mapping[str, Any] = field(default_factory=dict)  # store.health_status()
+    counters: Mapping[str, Any] = field(default_factory=dict)  # store.published_counters()
     lbs: Mapping[str, LbLoad] = field(default_factory=lambda: NO_LOADS)  # per LB, live zone
     empty_endpoints: int = 0
     lagging_endpoints: int = 0
@@ -207,6 +208,7 @@ class RegionView:
             dict(self._counts),
             alarms,
             health=health,
+            counters=self.store.published_counters(),
             lbs=self._totals.loads(),
             empty_endpoints=sum(1 for r in rows if r.empty),
             lagging_endpoints=sum(1 for r in rows if r.lag > 0),

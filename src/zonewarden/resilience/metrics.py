@@ -6,8 +6,8 @@ more than a dict update per decision; every live set of counters is listed in on
 process-wide registry (`all_counters`), which the metrics surface exports as
 `zonewarden_resilience_<key>_total{component=..., name=..., process=...}` through
 `prometheus_collector()` when prometheus_client is installed, together with the
-counters other processes published (the planner puts its own, the health checker's
-probe queue among them, in its health status, which the API reads). Nothing here keeps a
+counters other processes published (the planner and the enactors publish theirs to
+the store, the health checker's probe queue among them; the API reads them). Nothing here keeps a
 second registry: the collector is registered once, in the process's own registry.
 """
 

@@ -35,6 +35,7 @@ from zonewarden.core.enactor import EnactorConfig
 from zonewarden.dispatch import execute
 from zonewarden.errors import ConfigError, RetryableError
 from zonewarden.ports import Heartbeat, RegionStore
+from zonewarden.resilience import metrics as resilience_metrics
 from zonewarden.resilience.retry_budget import RetryThrottle
 from zonewarden.runtime.clock import pause
 from zonewarden.runtime.failures import FailureLog, wait_renewing
@@ -75,6 +76,7 @@ class EnactorRunner:
         self._budget_spent = False
         self.counts: collections.Counter[str] = collections.Counter()
         self._last_beat = 0.0
+        self._counters_sent: dict[str, dict[str, int]] = {}
         self._plans_seen = 0  # etcd revision of the last publish a watch reported
         # fault injection: a slow enactor (the 2025 trigger) waits this long before each write
         self.write_delay = write_delay
@@ -203,5 +205,9 @@ class EnactorRunner:
             detail = f"{detail}; {self._failure_detail}"
         try:
             self.store.beat(Heartbeat(self.id, now, target, phase, detail[:500]))
+            counters = resilience_metrics.snapshot()  # its retry budget's: for /metrics
+            if counters != self._counters_sent:
+                self.store.publish_counters(self.id, counters)
+                self._counters_sent = counters
         except Exception as exc:  # a heartbeat must never stop the enactor
             log.debug("heartbeat failed: %s", exc)  # the failure itself is logged once

@@ -13,8 +13,6 @@ Shape (JSON; what `status`, the admin API and the dashboard read):
                  "overload": ["planner: 40 probes shed in the last 3.1 s (...)"]},
      "by_vantage": {"az1": {"at": 1764612345.1, "lbs": 12, "healthy": 11,
                             "down": {"lb-1a": "http 503"}, "failing": {}, "overload": ""}},
-     "resilience": {"work-queue/probes/planner": {"served": 90, ...}},  # the planner's
-                 # resilience counters, exported by the API's /metrics
      "holds": [{"scope": "az", "name": "use1-az2", "kind": "drain", "reason": "...",
                 "actor": "alice", "at": 1764612000.0}]}
 """

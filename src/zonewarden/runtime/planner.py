@@ -75,6 +75,7 @@ class Planner:
         self.compare_and_set = compare_and_set  # off only in tests, as the control
         self.previous: PlanDraft | None = None
         self.based_on = 0
+        self._counters_sent: dict[str, dict[str, int]] = {}
         self.state = PolicyState()
         self.observed: Mapping[LbId, Observation] = {}
         self.last: TickDecision | None = None
@@ -268,8 +269,11 @@ class Planner:
             self.store.operator_holds(),
             getattr(self.health, "reports", ()),
         )
-        status["resilience"] = resilience_metrics.snapshot()  # the API's /metrics shows them
         self.store.set_health_status(status)
+        counters = resilience_metrics.snapshot()  # the probe queue's among them: for /metrics
+        if counters != self._counters_sent:
+            self.store.publish_counters(self.actor, counters)
+            self._counters_sent = counters
 
     def leads(self) -> bool:
         """True when this planner may publish: no election (one planner), or it holds

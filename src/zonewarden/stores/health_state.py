@@ -3,7 +3,8 @@
 One mixin for every store: the typed methods and their JSON codecs live here, each store
 implements two hooks over its own medium (`_health_write`: put or delete one key, with
 an optional audit row in the same transaction; `_health_read`: every key under a
-prefix). Keys: `hold/<scope>/<name>/<kind>`, `vantage/<name>`, `status/planner`.
+prefix). Keys: `hold/<scope>/<name>/<kind>`, `vantage/<name>`, `status/planner`,
+`counters/<process>` (a process's resilience counters, for the API's /metrics).
 
 Rules kept here: setting or clearing a hold is audited in the same write
 (`lb-disable`, `lb-enable`, `drain`, `undrain`); a vantage report keeps each reading's
@@ -102,6 +103,24 @@ class HealthStateOps:
                 out.append(VantageReport(name, float(d["at"]), readings, overload))
             except (ValueError, KeyError, TypeError):
                 continue
+        return out
+
+    # -- resilience counters of the processes that have no /metrics of their own --------
+    def publish_counters(self, process: str, counters: Mapping[str, Mapping[str, int]]) -> None:
+        self._health_write(f"counters/{process}", json.dumps(counters), None)
+
+    def published_counters(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per process, its last published `resilience.metrics.snapshot()`."""
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for key, value in sorted(self._health_read("counters/").items()):
+            try:
+                d = json.loads(value)
+                out[key.removeprefix("counters/")] = {
+                    str(name): {str(k): int(v) for k, v in counts.items()}
+                    for name, counts in d.items()
+                }
+            except (ValueError, TypeError, AttributeError):
+                continue  # one unreadable row takes down no more than itself
         return out
 
     # -- the planner's health status (for status, the API and the dashboard) -----------
