@@ -22,15 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import dns.asyncquery
-import dns.exception
-import dns.message
-import dns.name
 import dns.rcode
-import dns.rdatatype
 
 from zonewarden.backends.answer_probe import Finding, split_server
 from zonewarden.backends.rfc2136 import marker_name, marker_of_cname
+from zonewarden.backends.udp_asker import T_CNAME, T_SOA, T_TXT, Answer, Outcome, ask_many
 from zonewarden.ports import Marker
 
 SERIAL_HALF = 2**31
@@ -77,45 +73,45 @@ class MarkerWatch:
         return None
 
 
-async def _query(server: str, name: str, rtype: str, timeout: float) -> dns.message.Message | None:
-    host, port = split_server(server)
-    query = dns.message.make_query(dns.name.from_text(name), dns.rdatatype.from_text(rtype))
-    query.flags &= ~0x0100
-    try:
-        return await dns.asyncquery.udp(query, host, port=port, timeout=timeout)
-    except (dns.exception.DNSException, ValueError, OSError):
-        return None  # the address probe reports timeouts and garbage; nothing to add
-
-
-async def read_marker(server: str, endpoint: str, timeout: float) -> Marker | None:
-    """The endpoint's marker at `server`: the `_zw` CNAME, else its TXT."""
-    owner = dns.name.from_text(marker_name(endpoint))
-    for rtype in ("CNAME", "TXT"):
-        reply = await _query(server, owner.to_text(), rtype, timeout)
-        if reply is None or reply.rcode() != dns.rcode.NOERROR:
-            continue
-        for rrset in reply.answer:
-            if rrset.name != owner:
-                continue
-            for rd in rrset:
-                if rrset.rdtype == dns.rdatatype.CNAME:
-                    found = marker_of_cname(rd.target.to_text(omit_final_dot=True))
-                elif rrset.rdtype == dns.rdatatype.TXT:
-                    found = Marker.parse(b"".join(rd.strings).decode(errors="replace"))
-                else:
-                    found = None
-                if found is not None:
-                    return found
+def _marker(outcome: Outcome) -> Marker | None:
+    if not isinstance(outcome, Answer) or outcome.rcode != dns.rcode.NOERROR:
+        return None
+    for value in outcome.values(T_CNAME):
+        found = marker_of_cname(str(value))
+        if found is not None:
+            return found
+    for value in outcome.values(T_TXT):
+        found = Marker.parse(str(value))
+        if found is not None:
+            return found
     return None
 
 
+async def read_markers(
+    server: str, endpoints: Sequence[str], timeout: float, window: int = 512
+) -> list[Marker | None]:
+    """Each endpoint's marker at `server`: the `_zw` CNAME, else its TXT."""
+    host, port = split_server(server)
+    owners = [marker_name(e) for e in endpoints]
+    cnames = await ask_many(
+        host, port, [(o, "CNAME") for o in owners], timeout=timeout, window=window
+    )
+    found = [_marker(o) for o in cnames]
+    missing = [i for i, m in enumerate(found) if m is None]
+    txts = await ask_many(
+        host, port, [(owners[i], "TXT") for i in missing], timeout=timeout, window=window
+    )
+    for i, outcome in zip(missing, txts, strict=True):
+        found[i] = _marker(outcome)
+    return found
+
+
 async def read_serial(server: str, zone: str, timeout: float) -> int | None:
-    reply = await _query(server, zone, "SOA", timeout)
-    if reply is None:
-        return None
-    for rrset in reply.answer:
-        if rrset.rdtype == dns.rdatatype.SOA:
-            return int(rrset[0].serial)
+    host, port = split_server(server)
+    (outcome,) = await ask_many(host, port, [(zone, "SOA")], timeout=timeout)
+    if isinstance(outcome, Answer):
+        for value in outcome.values(T_SOA):
+            return int(value)
     return None
 
 
@@ -126,36 +122,28 @@ async def watch_round(
     zones: Iterable[str],
     *,
     timeout: float = 1.0,
-    concurrency: int = 256,
+    concurrency: int = 512,
 ) -> list[Finding]:
     """One round: every server's SOA serial per zone, and every endpoint's marker at the
     servers that publish markers; the findings are the ones that went backwards."""
     import asyncio
 
-    gate = asyncio.Semaphore(concurrency)
     names = sorted(set(endpoints))
-
-    async def marker(server: str, name: str) -> tuple[str, str, Marker | None]:
-        async with gate:
-            return server, name, await read_marker(server, name, timeout)
-
-    async def serial(server: str, zone: str) -> tuple[str, str, int | None]:
-        async with gate:
-            return server, zone, await read_serial(server, zone, timeout)
-
     asking = [s for s in servers if s not in watch.without_markers]
-    markers = await asyncio.gather(*(marker(s, n) for s in asking for n in names))
-    serials = await asyncio.gather(*(serial(s, z) for s in servers for z in sorted(set(zones))))
+    markers = await asyncio.gather(*(read_markers(s, names, timeout, concurrency) for s in asking))
+    pairs = [(s, z) for s in servers for z in sorted(set(zones))]
+    serials = await asyncio.gather(*(read_serial(s, z, timeout) for s, z in pairs))
     out: list[Finding] = []
     seen: dict[str, int] = {}
-    for server, name, found in markers:
-        if found is not None:
-            seen[server] = seen.get(server, 0) + 1
-            alert = watch.marker(server, name, int(found.generation))
-            if alert is not None:
-                out.append(alert)
+    for server, found in zip(asking, markers, strict=True):
+        for name, marker in zip(names, found, strict=True):
+            if marker is not None:
+                seen[server] = seen.get(server, 0) + 1
+                alert = watch.marker(server, name, int(marker.generation))
+                if alert is not None:
+                    out.append(alert)
     watch.without_markers.update(s for s in asking if names and s not in seen)
-    for server, zone, value in serials:
+    for (server, zone), value in zip(pairs, serials, strict=True):
         if value is not None:
             alert = watch.serial(server, zone, value)
             if alert is not None:
