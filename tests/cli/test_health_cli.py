@@ -104,3 +104,38 @@ def test_shed_probes_show_in_health_and_status(region):
     assert code == 0 and "probes shed" in out and "7 probes shed" in out
     code, out = run("status", "--config", str(path), "--json")
     assert "7 probes shed" in out
+
+
+def test_health_shows_each_address_and_a_dead_one_leaves_the_plan(region):
+    """Per-address readings (lb-1a's IPv6 address down, its IPv4 one up): the LB stays
+    healthy, the dead address leaves its records, `health` shows both addresses."""
+    from zonewarden.core.health import AddressReading
+
+    path, store, _ = region
+    config = cfg.load(path)
+    v4, v6 = "127.0.1.1", "fd00:1::1"
+
+    def local(now: float) -> VantageReport:
+        readings = {lb: LbReading(True, now, "http 200") for lb in config.region.lbs}
+        readings["lb-1a"] = LbReading(
+            True,
+            now,
+            "1/2 addresses healthy",
+            addresses={
+                v4: AddressReading(True, now, "http 200"),
+                v6: AddressReading(False, now, "http connect refused (fall 2/2)", True),
+            },
+        )
+        return VantageReport("planner", now, readings)
+
+    planner = Planner(config, store, ProbeHealth(config.region.lbs, QuorumRule(), local=local))
+    planner.once(5.0)
+    addresses = {r.address for c in store.contents(store.newest()).values() for r in c.records}
+    assert v4 in addresses and v6 not in addresses
+    code, out = run("health", "--config", str(path), "--json")
+    row = json.loads(out)["lbs"]["lb-1a"]
+    assert row["healthy"] is True
+    assert row["addresses"][v6]["healthy"] is False and row["addresses"][v6]["planned"] is False
+    assert row["addresses"][v4]["planned"] is True
+    code, out = run("health", "--config", str(path))
+    assert code == 0 and "fd00:" in out  # a row per address (the table wraps it)

@@ -48,13 +48,22 @@ def budget_held(s: Snapshot) -> float | None:
 
 def _probe_row(probed: Mapping[str, Any] | None) -> dict[str, Any]:
     if probed is None:
-        return {"az": None, "healthy": None, "why": None, "capacity": None, "planned": None}
+        return {
+            "az": None,
+            "healthy": None,
+            "why": None,
+            "capacity": None,
+            "planned": None,
+            "address_health": {},
+        }
     return {
         "az": probed.get("az"),
         "healthy": probed.get("healthy"),
         "why": probed.get("reason"),
         "capacity": probed.get("capacity"),
         "planned": probed.get("served"),
+        # each probed address: its own verdict, the votes and why (runtime/health_status)
+        "address_health": probed.get("addresses", {}),
     }
 
 

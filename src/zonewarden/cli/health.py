@@ -118,18 +118,29 @@ def health(config_path: str | None, as_json: bool) -> None:
         console.print(f"[bold red]FAIL-STATIC[/] ({age:.0f} s ago): holding the last good plan")
         for alarm in status["fail_static"]:
             console.print(f"  {alarm}")
-    table = Table("LB", "AZ", "healthy", "capacity", "planned", "weight", "why")
+    table = Table("LB / address", "AZ", "healthy", "capacity", "planned", "weight", "why")
+    word = {True: "yes", False: "[red]no[/]", None: "?"}
     for name, row in sorted(status["lbs"].items()):
-        healthy = {True: "yes", False: "[red]no[/]", None: "?"}[row["healthy"]]
         table.add_row(
             name,
             row["az"],
-            healthy,
+            word[row["healthy"]],
             str(row["capacity"]),
             str(row["served"]),
             str(row["weight"]),
             row["reason"],
         )
+        for address, probed in sorted(row.get("addresses", {}).items()):
+            planned = probed.get("planned")
+            table.add_row(
+                f"  {address}",
+                "",
+                word[probed.get("healthy")],
+                "",
+                {True: "in", False: "[red]out[/]", None: ""}[planned],
+                "",
+                str(probed.get("reason", "")),
+            )
     console.print(table)
     for held in status.get("held_back", []):
         console.print(

@@ -16,7 +16,7 @@ from typing import Any
 from zonewarden.config.checks import boolean, choice, integer, nonempty, num
 from zonewarden.config.source import Source, tables
 from zonewarden.core.budget import BudgetRule
-from zonewarden.core.checks import CheckTarget, ProbeSettings
+from zonewarden.core.checks import CheckTarget, ProbeSettings, address_checks
 from zonewarden.core.health import QuorumRule
 from zonewarden.core.hysteresis import Hysteresis
 from zonewarden.core.model import LbId
@@ -79,6 +79,8 @@ class HealthSettings:
     vantage: str = "planner"
     checks: Mapping[LbId, CheckTarget] = field(default_factory=dict)
     capacity_urls: Mapping[LbId, CheckTarget] = field(default_factory=dict)
+    # what is probed: per LB, each address's check (core.checks.address_checks)
+    probes: Mapping[LbId, Mapping[str, CheckTarget]] = field(default_factory=dict)
     leader_ttl: int = 2  # [planner] leader_ttl: planners on etcd elect a leader by lease
 
 
@@ -101,7 +103,11 @@ def parse_health(
         min_fresh=health.get("min_fresh", 1),
         max_split=health.get("max_split", 0.25),
     )
-    checks, capacity = _lb_checks(src, data, region)
+    checks, capacity, explicit = _lb_checks(src, data, region)
+    probes = {
+        lb: address_checks(config, checks[lb] if lb in explicit else None)
+        for lb, config in region.lbs.items()
+    }
     return HealthSettings(
         probe=probe,
         quorum=quorum,
@@ -109,6 +115,7 @@ def parse_health(
         vantage=health.get("vantage", "planner"),
         checks=checks,
         capacity_urls=capacity,
+        probes=probes,
         leader_ttl=planner.get("leader_ttl", 2),
     )
 
@@ -139,8 +146,10 @@ def _policy(src: Source, s: Mapping[str, Any]) -> PolicySettings:
 
 def _lb_checks(
     src: Source, data: Mapping[str, Any], region: Region
-) -> tuple[dict[LbId, CheckTarget], dict[LbId, CheckTarget]]:
+) -> tuple[dict[LbId, CheckTarget], dict[LbId, CheckTarget], set[LbId]]:
+    """Each LB's check (the default filled in), capacity URL, and which checks were given."""
     checks: dict[LbId, CheckTarget] = {}
+    explicit: set[LbId] = set()
     capacity: dict[LbId, CheckTarget] = {}
     for i, raw in enumerate(tables(src, data, "lb")):
         lb = LbId(str(raw["id"]))
@@ -154,6 +163,8 @@ def _lb_checks(
             if key == "capacity_url" and target.scheme == "tcp":
                 raise src.error(f"[[lb]] {lb} capacity_url must be http(s)", "lb", i, key)
             out[lb] = target
-        if lb not in checks:
+        if lb in checks:
+            explicit.add(lb)
+        else:
             checks[lb] = CheckTarget.default_for(region.lbs[lb])
-    return checks, capacity
+    return checks, capacity, explicit

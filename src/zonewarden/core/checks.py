@@ -4,7 +4,11 @@ Rules kept here:
 - a check is `tcp://HOST:PORT`, `http://HOST[:PORT]/PATH` or `https://HOST[:PORT]/PATH`;
   any other scheme is refused, naming the known ones; HOST is an IP address (a health
   check that needs DNS to find the LB would depend on the thing it steers);
-- an LB without a `check` is probed with TCP on port 80 of its first address;
+- every address of an LB is probed on its own (`address_checks`): the check's scheme,
+  port and path applied to each address of the check host's family, the HTTP Host
+  header the check URL's; an LB without a `check` is probed with TCP on port 80 of
+  each of its addresses; a check at an address the LB does not serve is a dedicated
+  health endpoint and checks the LB as a whole (no address is judged on its own);
 - redirects are never followed: a 3xx is a failure whose reason names the location.
 """
 
@@ -26,12 +30,25 @@ class CheckTarget:
     host: str
     port: int
     path: str = "/"
+    host_header: str = ""  # the HTTP Host header; "" -> this target's own host:port
+
+    @property
+    def authority(self) -> str:
+        """HOST:PORT as an HTTP Host header writes it (IPv6 in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
         tail = self.path if self.scheme != "tcp" else ""
-        return f"{self.scheme}://{host}:{self.port}{tail}"
+        return f"{self.scheme}://{self.authority}{tail}"
+
+    def at(self, address: str) -> CheckTarget:
+        """This check applied to `address`: the same scheme, port and path, and the
+        Host header of this check's URL (the LB's virtual host, whichever address)."""
+        return CheckTarget(
+            self.scheme, address, self.port, self.path, self.host_header or self.authority
+        )
 
     @classmethod
     def parse(cls, text: str) -> CheckTarget:
@@ -66,6 +83,21 @@ class CheckTarget:
     @classmethod
     def default_for(cls, lb: LoadBalancer) -> CheckTarget:
         return cls("tcp", (lb.ipv4 or lb.ipv6)[0], 80)
+
+
+def address_checks(lb: LoadBalancer, check: CheckTarget | None = None) -> dict[str, CheckTarget]:
+    """What probing `lb` means, one check per probed address (see the module doc).
+
+    Without a check: TCP port 80 on every address. A check whose host is one of the
+    LB's addresses: applied to every address of that family (an IPv4 check says
+    nothing about the LB's IPv6 addresses, which follow the LB's verdict). A check at
+    any other address (a dedicated health endpoint): that one target, keyed by it."""
+    if check is None:
+        return {a: CheckTarget("tcp", a, 80) for a in (*lb.ipv4, *lb.ipv6)}
+    family = lb.ipv6 if ":" in check.host else lb.ipv4
+    if check.host not in family:
+        return {check.host: check}
+    return {a: check.at(a) for a in family}
 
 
 @dataclass(frozen=True, slots=True)

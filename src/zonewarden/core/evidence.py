@@ -42,6 +42,7 @@ class LbHealth:
     capacity: int | None = None
     reason: str = ""
     failing: bool = False  # newest probes fail, not yet fallen: counts toward fail-static
+    down: tuple[str, ...] = ()  # addresses a quorum calls unhealthy (core/addresses.py)
 
 
 def wanted_capacity(

@@ -13,6 +13,9 @@ Three steps, each pure:
    when at least `unhealthy_share` of the *fresh* vantage points say so. Stale readings
    are not health; too few fresh vantage points, or vantage points split on more than
    `max_split` of the LBs, are evidence problems: the planner then holds (fail-static).
+   Each address of an LB gets its own verdict by the same quorum over the fresh
+   vantage points that probed it, and an LB that reports addresses is healthy only
+   while at least one of its addresses is (`Verdict.addresses`, `Verdict.down`).
 
       ok/fail results --> CheckState (per vantage, per LB) --> LbReading
       LbReading x vantage points --> combine(QuorumRule) --> Evidence(verdicts, problems)
@@ -23,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zonewarden.core.model import LbId
 
@@ -105,6 +108,16 @@ def _preview(body: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressReading:
+    """One vantage point's current verdict on one address of an LB."""
+
+    healthy: bool
+    at: float
+    reason: str = ""
+    failing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class LbReading:
     """One vantage point's current verdict on one LB, as published to the store."""
 
@@ -113,6 +126,7 @@ class LbReading:
     reason: str = ""
     capacity: int | None = None
     failing: bool = False  # the newest probe failed (the verdict may not have fallen yet)
+    addresses: Mapping[str, AddressReading] = field(default_factory=dict)  # each probed one
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +148,17 @@ class QuorumRule:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressVerdict:
+    """The combined verdict on one address of an LB and the votes behind it."""
+
+    healthy: bool
+    down: int
+    fresh: int
+    reason: str
+    failing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The combined verdict on one LB and the votes behind it."""
 
@@ -143,10 +168,16 @@ class Verdict:
     fresh: int
     reason: str
     failing: bool = False  # a quorum's newest probe failed: counts toward "fail at once"
+    addresses: Mapping[str, AddressVerdict] = field(default_factory=dict)
 
     @property
     def split(self) -> bool:
         return 0 < self.down < self.fresh
+
+    @property
+    def addresses_down(self) -> tuple[str, ...]:
+        """The addresses a quorum calls unhealthy, sorted."""
+        return tuple(sorted(a for a, v in self.addresses.items() if not v.healthy))
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +225,49 @@ def combine(
 
 
 def _verdict(votes: list[tuple[str, LbReading]], rule: QuorumRule) -> Verdict:
+    lb = _lb_verdict(votes, rule)
+    addresses = _address_verdicts(votes, rule)
+    if not addresses:
+        return lb
+    # the LB is healthy while a quorum calls at least one of its addresses healthy
+    healthy = any(v.healthy for v in addresses.values())
+    reason = lb.reason
+    down = sorted(a for a, v in addresses.items() if not v.healthy)
+    if down and healthy:
+        reason += "; address down: " + "; ".join(f"{a} ({addresses[a].reason})" for a in down)
+    elif not healthy and lb.healthy:
+        reason = "no address healthy: " + "; ".join(f"{a} ({addresses[a].reason})" for a in down)
+    failing = lb.failing or all(v.failing or not v.healthy for v in addresses.values())
+    return Verdict(healthy, lb.capacity, lb.down, lb.fresh, reason, failing, addresses)
+
+
+def _address_verdicts(
+    votes: list[tuple[str, LbReading]], rule: QuorumRule
+) -> dict[str, AddressVerdict]:
+    """A quorum per address over the fresh vantage points that probed it."""
+    by_address: dict[str, list[tuple[str, AddressReading]]] = {}
+    for vantage, reading in votes:
+        for address, r in reading.addresses.items():
+            by_address.setdefault(address, []).append((vantage, r))
+    out = {}
+    for address, seen in sorted(by_address.items()):
+        down = [(v, r) for v, r in seen if not r.healthy]
+        unhealthy = len(down) / len(seen) >= rule.unhealthy_share - 1e-9
+        shown = down if unhealthy else [(v, r) for v, r in seen if r.healthy]
+        why = "; ".join(f"{v}: {r.reason}" for v, r in shown[:3] if r.reason)
+        tally = f"{len(down)}/{len(seen)} say unhealthy"
+        failing = sum(1 for _, r in seen if r.failing or not r.healthy)
+        out[address] = AddressVerdict(
+            not unhealthy,
+            len(down),
+            len(seen),
+            f"{tally}: {why}" if why else tally,
+            failing / len(seen) >= rule.unhealthy_share - 1e-9,
+        )
+    return out
+
+
+def _lb_verdict(votes: list[tuple[str, LbReading]], rule: QuorumRule) -> Verdict:
     down = [(v, r) for v, r in votes if not r.healthy]
     unhealthy = len(down) / len(votes) >= rule.unhealthy_share - 1e-9
     capacities = sorted(r.capacity for _, r in votes if r.healthy and r.capacity is not None)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from zonewarden.core.addresses import AddressPlan
 from zonewarden.core.budget import RemovalBudget, Scope, Spend
 from zonewarden.core.model import LbId
 from zonewarden.core.region_index import MAX_WEIGHT, RegionIndex
@@ -29,26 +30,42 @@ class PolicyState:
     healthy_since: Mapping[LbId, float] = field(default_factory=lambda: MappingProxyType({}))
     budget: RemovalBudget = field(default_factory=RemovalBudget)
     exits: Mapping[LbId, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # LBs planned by address: which addresses the plan leaves out (core/addresses.py)
+    addresses: Mapping[LbId, AddressPlan] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def initial_state(
     index: RegionIndex,
     served_weights: Mapping[LbId, int] | None,
     kept: PolicyState | None = None,
+    present: Mapping[LbId, frozenset[str]] | None = None,
 ) -> PolicyState:
     """Start from what the previous plan serves (weights back to capacities), or, with no
     previous plan, from nothing (the first plan is built from the evidence directly);
     the budget's ledger and the exits of `kept` (restored from the store after a restart
-    or a leader takeover) carry over, so a restart never opens a fresh window."""
+    or a leader takeover) carry over, so a restart never opens a fresh window. With
+    `present` (each LB's addresses in the previous plan), a servable address missing
+    from a served LB is left out again, and the LB's capacity is its weight's share."""
     budget = kept.budget if kept is not None else RemovalBudget()
     exits = kept.exits if kept is not None else MappingProxyType({})
     if served_weights is None:
         return PolicyState(budget=budget, exits=exits)
-    served = {
-        lb: round(served_weights.get(lb, 0) * index.reference / MAX_WEIGHT)
-        for lb in index.region.lbs
-    }
-    return PolicyState(served=MappingProxyType(served), budget=budget, exits=exits)
+    served: dict[LbId, int] = {}
+    plans: dict[LbId, AddressPlan] = {}
+    for lb in index.region.lbs:
+        capacity = round(served_weights.get(lb, 0) * index.reference / MAX_WEIGHT)
+        servable = index.servable[lb]
+        out = frozenset(servable) - present.get(lb, frozenset()) if present else frozenset()
+        if capacity > 0 and out and len(out) < len(servable):
+            plans[lb] = AddressPlan(out)
+            capacity = round(capacity * (len(servable) - len(out)) / len(servable))
+        served[lb] = capacity
+    return PolicyState(
+        served=MappingProxyType(served),
+        budget=budget,
+        exits=exits,
+        addresses=MappingProxyType(plans),
+    )
 
 
 def ledger_document(state: PolicyState) -> dict[str, object]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from zonewarden.core.addresses import record_weight
 from zonewarden.core.gates import (
     Limits,
     Violation,
@@ -52,6 +53,7 @@ class Observation:
     capacity: int | None = None
     reason: str = ""
     failing: bool = False  # newest probes fail, the verdict has not fallen yet
+    down: tuple[str, ...] = ()  # addresses a quorum calls unhealthy (the LB may be healthy)
 
 
 def lb_weights(region: Region, health: Mapping[LbId, Observation]) -> dict[LbId, int]:
@@ -66,7 +68,14 @@ def lb_weights(region: Region, health: Mapping[LbId, Observation]) -> dict[LbId,
     return weights
 
 
-def endpoint_content(region: Region, name: EndpointName, weights: Mapping[LbId, int]) -> Content:
+def endpoint_content(
+    region: Region,
+    name: EndpointName,
+    weights: Mapping[LbId, int],
+    out: Mapping[LbId, frozenset[str]] | None = None,
+) -> Content:
+    """An endpoint's records: every address of its LBs with a weight, but those the
+    plan leaves `out` (an LB planned by address, core/addresses.py)."""
     endpoint = region.endpoints[name]
     records = []
     for rtype in endpoint.record_types:
@@ -74,8 +83,10 @@ def endpoint_content(region: Region, name: EndpointName, weights: Mapping[LbId, 
             weight = weights[lb_id]
             if weight <= 0:
                 continue
+            left = out.get(lb_id) if out else None
             for address in region.lbs[lb_id].addresses(rtype):
-                records.append(Record(rtype, address, weight, lb_id))
+                if not left or address not in left:
+                    records.append(Record(rtype, address, weight, lb_id))
     return Content(endpoint.ttl, endpoint.policy, tuple(records))
 
 
@@ -133,7 +144,8 @@ def plan_tick(inputs: TickInputs) -> TickDecision:
     index, region = inputs.index, inputs.index.region
     state = inputs.state
     if not state.served and inputs.previous is not None:
-        state = initial_state(index, weights_in(inputs.previous), kept=state)
+        present = addresses_in(inputs.previous)
+        state = initial_state(index, weights_in(inputs.previous), kept=state, present=present)
     stepped = step(
         state,
         index,
@@ -146,17 +158,25 @@ def plan_tick(inputs: TickInputs) -> TickDecision:
     if stepped.fail_static:
         alarms = tuple(Violation("fail-static", "*", a) for a in stepped.alarms)
         return TickDecision("hold", None, inputs.state, stepped, alarms)
+    out = _left_out(stepped.state)
     after = {lb: index.weight(stepped.state.served.get(lb, 0)) for lb in region.lbs}
+    for lb in out:  # the records left carry the LB's served capacity
+        after[lb] = _record_weight(index, stepped.state, lb)
     if inputs.previous is None or inputs.rebuild:
         names: Iterable[EndpointName] = region.endpoints
         base: dict[EndpointName, Content] = {}
     else:
-        # only an LB the step changed can have moved (the others serve what they served)
-        touched = {c.lb for c in stepped.changes}
-        moved = [lb for lb in touched if index.weight(state.served.get(lb, 0)) != after[lb]]
+        # only an LB the step changed, or one planned by address, can have moved
+        old_out = _left_out(state)
+        touched = {c.lb for c in stepped.changes} | set(old_out) | set(out)
+        moved = [
+            lb
+            for lb in touched
+            if _record_weight(index, state, lb) != after[lb] or old_out.get(lb) != out.get(lb)
+        ]
         names = sorted({n for lb in moved for n in index.users[lb]})
         base = dict(inputs.previous.endpoints)
-    contents, changed = _rebuild(region, base, names, after, inputs.pins)
+    contents, changed = _rebuild(region, base, names, after, inputs.pins, out)
     if not changed and inputs.previous is not None:
         return TickDecision("unchanged", inputs.previous, stepped.state, stepped)
     problems = _tick_gates(region, inputs, contents, changed, stepped)
@@ -171,16 +191,38 @@ def plan_tick(inputs: TickInputs) -> TickDecision:
     return TickDecision("publish", draft, stepped.state, stepped, (), tuple(changed))
 
 
+def _left_out(state: PolicyState) -> dict[LbId, frozenset[str]]:
+    return {lb: p.out for lb, p in state.addresses.items() if p.out}
+
+
+def _record_weight(index: RegionIndex, state: PolicyState, lb: LbId) -> int:
+    plan = state.addresses.get(lb)
+    served = state.served.get(lb, 0)
+    if plan is None or not plan.out:
+        return index.weight(served)
+    return record_weight(index, served, len(index.servable[lb]), len(plan.out))
+
+
+def addresses_in(draft: PlanDraft) -> dict[LbId, frozenset[str]]:
+    """Each LB's addresses that a plan's records carry."""
+    found: dict[LbId, set[str]] = {}
+    for content in draft.endpoints.values():
+        for r in content.records:
+            found.setdefault(r.lb, set()).add(r.address)
+    return {lb: frozenset(a) for lb, a in found.items()}
+
+
 def _rebuild(
     region: Region,
     base: dict[EndpointName, Content],
     names: Iterable[EndpointName],
     weights: Mapping[LbId, int],
     pins: Mapping[EndpointName, Content],
+    out: Mapping[LbId, frozenset[str]] | None = None,
 ) -> tuple[dict[EndpointName, Content], list[EndpointName]]:
     changed = []
     for name in names:
-        content = pins.get(name) or endpoint_content(region, name, weights)
+        content = pins.get(name) or endpoint_content(region, name, weights, out)
         old = base.get(name)
         if old is None or old.digest != content.digest:
             base[name] = content

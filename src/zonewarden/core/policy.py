@@ -12,12 +12,15 @@ Rules kept here, in this order (`step`):
 3. every automatic decrease is granted by the removal budget for the LB's AZ and for
    every endpoint that uses it, and may not take an endpoint below its capacity floor;
    what does not fit is held back and retried on later ticks, LBs in id order;
-4. an operator drain moves at once, is never budgeted and is named as the cause.
+4. an operator drain moves at once, is never budgeted and is named as the cause;
+5. an LB planned by address (`core.addresses`) is wanted at the share of its available
+   addresses, and the plan leaves out the addresses its served capacity does not cover.
 
 Endpoints that share LBs share their capacity: one served value per LB, so every
 endpoint on it sees the same change. Pure: `now` is passed in.
 
 The parts live beside it: `region_index` (the region's shape, the weight rule),
+`addresses` (an LB's addresses in the plan),
 `evidence` (what health and holds ask of each LB, the plausibility alarm), `grants`
 (the budget's and floor's grants), `ledger` (the state and what survives a restart).
 This module re-exports their names, so `core.policy` stays the one place to import from.
@@ -29,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from zonewarden.core.addresses import NO_ADDRESS_PLAN, AddressPlan, leave_out, unavailable
 from zonewarden.core.budget import BudgetRule
 from zonewarden.core.evidence import (
     LbHealth,
@@ -131,8 +135,22 @@ def step(
     changes: list[LbChange] = []
     waiting: list[str] = []
     decreases: list[tuple[LbId, int, str, bool]] = []
+    by_address: dict[LbId, tuple[int, list[str], dict[str, float]]] = {}
     for lb in region.lbs:
-        wanted, cause, drain = wanted_capacity(index, lb, health.get(lb), by_lb)
+        h = health.get(lb)
+        wanted, cause, drain = wanted_capacity(index, lb, h, by_lb)
+        servable = index.servable[lb]
+        if h is not None and h.healthy and lb not in by_lb and len(servable) > 1:
+            plan = state.addresses.get(lb, NO_ADDRESS_PLAN)
+            order, clocks, waits = unavailable(
+                servable, h.down, plan, now, settings.hysteresis.hold_down
+            )
+            by_address[lb] = (wanted, order, clocks)
+            waiting += [f"{lb} {w}" for w in waits]
+            if order:
+                basis = wanted
+                wanted = basis * (len(servable) - len(order)) // len(servable)
+                cause += f"; {len(order)}/{len(servable)} addresses out ({', '.join(order)})"
         before = served.get(lb, 0)
         if first:
             served[lb] = wanted
@@ -169,8 +187,32 @@ def step(
             removed = before - served[lb]
             held.append(HeldBack(lb, before - wanted, removed, bound, until))
     exits = _exits(state, served, {c.lb for c in changes}, now, settings)
-    new_state = PolicyState(MappingProxyType(served), MappingProxyType(since), budget, exits)
+    addresses = _address_plans(state, by_address, served, index)
+    new_state = PolicyState(
+        MappingProxyType(served), MappingProxyType(since), budget, exits, addresses
+    )
     return Step(new_state, tuple(changes), tuple(held), (), tuple(waiting))
+
+
+def _address_plans(
+    state: PolicyState,
+    by_address: Mapping[LbId, tuple[int, list[str], dict[str, float]]],
+    served: Mapping[LbId, int],
+    index: RegionIndex,
+) -> Mapping[LbId, AddressPlan]:
+    """Which addresses each LB planned by address leaves out now; an LB not judged by
+    address this tick (unhealthy, held) keeps what it left out, so a failing LB whose
+    removal is held back never brings a dead address back."""
+    out: dict[LbId, AddressPlan] = {}
+    for lb, plan in state.addresses.items():
+        if lb not in by_address and plan.out:
+            out[lb] = plan
+    for lb, (basis, order, clocks) in by_address.items():
+        previous = state.addresses.get(lb, NO_ADDRESS_PLAN).out
+        left = leave_out(index.servable[lb], order, previous, basis, served.get(lb, 0))
+        if left:
+            out[lb] = AddressPlan(left, MappingProxyType(clocks))
+    return MappingProxyType(out)
 
 
 def _exits(

@@ -1,5 +1,6 @@
 """The policy's view of a region's shape, computed once per config: which endpoints use
-each LB, every endpoint's and AZ's nominal capacity, and the fixed weight reference.
+each LB, every endpoint's and AZ's nominal capacity, each LB's servable addresses (those
+of the record types its endpoints serve), and the fixed weight reference.
 
 Rule kept here: a planned capacity becomes a DNS weight on the region's fixed
 reference (its largest configured LB capacity), never on the current total, so one
@@ -8,7 +9,7 @@ LB's change never re-weights the others; incremental planning relies on it.
 
 from __future__ import annotations
 
-from zonewarden.core.model import EndpointName, LbId
+from zonewarden.core.model import EndpointName, LbId, RecordType
 from zonewarden.core.region import Region
 
 MAX_WEIGHT = 255  # Route 53's weight ceiling, so plans carry over to every backend
@@ -20,10 +21,16 @@ class RegionIndex:
     def __init__(self, region: Region) -> None:
         self.region = region
         users: dict[LbId, list[EndpointName]] = {lb: [] for lb in region.lbs}
+        types: dict[LbId, set[RecordType]] = {lb: set() for lb in region.lbs}
         for name, ep in region.endpoints.items():
             for lb in ep.lbs:
                 users[lb].append(name)
+                types[lb].update(ep.record_types)
         self.users = {lb: tuple(names) for lb, names in users.items()}
+        self.servable = {
+            lb: tuple(a for t in sorted(types[lb]) for a in region.lbs[lb].addresses(t))
+            for lb in region.lbs
+        }
         self.nominal = {
             n: sum(region.lbs[lb].capacity for lb in e.lbs) for n, e in region.endpoints.items()
         }

@@ -53,6 +53,7 @@ class Behaviour:
     size: int = 1 << 20
     capacity: str = "100"  # the capacity path's value, verbatim in the JSON
     served: int = field(default=0)
+    host: str = ""  # the Host header of the newest request (a test checks what probes send)
 
 
 def loopback(host: str) -> str:
@@ -143,6 +144,10 @@ class LbServer:
             return
         b = self.behaviour
         b.served += 1
+        for line in head.split(b"\r\n")[1:]:
+            key, _, value = line.partition(b":")
+            if key.strip().lower() == b"host":
+                b.host = value.strip().decode("latin-1")
         if b.mode == "stall":
             await asyncio.Event().wait()  # accepted, never answered; cancelled on close
         if b.mode == "slow":

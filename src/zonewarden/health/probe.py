@@ -80,9 +80,9 @@ async def _http_get(
     target: CheckTarget,
     settings: ProbeSettings,
 ) -> ProbeResult:
-    host = f"[{target.host}]" if ":" in target.host else target.host
+    host = target.host_header or target.authority  # the check URL's, whichever address
     writer.write(
-        f"GET {target.path} HTTP/1.1\r\nHost: {host}:{target.port}\r\n"
+        f"GET {target.path} HTTP/1.1\r\nHost: {host}\r\n"
         "User-Agent: zonewarden-health\r\nAccept: */*\r\nConnection: close\r\n\r\n".encode()
     )
     await writer.drain()

@@ -1,7 +1,11 @@
-"""One vantage point's prober: every LB's check on its own schedule, in one event loop.
+"""One vantage point's prober: every LB address's check on its own schedule, in one
+event loop.
 
 Rules kept here:
-- each LB is due every `interval` seconds, varied by +-`jitter` of it from a seeded
+- every address of an LB is probed on its own (core/checks.address_checks says which
+  and how) and has its own rise/fall state; the LB is healthy while at least one of its
+  addresses is, and its reading carries each address's (`LbReading.addresses`);
+- each address is due every `interval` seconds, varied by +-`jitter` of it from a seeded
   rng, starting at a random offset so thousands of checks spread over the interval;
 - a due probe goes through a `resilience.WorkQueue` ("probes/<vantage>"): admission by
   size (`queue_depth`; more are shed), deadline-aware dropping (a probe that cannot
@@ -12,10 +16,14 @@ Rules kept here:
 - a shed or dropped probe is no evidence: it never feeds rise/fall, so an overloaded
   checker cannot fail healthy LBs out of DNS; each episode is logged once with its
   cause (health/shedding.py) and shown in the report (`VantageReport.overload`);
-- each result feeds the LB's rise/fall state (core/health.CheckState); each verdict
-  change and each refused capacity reading is logged once with its reason;
+- each result feeds the address's rise/fall state (core/health.CheckState); each
+  verdict change and each refused capacity reading is logged once with its reason; an
+  LB's capacity URL is read after a successful probe of one of its addresses, at most
+  once per interval;
 - `report(now)` is the vantage point's current belief: per LB its verdict, the time the
-  verdict was last confirmed, the reason and the last good capacity.
+  verdict was last confirmed (the oldest of its addresses'), the reason, the last good
+  capacity and every address's own verdict; an LB not yet probed on every address is
+  left out (no evidence either way).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from zonewarden.core.checks import CheckTarget, ProbeSettings
-from zonewarden.core.health import CheckState, LbReading, RiseFall, VantageReport
+from zonewarden.core.health import AddressReading, CheckState, LbReading, RiseFall, VantageReport
 from zonewarden.core.model import LbId
 from zonewarden.health.probe import client_tls, probe, read_capacity
 from zonewarden.health.shedding import DEADLINE, QUEUE_FULL, ShedLog
@@ -37,12 +45,14 @@ from zonewarden.resilience.queueing import WorkQueue
 
 log = logging.getLogger("zonewarden.health")
 
+Key = tuple[LbId, str]  # one probed address of one LB
+
 
 class Prober:
     def __init__(
         self,
         vantage: str,
-        checks: Mapping[LbId, CheckTarget],
+        checks: Mapping[LbId, CheckTarget | Mapping[str, CheckTarget]],
         settings: ProbeSettings,
         *,
         capacity_urls: Mapping[LbId, CheckTarget] | None = None,
@@ -51,9 +61,16 @@ class Prober:
         shed_is_failure: bool = False,
     ) -> None:
         self.vantage, self.checks, self.settings = vantage, dict(checks), settings
+        # a bare target is one LB-wide check, keyed by its host
+        self.targets: dict[LbId, dict[str, CheckTarget]] = {
+            lb: {c.host: c} if isinstance(c, CheckTarget) else dict(c) for lb, c in checks.items()
+        }
         self.capacity_urls = dict(capacity_urls or {})
-        self.states: dict[LbId, CheckState] = {lb: CheckState() for lb in checks}
+        self.address_states: dict[Key, CheckState] = {
+            (lb, a): CheckState() for lb, by in self.targets.items() for a in by
+        }
         self.capacity: dict[LbId, int] = {}
+        self._capacity_read: dict[LbId, float] = {}
         self._capacity_refused: dict[LbId, str] = {}
         self._rng = random.Random(seed)
         self._clock = clock or time.time
@@ -62,7 +79,7 @@ class Prober:
         self.probes = 0
         self.in_flight = 0
         self.in_flight_peak = 0
-        self.queue: WorkQueue[LbId] = WorkQueue(
+        self.queue: WorkQueue[Key] = WorkQueue(
             max_depth=settings.queue_depth,
             deadline_drop=True,
             lifo_above=settings.lifo_above,
@@ -72,20 +89,57 @@ class Prober:
         self.shedding = ShedLog(vantage, 3 * (settings.interval + settings.start_deadline))
         # the control for tests only: read a shed probe as a failed one (what must not be)
         self._shed_is_failure = shed_is_failure
-        self._done: dict[LbId, asyncio.Future[bool]] = {}
+        self._done: dict[Key, asyncio.Future[bool]] = {}
         self._wake: asyncio.Event | None = None
+
+    @property
+    def states(self) -> dict[LbId, CheckState]:
+        """Each LB's state as one check: its only address's, or the addresses' summary
+        (healthy while one is, confirmed when the oldest was, failing when all fail)."""
+        return {lb: self._lb_state(lb) for lb in self.targets}
+
+    def _lb_state(self, lb: LbId) -> CheckState:
+        states = {a: self.address_states[(lb, a)] for a in self.targets[lb]}
+        if len(states) == 1:
+            return next(iter(states.values()))
+        healthy = any(s.healthy for s in states.values())
+        down = [f"{a}: {s.reason}" for a, s in states.items() if not s.healthy]
+        if not down:
+            reason = f"{len(states)}/{len(states)} addresses healthy"
+        elif healthy:
+            reason = f"{len(states) - len(down)}/{len(states)} addresses healthy; " + "; ".join(
+                down
+            )
+        else:
+            reason = "every address unhealthy: " + "; ".join(down)
+        checked = [s.checked_at for s in states.values()]
+        return CheckState(
+            healthy=healthy,
+            reason=reason,
+            changed_at=max(s.changed_at for s in states.values()),
+            checked_at=None if None in checked else min(c for c in checked if c is not None),
+            transitions=sum(s.transitions for s in states.values()),
+            last_ok=any(s.last_ok for s in states.values()),
+        )
 
     def report(self, now: float) -> VantageReport:
         readings = {}
-        for lb, state in self.states.items():
+        for lb in self.targets:
+            state = self._lb_state(lb)
             if state.checked_at is None:
-                continue  # not probed yet: no evidence either way
+                continue  # an address not probed yet: no evidence either way
+            addresses = {
+                a: AddressReading(s.healthy, s.checked_at or 0.0, s.reason, not s.last_ok)
+                for a in self.targets[lb]
+                for s in (self.address_states[(lb, a)],)
+            }
             readings[lb] = LbReading(
                 state.healthy,
                 state.checked_at,
                 state.reason,
                 self.capacity.get(lb),
                 not state.last_ok,
+                addresses,
             )
         return VantageReport(self.vantage, now, readings, self.shedding.describe(time.monotonic()))
 
@@ -93,7 +147,9 @@ class Prober:
         self._wake = asyncio.Event()
         workers = [asyncio.create_task(self._worker()) for _ in range(self.settings.max_concurrent)]
         workers.append(asyncio.create_task(self._sweep()))
-        tasks = workers + [asyncio.create_task(self._loop(lb, stop)) for lb in self.checks]
+        tasks = workers + [
+            asyncio.create_task(self._loop(key, stop)) for key in self.address_states
+        ]
         try:
             await stop.wait()
         finally:
@@ -104,20 +160,34 @@ class Prober:
                     await task
 
     async def check_once(self, lb: LbId) -> None:
-        """Probe `lb` now (and read its capacity when it answers) and record the result."""
+        """Probe every address of `lb` now, one after the other, and record each result."""
+        for address in self.targets[lb]:
+            await self.check_address((lb, address))
+
+    async def check_address(self, key: Key) -> None:
+        """Probe one address (and read the LB's capacity when it answers, at most once
+        per interval) and record the result."""
+        lb, address = key
         self.in_flight += 1
         self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
         try:
-            result = await probe(self.checks[lb], self.settings, self._tls)
+            result = await probe(self.targets[lb][address], self.settings, self._tls)
             capacity_url = self.capacity_urls.get(lb)
-            if result.ok and capacity_url is not None:
+            if result.ok and capacity_url is not None and self._capacity_due(lb):
                 await self._read_capacity(lb, capacity_url)
         finally:
             self.in_flight -= 1
         self.probes += 1
-        self._record(lb, result.ok, result.reason)
+        self._record(key, result.ok, result.reason)
 
-    async def _loop(self, lb: LbId, stop: asyncio.Event) -> None:
+    def _capacity_due(self, lb: LbId) -> bool:
+        now = time.monotonic()
+        if now - self._capacity_read.get(lb, -1e18) < 0.9 * self.settings.interval:
+            return False
+        self._capacity_read[lb] = now
+        return True
+
+    async def _loop(self, lb: Key, stop: asyncio.Event) -> None:
         interval = self.settings.interval
         await asyncio.sleep(self._rng.uniform(0, interval))
         while not stop.is_set():
@@ -127,7 +197,7 @@ class Prober:
             else:  # shed: come back anywhere in the next round, not with the same burst
                 await asyncio.sleep(interval * self._rng.uniform(0.5, 1.5))
 
-    async def _due(self, lb: LbId) -> bool:
+    async def _due(self, lb: Key) -> bool:
         """Queue one probe of `lb` and wait until it was run (True) or shed (False)."""
         now = time.monotonic()
         window = self.settings.start_deadline
@@ -151,7 +221,7 @@ class Prober:
             lb = entry[1]
             ran = False
             try:
-                await self.check_once(lb)
+                await self.check_address(lb)
                 ran = True
             finally:
                 self._finish(lb, ran)
@@ -167,29 +237,30 @@ class Prober:
             self.queue.expire(now, self._dropped)
             self.shedding.tick(now)
 
-    def _dropped(self, entry: tuple[float, LbId]) -> None:
+    def _dropped(self, entry: tuple[float, Key]) -> None:
         lb = entry[1]
         window = self.settings.start_deadline
         self._shed(lb, time.monotonic(), DEADLINE, f"not started within {window:g} s")
         self._finish(lb, False)
 
-    def _shed(self, lb: LbId, now: float, cause: str, detail: str) -> None:
+    def _shed(self, lb: Key, now: float, cause: str, detail: str) -> None:
         self.shedding.shed(now, cause, detail)
         if self._shed_is_failure:
             self._record(lb, False, f"probe shed: {cause}")
 
-    def _finish(self, lb: LbId, ran: bool) -> None:
+    def _finish(self, lb: Key, ran: bool) -> None:
         done = self._done.pop(lb, None)
         if done is not None and not done.done():
             done.set_result(ran)
 
-    def _record(self, lb: LbId, ok: bool, reason: str) -> None:
-        before = self.states[lb]
+    def _record(self, key: Key, ok: bool, reason: str) -> None:
+        before = self.address_states[key]
         after = before.step(ok, reason, self._clock(), self._params)
-        self.states[lb] = after
+        self.address_states[key] = after
         if after.healthy != before.healthy:
             word = "healthy" if after.healthy else "unhealthy"
-            log.warning("%s: %s %s (%s)", self.vantage, lb, word, after.reason)
+            lb, address = key
+            log.warning("%s: %s %s %s (%s)", self.vantage, lb, address, word, after.reason)
 
     async def _read_capacity(self, lb: LbId, url: CheckTarget) -> None:
         value, why = await read_capacity(url, self.settings, self._tls)

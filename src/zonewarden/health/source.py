@@ -59,6 +59,6 @@ class ProbeHealth:
         if evidence.problems:
             raise HealthUnavailable("; ".join(evidence.problems))
         return {
-            lb: Observation(v.healthy, v.capacity, v.reason, v.failing)
+            lb: Observation(v.healthy, v.capacity, v.reason, v.failing, v.addresses_down)
             for lb, v in evidence.verdicts.items()
         }

@@ -8,7 +8,9 @@ Shape (JSON; what `status`, the admin API and the dashboard read):
                     "until": 1764612645.0}],
      "waiting": ["lb-1a: hold-down: healthy for 12 s of 30 s before re-entry"],
      "lbs": {"lb-1a": {"az": "use1-az1", "healthy": false, "reason": "...",
-                       "capacity": 110, "served": 0, "weight": 0}},
+                       "capacity": 110, "served": 0, "weight": 0,
+                       "addresses": {"127.0.1.1": {"healthy": false, "reason": "...",
+                                                   "down": 2, "fresh": 2, "planned": true}}}},
      "vantage": {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"],
                  "overload": ["planner: 40 probes shed in the last 3.1 s (...)"]},
      "by_vantage": {"az1": {"at": 1764612345.1, "lbs": 12, "healthy": 11,
@@ -39,9 +41,13 @@ def status_document(
     reports: Iterable[VantageReport] = (),
 ) -> dict[str, Any]:
     lbs = {}
+    verdicts = evidence.verdicts if evidence is not None else {}
     for lb, config in index.region.lbs.items():
         obs = observed.get(lb)
         served = state.served.get(lb, 0)
+        verdict = verdicts.get(lb)
+        plan = state.addresses.get(lb)
+        left_out = plan.out if plan is not None else frozenset()
         lbs[str(lb)] = {
             "az": config.az,
             "healthy": None if obs is None else obs.healthy,
@@ -49,6 +55,16 @@ def status_document(
             "capacity": config.capacity if obs is None or obs.capacity is None else obs.capacity,
             "served": served,
             "weight": index.weight(served),
+            "addresses": {
+                a: {
+                    "healthy": v.healthy,
+                    "reason": v.reason,
+                    "down": v.down,
+                    "fresh": v.fresh,
+                    "planned": served > 0 and a not in left_out,
+                }
+                for a, v in (verdict.addresses.items() if verdict is not None else ())
+            },
         }
     held = [
         {"lb": h.lb, "wanted": h.wanted, "removed": h.removed, "bound": h.bound, "until": h.until}

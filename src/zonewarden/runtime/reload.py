@@ -33,7 +33,7 @@ def reload_planner(planner: Planner, path: Path | None) -> bool:
         planner.store.record("planner", "config-reload-refused", now=now, detail=str(exc))
         return False
     old = planner.config
-    probes = ("probe", "quorum", "vantage", "checks", "capacity_urls")
+    probes = ("probe", "quorum", "vantage", "checks", "capacity_urls", "probes")
     checks_changed = fresh.planner.health != old.planner.health or any(
         getattr(fresh.health, k) != getattr(old.health, k) for k in probes
     )

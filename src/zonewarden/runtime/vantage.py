@@ -30,7 +30,8 @@ log = logging.getLogger("zonewarden.vantage")
 def make_prober(config: Config, vantage: str) -> Prober:
     h = config.health
     seed = zlib.crc32(f"{config.planner.seed}/{vantage}".encode())
-    return Prober(vantage, h.checks, h.probe, capacity_urls=h.capacity_urls, seed=seed)
+    probes = h.probes or h.checks  # per address (a HealthSettings built by hand may lack them)
+    return Prober(vantage, probes, h.probe, capacity_urls=h.capacity_urls, seed=seed)
 
 
 class _ProbeHealthRunner(ProbeHealth):

@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from zonewarden.core.health import LbReading, VantageReport
+from zonewarden.core.health import AddressReading, LbReading, VantageReport
 from zonewarden.core.model import LbId
 from zonewarden.core.policy import OperatorHold
 
@@ -86,7 +86,7 @@ class HealthStateOps:
     # -- vantage points -----------------------------------------------------------------
     def publish_vantage(self, report: VantageReport) -> None:
         readings = {
-            lb: [r.healthy, r.at, r.reason[:300], r.capacity, r.failing]
+            lb: [r.healthy, r.at, r.reason[:300], r.capacity, r.failing, _addresses_row(r)]
             for lb, r in report.readings.items()
         }
         body = json.dumps({"at": report.at, "readings": readings, "overload": report.overload})
@@ -152,9 +152,24 @@ def _check(scope: str, kind: str) -> None:
         raise ValueError(f"hold kind {kind!r} is not one of {', '.join(HOLD_KINDS)}")
 
 
+def _addresses_row(reading: LbReading) -> dict[str, list[Any]]:
+    return {a: [r.healthy, r.at, r.reason[:200], r.failing] for a, r in reading.addresses.items()}
+
+
 def _reading(row: list[Any]) -> LbReading:
+    """A published reading; rows from before per-address probing have 4 or 5 fields."""
     healthy, at, why, capacity, *rest = row
     failing = bool(rest[0]) if rest else False
+    raw = rest[1] if len(rest) > 1 and isinstance(rest[1], dict) else {}
+    addresses = {
+        str(a): AddressReading(bool(h), float(t), str(w), bool(f))
+        for a, (h, t, w, f) in raw.items()
+    }
     return LbReading(
-        bool(healthy), float(at), str(why), None if capacity is None else int(capacity), failing
+        bool(healthy),
+        float(at),
+        str(why),
+        None if capacity is None else int(capacity),
+        failing,
+        addresses,
     )
