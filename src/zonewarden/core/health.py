@@ -172,7 +172,10 @@ class Verdict:
 
     @property
     def split(self) -> bool:
-        return 0 < self.down < self.fresh
+        """The fresh vantage points disagree on the LB or on one of its addresses."""
+        return 0 < self.down < self.fresh or any(
+            0 < a.down < a.fresh for a in self.addresses.values()
+        )
 
     @property
     def addresses_down(self) -> tuple[str, ...]:
