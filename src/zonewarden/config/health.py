@@ -1,8 +1,9 @@
 """The [health] section and the health keys of [[lb]] and [planner], to HealthSettings.
 
 Rules kept here: every value is range-checked and every error names the file and line
-(an unknown check scheme points at that LB's `check` line); an LB without `check` is
-probed with TCP on port 80 of its first address; the removal budget and hysteresis are
+(an unknown check scheme points at that LB's `check` line); every address of an LB is
+probed on its own (`HealthSettings.probes`, core/checks.address_checks); an LB without
+`check` is probed with TCP on port 80 of each address; the removal budget and hysteresis are
 on by default with `[planner] health = "probe"` and off for `static` and `demo` (whose
 inputs are the operator's own); `removal_budget = true|false` says so explicitly.
 """
