@@ -3,6 +3,8 @@ planner, an enactor and the embedded DNS server as `zonewarden` processes.
 
 Every LB is its own `python -m zonewarden.health.lbserver` process on 127.0.<az>.<n>, so
 killing one is a real crash (SIGKILL) and restarting it listens on the same port again.
+With `addresses = 2` each LB has a second address, 127.0.<az + 10>.<n>, served by its own
+process on the same port (`Region.second`), so one address can die while the other lives.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Region:
     per_az: int = 4
     enactors: tuple[str, ...] = ("az1",)
     lbs: list[Lb] = field(default_factory=list)
+    addresses: int = 1  # per LB: 1, or 2 (the second in `second`, keyed by LB id)
+    second: dict[str, Lb] = field(default_factory=dict)
     roles: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     dns_port: int = 0
 
@@ -81,6 +85,10 @@ class Region:
                 lb = Lb(f"lb-{a}{chr(96 + i)}", f"az{a}", f"127.0.{a}.{i}")
                 lb.start(self.root / f"{lb.id}.log")
                 self.lbs.append(lb)
+                if self.addresses > 1:
+                    other = Lb(lb.id, lb.az, f"127.0.{a + 10}.{i}", lb.port)
+                    other.start(self.root / f"{lb.id}-2.log")
+                    self.second[lb.id] = other
         self.dns_port = free_port()
         self.write_config()
         for role, argv in self.role_argv().items():
@@ -128,9 +136,10 @@ class Region:
             f'[dns]\nlisten = ["127.0.0.1:{self.dns_port}"]\nmulti_answers = 16',
         ]
         for lb in self.lbs:
+            hosts = [lb.host] + ([self.second[lb.id].host] if lb.id in self.second else [])
             out.append(
-                f'[[lb]]\nid = "{lb.id}"\naz = "{lb.az}"\nipv4 = ["{lb.host}"]\ncapacity = 100\n'
-                f'check = "http://{lb.host}:{lb.port}/health"'
+                f'[[lb]]\nid = "{lb.id}"\naz = "{lb.az}"\nipv4 = {json.dumps(hosts)}\n'
+                f'capacity = 100\ncheck = "http://{lb.host}:{lb.port}/health"'
             )
         out.append(f'[[endpoint]]\nname = "{NAME}"\nlbs = "*"\nttl = 1')
         self.config.write_text("\n\n".join(out) + "\n")
@@ -173,7 +182,7 @@ class Region:
             except subprocess.TimeoutExpired:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(10)
-        for lb in self.lbs:
+        for lb in [*self.lbs, *self.second.values()]:
             lb.kill()
 
 
