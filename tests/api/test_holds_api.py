@@ -89,6 +89,15 @@ def test_health_shows_the_probing_planners_status(api, region):
                     "capacity": 110,
                     "served": 0,
                     "weight": 0,
+                    "addresses": {
+                        "127.0.1.1": {
+                            "healthy": False,
+                            "reason": "2/2 say unhealthy: http 503",
+                            "down": 2,
+                            "fresh": 2,
+                            "planned": False,
+                        },
+                    },
                 },
                 "lb-1b": {
                     "az": "use1-az1",
@@ -113,6 +122,8 @@ def test_health_shows_the_probing_planners_status(api, region):
     h = api.get("/api/v1/health").json()
     rows = {row["lb"]: row for row in h["lbs"]}
     assert rows["lb-1a"]["healthy"] is False and rows["lb-1a"]["why"] == "http 503"
+    assert rows["lb-1a"]["address_health"]["127.0.1.1"]["planned"] is False  # per address
+    assert rows["lb-1b"]["address_health"] == {}
     assert rows["lb-1b"]["planned"] == 120 and rows["lb-1b"]["az"] == "use1-az1"
     assert h["vantage"]["stale"] == ["az2 (31.0 s old)"]
     assert h["vantage"]["overload"] == ["planner: 40 probes shed in the last 3.1 s (40 queue full)"]
