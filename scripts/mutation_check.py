@@ -160,10 +160,12 @@ MUTATIONS = (
     ),
     # -- etcd: content-addressed plans (a content goes only when no kept plan names it) ---
     Mutation(
-        "etcd publish: a reused content key still exists",
+        "etcd publish: a span start's Txn puts its content even when stored",
         "stores/etcd/publish.py",
-        "                    compares.append(ec.compare_created(k.blob(d)))\n",
-        "                    pass\n",
+        "                seen.add(d)\n                ops.append(ec.put(k.blob(d), encode_content(content)))\n",
+        "                seen.add(d)\n"
+        "                if not self._read([ec.get(k.blob(d), keys_only=True)])[1][0]:\n"
+        "                    ops.append(ec.put(k.blob(d), encode_content(content)))\n",
         ETCD,
     ),
     Mutation(

@@ -12,7 +12,8 @@ it) and `collect_garbage` looks at those starts only: its cost follows what was 
 not what is kept.
 
 Rules kept here:
-- a dead start's two keys (`rs/`, `ref/`) are deleted without compares (dead stays dead);
+- a dead start's ref key is deleted without compares (dead stays dead), then its packed
+  start key (`rs/`) is rewritten without it, compared unchanged since read;
 - a content key is deleted only together with the last of its ref keys, by a Txn that
   compares that no ref key of that content changed since the read that found them all
   dead; a publish that reuses the content writes a ref key in a Txn that compares the
@@ -27,6 +28,7 @@ from __future__ import annotations
 import bisect
 import json
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -78,11 +80,16 @@ class ContentGc(ContentReads):
         rev, (plans,) = self._read([ec.get(k.plans, prefix=True, keys_only=True)])
         present = sorted(self._generations(plans))
         dead: dict[str, list[Start]] = {}
+        packs: list[tuple[KV, dict[EndpointName, str]]] = []  # start keys, what stays
         for lo, hi in _merged(queue_ranges(queue)):
             for kv in self._paged(k.starts_from(lo + 1), k.starts_from(hi + 1), rev, False):
-                start, digest = k.start_of(kv.key), kv.value.decode()
-                if not self._alive(present, rev, start, digest):
-                    dead.setdefault(digest, []).append(start)
+                a = k.start_of(kv.key)[0]
+                entries = self._decode_map([kv])
+                gone = [n for n, d in entries.items() if not self._alive(present, rev, (a, n), d)]
+                for n in gone:
+                    dead.setdefault(entries[n], []).append((a, n))
+                if gone:
+                    packs.append((kv, {n: d for n, d in entries.items() if n not in gone}))
         plain: list[tuple[str, Start]] = []
         doomed: list[tuple[str, list[Start]]] = []
         for digest, starts in dead.items():
@@ -94,6 +101,7 @@ class ContentGc(ContentReads):
                 doomed.append((digest, sorted(set(refs) | set(starts))))
         swept.starts += self._delete_starts(plain)
         self._delete_contents(doomed, rev, swept)
+        self._rewrite_starts(packs)  # after the refs: a crash leaves a stale start, no leak
         for chunk in _chunks(queue, self.max_txn_ops):
             self._commit([], [ec.delete(kv.key) for kv in chunk])
         return swept
@@ -109,17 +117,29 @@ class ContentGc(ContentReads):
         return out
 
     def _start_deletes(self, digest: str, starts: Sequence[Start]) -> list[Json]:
-        k = self.keys
-        return [
-            op
-            for a, n in starts
-            for op in (ec.delete(k.start(a, n)), ec.delete(k.ref(digest, a, n)))
-        ]
+        """The ref keys of dead starts (their packed start keys: `_rewrite_starts`)."""
+        return [ec.delete(self.keys.ref(digest, a, n)) for a, n in starts]
 
     def _delete_starts(self, starts: Sequence[tuple[str, Start]]) -> int:
-        for chunk in _chunks(list(starts), max(1, self.max_txn_ops // 2)):
+        for chunk in _chunks(list(starts), self.max_txn_ops):
             self._commit([], [op for d, s in chunk for op in self._start_deletes(d, [s])])
         return len(starts)
+
+    def _rewrite_starts(self, packs: Sequence[tuple[KV, dict[EndpointName, str]]]) -> None:
+        """Packed start keys without their dead starts (deleted once empty), each
+        compared unchanged since read; one another clean-up rewrote first is left to
+        the next pass (a stale entry is dead, so it only costs a look)."""
+        for chunk in _chunks(list(packs), self.max_txn_ops):
+            compares = [ec.compare_mod(kv.key, kv.mod_revision) for kv, _ in chunk]
+            ops = [_rewrite(kv, keep) for kv, keep in chunk]
+            try:
+                self._commit(compares, ops)
+            except Conflict:
+                for compare, op in zip(compares, ops, strict=True):
+                    try:
+                        self._commit([compare], [op])
+                    except Conflict:
+                        continue
 
     def _delete_contents(
         self, doomed: Sequence[tuple[str, list[Start]]], rev: int, swept: Swept
@@ -148,11 +168,11 @@ class ContentGc(ContentReads):
             batch.clear()
 
         for digest, starts in doomed:
-            keep = max(0, len(starts) - (budget - 1) // 2)
+            keep = max(0, len(starts) - (budget - 1))
             if keep:  # more refs than one Txn holds: the first ones go ahead (all dead)
                 swept.starts += self._delete_starts([(digest, s) for s in starts[:keep]])
                 starts = starts[keep:]
-            if 2 * (sum(len(s) for _, s in batch) + len(starts)) + len(batch) + 1 > budget:
+            if sum(len(s) for _, s in batch) + len(starts) + 2 * len(batch) + 2 > budget:
                 flush()
             batch.append((digest, starts))
         flush()
@@ -165,6 +185,12 @@ class ContentGc(ContentReads):
         ops = [op for d, starts in batch for op in self._start_deletes(d, starts)]
         ops += [ec.delete(k.blob(d)) for d, _ in batch]
         return compares, ops
+
+
+def _rewrite(kv: KV, keep: dict[EndpointName, str]) -> Json:
+    if not keep:
+        return ec.delete(kv.key)
+    return ec.put(kv.key, zlib.compress(dumps(keep)))
 
 
 def queue_ranges(queue: Sequence[KV]) -> list[tuple[int, int]]:

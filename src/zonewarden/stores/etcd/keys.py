@@ -23,9 +23,10 @@ generation order; every value is compact JSON, plan maps deflated):
                              higher header exists (clean-up sweeps those)
     P/pe/<gen>/<name>        schema 2's layout: one endpoint's full content in plan <gen>
                              (read, never written; such plans age out through clean-up)
-    P/rs/<gen>/<name>        a span start: <name> has this digest from plan <gen> on until
-                             a later plan changes it (written by the publish of <gen> for
-                             each endpoint whose digest differs from the plan before it)
+    P/rs/<gen>/<first name>  span starts: each endpoint that has this digest from plan <gen>
+                             on until a later plan changes it, {name: digest} deflated, one
+                             key per publish Txn (written by the publish of <gen> for each
+                             endpoint whose digest differs from the plan before it)
     P/ref/<digest>/<gen>/<name>  the same span start, indexed by digest: a content key
                              is deleted only when no ref key names it (see `gc.py`)
     P/gcq/<unique id>        clean-up's queue: generation ranges whose span starts lost

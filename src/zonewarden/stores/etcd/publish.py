@@ -13,10 +13,10 @@ Rules kept here (clean-up's side is `gc.py`):
   leaves unchanged, so its header Txn compares that the predecessor is still the newest
   header ever made visible (`meta/head` unchanged) and still exists; if either fails it
   computes the starts again against the new predecessor (extra starts are harmless);
-- a start that names a content already stored compares that the content key exists in
-  the Txn that writes the start; a start for a new content writes the content in the
-  same Txn; so no content key is deleted while a start names it (clean-up's delete
-  compares that its ref keys did not change);
+- the Txn that writes a start also puts the content it names (content-addressed: the
+  same bytes if it is stored already), so no content key is missing while a start
+  names it: clean-up's delete compares that the content's ref keys did not change, so
+  it either commits before this Txn (which then writes the content again) or fails;
 - a plan that fits one Txn is one Txn; a larger one reserves its generation, writes its
   map and starts in Txn-sized chunks while it is invisible, and is made visible by its
   header last, only if no higher header exists (`_publish_in_chunks`).
@@ -101,7 +101,7 @@ class PlanWrites(ContentReads):
             g = Generation(max(stored, min_generation))
             held, prev = self._predecessor(self._one(head_r), self._one(newest_r), rev)
             starts = [(n, c) for n, c in items if prev.get(n) != c.digest]
-            data, present = self._start_ops(g, starts, self._stored({c.digest for _, c in starts}))
+            data = self._start_ops(g, starts)
             maps = _map_values(items)
             header = self._header_value(draft, now, source, len(maps))
             ops = [
@@ -115,7 +115,6 @@ class PlanWrites(ContentReads):
             compares = [
                 ec.compare_mod(k.next_gen, self._mod(counter)),
                 *held,
-                *present,
                 *fence,
                 *self.publish_fence,
             ]
@@ -181,34 +180,25 @@ class PlanWrites(ContentReads):
             return compares, {}
         return compares, self._digest_map(p, rev) or {}
 
-    def _stored(self, digests: set[str]) -> set[str]:
-        """Which of `digests` have a content key now (the writes compare it again)."""
-        wanted = sorted(digests)
-        found: set[str] = set()
-        for chunk in _chunks(wanted, self.max_txn_ops):
-            ranges = self._read([ec.get(self.keys.blob(d), keys_only=True) for d in chunk])[1]
-            found.update(d for d, r in zip(chunk, ranges, strict=True) if r)
-        return found
-
-    def _start_ops(
-        self, g: int, starts: Sequence[Item], stored: set[str]
-    ) -> tuple[list[Json], list[Json]]:
-        """Puts of the span starts of plan g and of the contents they need, and the
-        compares that the contents they reuse still exist."""
+    def _start_ops(self, g: int, starts: Sequence[Item]) -> list[Json]:
+        """The puts of plan g's span starts `starts`: the content each names (put even
+        if stored: content-addressed, so the same bytes, and a delete racing this Txn
+        then either sees its ref key or is undone by it), one ref key per start, and
+        one packed start key for the lot (`rs/<gen>/<first name>`, deflated like a map
+        chunk). Two operations per start, one more per Txn; no read, no compare."""
         k = self.keys
         ops: list[Json] = []
-        compares: list[Json] = []
         seen: set[str] = set()
         for name, content in starts:
             d = content.digest
             if d not in seen:
                 seen.add(d)
-                if d in stored:
-                    compares.append(ec.compare_created(k.blob(d)))
-                else:
-                    ops.append(ec.put(k.blob(d), encode_content(content)))
-            ops += [ec.put(k.start(g, name), d.encode()), ec.put(k.ref(d, g, name), b"")]
-        return ops, compares
+                ops.append(ec.put(k.blob(d), encode_content(content)))
+            ops.append(ec.put(k.ref(d, g, name), b""))
+        if starts:
+            packed = zlib.compress(dumps({n: c.digest for n, c in starts}), MAP_LEVEL)
+            ops.append(ec.put(k.start(g, starts[0][0]), packed))
+        return ops
 
     def _newest_is(self, expect_newest: int | None) -> list[dict[str, object]]:
         """The compare of a compare-and-set publish: no plan header above the expected."""
@@ -280,18 +270,11 @@ class PlanWrites(ContentReads):
         return first_at
 
     def _write_starts(self, g: int, starts: Sequence[Item], written: set[tuple[str, str]]) -> None:
-        """The span starts of plan g not written yet, with the contents they need, in
-        Txns of at most max_txn_ops operations (3 per start at most)."""
+        """The span starts of plan g not written yet, with the contents they name, in
+        Txns of at most max_txn_ops operations (2 per start, 1 per Txn)."""
         todo = [(n, c) for n, c in starts if (n, c.digest) not in written]
-        for chunk in _chunks(todo, max(1, (self.max_txn_ops - 1) // 3)):
-
-            def attempt(chunk: Sequence[Item] = chunk) -> None:
-                ops, compares = self._start_ops(
-                    g, chunk, self._stored({c.digest for _, c in chunk})
-                )
-                self._commit(compares, ops)
-
-            self._retrying("publish", attempt)
+        for chunk in _chunks(todo, max(1, (self.max_txn_ops - 1) // 2)):
+            self._commit([], self._start_ops(g, chunk))
             written.update((n, c.digest) for n, c in chunk)
 
     def _publish_chunked_once(
