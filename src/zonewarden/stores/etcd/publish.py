@@ -101,6 +101,8 @@ class PlanWrites(ContentReads):
             g = Generation(max(stored, min_generation))
             held, prev = self._predecessor(self._one(head_r), self._one(newest_r), rev)
             starts = [(n, c) for n, c in items if prev.get(n) != c.digest]
+            if 2 * len(starts) > self.max_txn_ops:
+                return None  # too big for one Txn: publish in chunks
             data = self._start_ops(g, starts)
             maps = _map_values(items)
             header = self._header_value(draft, now, source, len(maps))
