@@ -16,8 +16,9 @@ Rules kept here:
   start key (`rs/`) is rewritten without it, compared unchanged since read;
 - a content key is deleted only together with the last of its ref keys, by a Txn that
   compares that no ref key of that content changed since the read that found them all
-  dead; a publish that reuses the content writes a ref key in a Txn that compares the
-  content key exists, so whichever commits second sees the other;
+  dead; a publish that names the content again puts it (same bytes) in the Txn that
+  writes its ref key, so if the delete commits first the publish writes the content
+  back, and if the publish commits first the delete's compare fails;
 - a start above the newest kept plan (a publish still writing) is alive;
 - the work is idempotent: a queue entry is deleted after its starts and contents are
   done, and a clean-up that dies half-way leaves it for the next one.
