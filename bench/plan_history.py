@@ -1,7 +1,8 @@
 """What plan history costs: bytes per kept generation when each plan changes 1% of the
 endpoints, and the publish and clean-up rates, per store, in one run.
 
-    python bench/plan_history.py [--endpoints 5000] [--generations 40] [--no-etcd] [--json]
+    python bench/plan_history.py [--endpoints 5000] [--generations 40] [--failovers 3]
+                                 [--no-etcd] [--json]
 
 Each store gets a synthetic region (backends/embedded/synthetic.py, ~8 records per
 endpoint), published and applied once; then `--generations` plans, each replacing the
@@ -11,7 +12,9 @@ its rows; etcd: the logical key + value bytes of its plan keys: headers, maps, c
 span starts, and the db pages in use after a compaction: what etcd's quota counts),
 beside what a store that
 copied every endpoint's content into every plan would keep (the plan's canonical JSON),
-and the publish and clean-up rates (clean-up deletes all but the newest plan, timed).
+and the publish and clean-up rates (clean-up deletes all but the newest plan, timed),
+and, after the history is measured, the publish time of `--failovers` plans in which
+every endpoint's content changes (what an AZ failover publishes).
 Bounded: one region, a fixed number of plans; an etcd member started and stopped here.
 """
 
@@ -47,6 +50,12 @@ def changed(contents: dict[EndpointName, Content], step: int) -> dict[EndpointNa
         records = (Record(first.rtype, addr, first.weight, first.lb), *c.records[1:])
         out[name] = Content(ttl=c.ttl, policy=c.policy, records=records)
     return out
+
+
+def reweighted(c: Content, step: int) -> Content:
+    """The same records with every weight moved: a new content for every endpoint."""
+    records = tuple(Record(r.rtype, r.address, r.weight + step, r.lb) for r in c.records)
+    return Content(ttl=c.ttl, policy=c.policy, records=records)
 
 
 def plan_json_bytes(contents: dict[EndpointName, Content]) -> int:
@@ -93,6 +102,12 @@ def run_store(
     publish_server_cpu = server_cpu(pids or []) - server0
     grown = measure()
     grown_physical = physical() if physical else 0
+    failover_s: list[float] = []  # plans where every endpoint changes (an AZ failover)
+    for step in range(1, args.failovers + 1):
+        contents = {n: reweighted(c, step) for n, c in contents.items()}
+        started = time.perf_counter()
+        store.publish(PlanDraft(contents), source="bench", actor="bench", now=1e5 + step)
+        failover_s.append(time.perf_counter() - started)
     gens = list(store.index().generations)
     started = time.perf_counter()
     result = store.delete_unreferenced(gens[:-1], actor="bench", now=1e6)
@@ -113,6 +128,9 @@ def run_store(
         "bytes_after_cleanup": left,
         "db_bytes_per_generation": round((grown_physical - base_physical) / args.generations)
         if physical
+        else None,
+        "all_changed_publish_median_s": round(statistics.median(failover_s), 4)
+        if failover_s
         else None,
         "publish_client_cpu_s_per_plan": round(publish_cpu / args.generations, 4),
         "publish_server_cpu_s_per_plan": round(publish_server_cpu / args.generations, 4)
@@ -204,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--endpoints", type=int, default=5000)
     p.add_argument("--generations", type=int, default=40)
+    p.add_argument("--failovers", type=int, default=3, help="plans changing every endpoint")
     p.add_argument("--no-etcd", action="store_true")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
