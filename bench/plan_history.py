@@ -199,7 +199,9 @@ def etcd_run(args: argparse.Namespace) -> dict[str, Any]:
             # what counts against etcd's quota: the db's pages in use once every
             # superseded revision is compacted away
             rev = store._read([ec.get(k.schema)])[0]
-            store.client.call("/v3/kv/compaction", {"revision": str(rev), "physical": True})
+            store.client.call(
+                "/v3/kv/compaction", {"revision": str(rev), "physical": True}, timeout=120
+            )
             status = store.client.call("/v3/maintenance/status", {}, idempotent=True)
             return int(status.get("dbSizeInUse") or status.get("dbSize") or 0)
 
