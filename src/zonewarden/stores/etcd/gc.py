@@ -37,7 +37,7 @@ from zonewarden.core.model import EndpointName, Generation
 from zonewarden.errors import StoreCorrupt
 from zonewarden.stores.etcd import ops as ec
 from zonewarden.stores.etcd.base import Conflict, _chunks
-from zonewarden.stores.etcd.content import ContentReads
+from zonewarden.stores.etcd.content import PAGE, ContentReads
 from zonewarden.stores.etcd.keys import GEN_WIDTH, dumps
 from zonewarden.stores.etcd.ops import KV, Json
 
@@ -93,8 +93,9 @@ class ContentGc(ContentReads):
                     packs.append((kv, {n: d for n, d in entries.items() if n not in gone}))
         plain: list[tuple[str, Start]] = []
         doomed: list[tuple[str, list[Start]]] = []
+        all_refs = self._refs_of(list(dead), rev)
         for digest, starts in dead.items():
-            refs = self._refs(digest, rev)
+            refs = all_refs[digest]
             others = sorted(set(refs) - set(starts), reverse=True)  # newest most likely alive
             if any(self._alive(present, rev, s, digest) for s in others):
                 plain += [(digest, s) for s in starts]
@@ -107,15 +108,28 @@ class ContentGc(ContentReads):
             self._commit([], [ec.delete(kv.key) for kv in chunk])
         return swept
 
-    def _refs(self, digest: str, rev: int) -> list[Start]:
-        base = self.keys.refs(digest)
-        out: list[Start] = []
-        for kv in self._paged(base, ec.prefix_end(base), rev, True):
-            gen, _, name = self.keys.tail(kv.key, base).partition("/")
-            if len(gen) != GEN_WIDTH or not gen.isdigit():
-                raise StoreCorrupt(f"etcd key {kv.key!r} is no content reference")
-            out.append((Generation(int(gen)), EndpointName(name)))
+    def _refs_of(self, digests: Sequence[str], rev: int) -> dict[str, list[Start]]:
+        """The starts every ref key of each digest names: one range per digest, as many
+        ranges per read as a Txn holds (a digest with more refs than a range's limit is
+        read again page by page)."""
+        k = self.keys
+        out: dict[str, list[Start]] = {}
+        for chunk in _chunks(list(digests), self.max_txn_ops):
+            ops = [
+                ec.get_range(k.refs(d), ec.prefix_end(k.refs(d)), keys_only=True, limit=PAGE)
+                for d in chunk
+            ]
+            for d, kvs in zip(chunk, self._read(ops, rev)[1], strict=True):
+                if len(kvs) >= PAGE:
+                    kvs = self._paged(k.refs(d), ec.prefix_end(k.refs(d)), rev, True)
+                out[d] = [self._ref_start(d, kv) for kv in kvs]
         return out
+
+    def _ref_start(self, digest: str, kv: KV) -> Start:
+        gen, _, name = self.keys.tail(kv.key, self.keys.refs(digest)).partition("/")
+        if len(gen) != GEN_WIDTH or not gen.isdigit():
+            raise StoreCorrupt(f"etcd key {kv.key!r} is no content reference")
+        return Generation(int(gen)), EndpointName(name)
 
     def _start_deletes(self, digest: str, starts: Sequence[Start]) -> list[Json]:
         """The ref keys of dead starts (their packed start keys: `_rewrite_starts`)."""
