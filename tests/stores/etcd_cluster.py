@@ -28,7 +28,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tests.stores.etcd_tls import Pki
@@ -110,8 +110,12 @@ class EtcdCluster:
 
     def start_member(self, i: int) -> None:
         peer, url = self.peer_ports[i], self.endpoints[i]
-        log = open(self.root / f"m{i}.log", "ab")  # noqa: SIM115 - lives as long as the member
-        self.procs[i] = subprocess.Popen(
+        # the member writes its own copy of the descriptor: ours closes once it started
+        with open(self.root / f"m{i}.log", "ab") as log:
+            self.procs[i] = self._spawn(i, peer, url, log)
+
+    def _spawn(self, i: int, peer: int, url: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 etcd_binary(),
                 "--name", f"m{i}",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from contextlib import closing
 
 import pytest
 from tests.helpers import content, draft
@@ -130,7 +131,7 @@ def test_batches_larger_than_one_txn_are_split_and_fenced(etcd):
 
 def test_txn_limit_mismatch_is_a_config_error(etcd):
     big = EtcdStore(etcd.client.endpoints, prefix=fresh_prefix(), max_txn_ops=1024)
-    with pytest.raises(ConfigError, match="max-txn-ops"):
+    with closing(big), pytest.raises(ConfigError, match="max-txn-ops"):
         big.publish(
             PlanDraft(dict.fromkeys(names(200), content("10.0.0.1"))), source="t", actor="t", now=0
         )
@@ -180,9 +181,9 @@ def test_foreign_data_under_the_prefix_is_corrupt_not_a_crash(etcd):
 
 
 def test_audit_seq_is_commit_order_across_writers(etcd):
-    other = EtcdStore(etcd.client.endpoints, prefix=etcd.keys.prefix)
-    for i in range(5):
-        (etcd if i % 2 else other).record("t", f"k{i}", now=i)
+    with closing(EtcdStore(etcd.client.endpoints, prefix=etcd.keys.prefix)) as other:
+        for i in range(5):
+            (etcd if i % 2 else other).record("t", f"k{i}", now=i)
     events = etcd.audit_log()
     assert [e.kind for e in events] == [f"k{i}" for i in range(5)]
     assert [e.kind for e in etcd.audit_log(after=events[2].seq)] == ["k3", "k4"]

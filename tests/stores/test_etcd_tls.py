@@ -66,6 +66,7 @@ def test_a_token_expired_by_disuse_is_renewed(tls_etcd):
     time.sleep(TOKEN_TTL + 1.5)  # etcd drops a simple token unused for --auth-token-ttl
     assert publish(s, "10.0.0.2") == 2
     assert s.client._token != old
+    s.close()
 
 
 def test_a_wrong_password_says_which_settings_to_fix(tls_etcd):

@@ -75,11 +75,17 @@ class EtcdBase:
         self._plans: dict[Generation, dict[EndpointName, Content]] = {}
         self._maps: dict[Generation, dict[EndpointName, str]] = {}  # digest maps (content.py)
         self._by_digest: dict[str, Content] = {}  # contents by digest (content.py)
-        deadline = time.monotonic() + open_timeout
+        try:
+            self._open(time.monotonic() + open_timeout)
+        except BaseException:
+            self.client.close()  # nobody gets a store to close: close its connections here
+            raise
+
+    def _open(self, deadline: float) -> None:
         while True:  # a process may start while the cluster elects a leader: wait a little
             try:
                 self._check_schema()
-                break
+                return
             except StoreUnavailable:
                 if time.monotonic() >= deadline:
                     raise

@@ -16,7 +16,9 @@ Rules kept here:
 - a request is retried on the next endpoint only when it surely never reached a server
   (connection refused); an ambiguous failure (reset, timeout) is reported, because only
   the caller's compare can tell whether a write landed;
-- one connection per thread; the endpoint that last answered is tried first.
+- one connection per thread and endpoint; the endpoint that last answered is tried
+  first; `close()` closes every thread's connections (a thread that ends leaves its
+  connections to `close()`, or to the next thread that finds them, below).
 
 TLS and authentication (`security.py` holds the settings and the error words):
 - https:// endpoints use TLS, verified against `ca_file` or the system CA store, never
@@ -99,17 +101,21 @@ class EtcdClient:
         self._token: str | None = None  # None: not authenticated yet; "": auth is off
         self._auth_lock = threading.Lock()
         self._preferred = 0
-        self._local = threading.local()
+        # every open connection, by the thread that owns it: close() reaches them all
+        self._open: dict[tuple[int, int], http.client.HTTPConnection] = {}
+        self._open_lock = threading.Lock()
 
     def describe(self) -> str:
         return ", ".join(self.endpoints)
 
     # -- transport -----------------------------------------------------------------------
     def _connection(self, index: int, timeout: float) -> http.client.HTTPConnection:
-        conns: dict[int, http.client.HTTPConnection] = self._local.__dict__.setdefault("c", {})
-        conn = conns.get(index)
-        if conn is None:
-            conn = conns[index] = self._connect(index, timeout)
+        key = (threading.get_ident(), index)
+        with self._open_lock:
+            conn = self._open.get(key)
+            if conn is None:
+                self._reap()
+                conn = self._open[key] = self._connect(index, timeout)
         conn.timeout = timeout
         if conn.sock is not None:
             conn.sock.settimeout(timeout)
@@ -129,10 +135,17 @@ class EtcdClient:
         return headers
 
     def _drop(self, index: int) -> None:
-        conns = self._local.__dict__.get("c", {})
-        conn = conns.pop(index, None)
+        with self._open_lock:
+            conn = self._open.pop((threading.get_ident(), index), None)
         if conn is not None:
             conn.close()
+
+    def _reap(self) -> None:
+        """Close the connections of threads that have ended (a thread id is reused only
+        after its thread ended); called with `_open_lock` held, when one is opened."""
+        alive = {t.ident for t in threading.enumerate()}
+        for key in [k for k in self._open if k[0] not in alive]:
+            self._open.pop(key).close()
 
     # -- authentication ------------------------------------------------------------------
     def _with_token(self, send: Callable[[], T]) -> T:
@@ -411,8 +424,17 @@ class EtcdClient:
         return 0
 
     def close(self) -> None:
-        for index in list(self._local.__dict__.get("c", {})):
-            self._drop(index)
+        """Close every thread's connections; the client may be used again after."""
+        with self._open_lock:
+            conns, self._open = list(self._open.values()), {}
+        for conn in conns:
+            conn.close()
+
+    def __enter__(self) -> EtcdClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _json_stream(resp: http.client.HTTPResponse) -> Iterator[Json]:
