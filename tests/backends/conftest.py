@@ -24,6 +24,7 @@ from zonewarden.backends.memory import MemoryBackend
 from zonewarden.backends.rfc2136 import Rfc2136Backend
 from zonewarden.backends.route53 import Route53Backend
 from zonewarden.core.model import EndpointName
+from zonewarden.ports import DnsBackend
 
 DNS_KINDS = ["bind", "knot", "pdns"]
 # "<server>-txt": the same server with the marker kept as a TXT (marker_type)
@@ -48,18 +49,35 @@ def server_of(servers: dict[str, Running], kind: str, tmp_path_factory) -> Runni
     return servers[kind]
 
 
+_opened: list[DnsBackend] = []  # what route53() and rfc2136() made during this test
+
+
+@pytest.fixture(autouse=True)
+def _close_backends() -> Iterator[None]:
+    """Close every backend the helpers below made (their TCP connection, boto3's pool)."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def route53(run: Running, **kw) -> Route53Backend:
-    """A Route 53 backend on a fresh hosted zone of the moto_server `run`."""
+    """A Route 53 backend on a fresh hosted zone of the moto_server `run`, closed when
+    the test ends."""
     client = moto_client(run)
     zone = client.create_hosted_zone(Name=ZONE, CallerReference=str(next(_counter)))
-    return Route53Backend(zone["HostedZone"]["Id"], ZONE, client=client, **kw)
+    backend = Route53Backend(zone["HostedZone"]["Id"], ZONE, client=client, **kw)
+    _opened.append(backend)
+    return backend
 
 
 def rfc2136(run: Running, **kw) -> Rfc2136Backend:
+    """An RFC 2136 backend for the server `run`, closed when the test ends."""
     kw.setdefault("tsig_name", KEY_NAME)
     kw.setdefault("tsig_secret", KEY_SECRET)
     kw.setdefault("timeout", 2.0)
-    return Rfc2136Backend(run.server, ZONE, port=run.port, **kw)
+    backend = Rfc2136Backend(run.server, ZONE, port=run.port, **kw)
+    _opened.append(backend)
+    return backend
 
 
 def _params(kinds: list[str]) -> list[object]:
@@ -76,9 +94,7 @@ def backend(request, servers, tmp_path_factory):
         yield route53(server_of(servers, "moto-exact", tmp_path_factory))
         return
     kind, _, marker_type = request.param.partition("-")
-    b = rfc2136(server_of(servers, kind, tmp_path_factory), marker_type=marker_type or "cname")
-    yield b
-    b.close()
+    yield rfc2136(server_of(servers, kind, tmp_path_factory), marker_type=marker_type or "cname")
 
 
 @pytest.fixture(params=_params(DNS_KINDS))

@@ -78,14 +78,16 @@ def test_tsig_is_required_by_default():
 
 
 def test_a_zone_the_server_does_not_serve_is_reported(bind_server):
-    backend = Rfc2136Backend(
-        bind_server.server,
-        "other.",
-        port=bind_server.port,
-        tsig_name="zw-key",
-        tsig_secret=KEY_SECRET,
-    )
-    with pytest.raises(BackendUnavailable, match=r"answered REFUSED.*zone loaded"):
+    with (
+        Rfc2136Backend(
+            bind_server.server,
+            "other.",
+            port=bind_server.port,
+            tsig_name="zw-key",
+            tsig_secret=KEY_SECRET,
+        ) as backend,
+        pytest.raises(BackendUnavailable, match=r"answered REFUSED.*zone loaded"),
+    ):
         backend.apply_fenced(G(1), {"kv.other.": content("10.0.0.1")})
 
 
@@ -150,10 +152,10 @@ class RcodeServer:
 def test_server_error_rcodes_are_retryable_and_named(rcode, names):
     fake = RcodeServer(rcode)
     try:
-        backend = Rfc2136Backend("127.0.0.1", "example.", port=fake.port, require_tsig=False)
-        backend._read = lambda ns: {}  # the fake answers no queries; go straight to UPDATE
-        name = dns.rcode.to_text(rcode)
-        with pytest.raises(BackendUnavailable, match=rf"127\.0\.0\.1:{fake.port}.*{name}"):
-            backend.apply_fenced(G(1), {names("kv"): content("10.0.0.1")})
+        with Rfc2136Backend("127.0.0.1", "example.", port=fake.port, require_tsig=False) as backend:
+            backend._read = lambda ns: {}  # the fake answers no queries; go straight to UPDATE
+            name = dns.rcode.to_text(rcode)
+            with pytest.raises(BackendUnavailable, match=rf"127\.0\.0\.1:{fake.port}.*{name}"):
+                backend.apply_fenced(G(1), {names("kv"): content("10.0.0.1")})
     finally:
         fake.close()

@@ -30,6 +30,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from zonewarden.core import fence
 from zonewarden.core.gates import content_valid
@@ -111,6 +112,12 @@ class FencedBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - a hook with a sensible default
         """Release connections; the default holds none."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- the checked API -----------------------------------------------------------------
     def in_zone(self, name: EndpointName) -> None:

@@ -91,7 +91,7 @@ class Route53Backend(FencedBackend):
         verify: bool | None = None,
         wait_insync: bool = True,
         insync_timeout: float = 300.0,
-        client: Any = None,
+        client: Any = None,  # a boto3 client to use instead: close() closes it too
     ) -> None:
         super().__init__(zone, batch_size=batch_size, verify=verify is not False)
         self.hosted_zone_id = hosted_zone_id.removeprefix("/hostedzone/")
@@ -205,6 +205,10 @@ class Route53Backend(FencedBackend):
         if batch:
             out.append(batch)
         return out
+
+    def close(self) -> None:
+        """Close the boto3 client's connection pool (a client passed in is ours too)."""
+        self.client.close()
 
     def _remove(self, name: EndpointName) -> None:
         self.read([name])
