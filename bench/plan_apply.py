@@ -96,17 +96,16 @@ def run_child(args: argparse.Namespace, phase: str, store: Path, bar: Bar) -> di
     cmd = [sys.executable, __file__, "--child", phase, "--store", str(store)]
     cmd += ["--endpoints", str(args.endpoints), "--records", str(args.records)]
     cmd += ["--batch-size", str(args.batch_size), "--cycles", str(args.cycles)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
     result: dict[str, Any] | None = None
-    for line in proc.stdout:
-        message = json.loads(line)
-        if "progress" in message:
-            bar(*message["progress"])
-        else:
-            result = message["result"]
-    proc.stdout.close()
-    if proc.wait() != 0 or result is None:
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:  # closes, waits
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            message = json.loads(line)
+            if "progress" in message:
+                bar(*message["progress"])
+            else:
+                result = message["result"]
+    if proc.returncode != 0 or result is None:
         raise RuntimeError(f"benchmark child {phase} failed (exit {proc.returncode})")
     return result
 

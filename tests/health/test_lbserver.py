@@ -66,21 +66,19 @@ LISTEN = ["--listen", "127.0.0.1:0", "--listen", "127.0.3.7:0"]
 
 
 def test_a_process_of_lbs_driven_through_the_control_path():
-    proc = subprocess.Popen(
+    with subprocess.Popen(  # on leaving: closes the pipe and waits for the process
         [sys.executable, "-m", "zonewarden.health.lbserver", *LISTEN],
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        addresses = json.loads(proc.stdout.readline())["listening"]
-        assert addresses[1].startswith("127.0.3.7:")
-        assert control(addresses[1], "stall")["mode"] == "stall"
-        assert control(addresses[1], "ok", capacity=7)["mode"] == "ok"
-        with pytest.raises(ValueError, match="unknown mode"):
-            control(addresses[0], "melt")
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0
-        if proc.stdout is not None:
-            proc.stdout.close()
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            addresses = json.loads(proc.stdout.readline())["listening"]
+            assert addresses[1].startswith("127.0.3.7:")
+            assert control(addresses[1], "stall")["mode"] == "stall"
+            assert control(addresses[1], "ok", capacity=7)["mode"] == "ok"
+            with pytest.raises(ValueError, match="unknown mode"):
+                control(addresses[0], "melt")
+        finally:
+            proc.terminate()
+    assert proc.returncode == 0

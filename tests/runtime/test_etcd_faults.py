@@ -155,10 +155,11 @@ def test_two_members_down_means_no_quorum_then_progress_resumes(cluster, region,
             outage["back"] = time.monotonic()
 
     port = free_port()
-    server = subprocess.Popen(
-        [*ZONEWARDEN, "serve-dns", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"],
-        stderr=(tmp_path / "serve-dns.log").open("wb"),
-    )
+    with (tmp_path / "serve-dns.log").open("wb") as log:  # serve-dns has its own copy
+        server = subprocess.Popen(
+            [*ZONEWARDEN, "serve-dns", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"],
+            stderr=log,
+        )
     try:
         wait_for_answer(port, "example.", 30.0, server)
         observer, _, procs = run_race(

@@ -8,6 +8,7 @@ whose unsafe twin passes proves nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -44,12 +45,13 @@ def race_config(tmp: Path, protocol: str) -> Path:
 def spawn(*args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start one role; its stderr goes to `log` (a pipe nobody reads would fill up and
     freeze a process that logs every retry, e.g. during a store outage)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "zonewarden", *args],
-        preexec_fn=die_with_parent,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("ab") if log is not None else subprocess.DEVNULL,
-    )
+    with contextlib.ExitStack() as files:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "zonewarden", *args],
+            preexec_fn=die_with_parent,
+            stdout=subprocess.DEVNULL,
+            stderr=files.enter_context(log.open("ab")) if log is not None else subprocess.DEVNULL,
+        )
 
 
 def run_race(
@@ -139,6 +141,7 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait(timeout=10)
 
 
 def test_safe_protocol_holds_every_invariant_and_converges(tmp_path):

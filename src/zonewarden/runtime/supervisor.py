@@ -207,20 +207,19 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         child.log = self.log_dir / (child.role.replace(" ", "-") + ".log")
         logspace.reserve(child.log)
-        out = open(child.log, "ab")  # noqa: SIM115 - the child owns it
         # the child's role lease owner: stable across restarts, so a restarted child
         # takes its own lease back at once (runtime/roles.py)
         env = {**os.environ, OWNER_ENV: f"up:{socket.gethostname()}:{os.getpid()}:{child.role}"}
-        proc = subprocess.Popen(
-            child.argv,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            # the data plane outlives `up`; every other role dies with it
-            preexec_fn=None if child.pidfile is not None else die_with_parent,
-        )
-        out.close()
+        with open(child.log, "ab") as out:  # the child writes its own copy of the descriptor
+            proc = subprocess.Popen(
+                child.argv,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                # the data plane outlives `up`; every other role dies with it
+                preexec_fn=None if child.pidfile is not None else die_with_parent,
+            )
         child.proc = proc
         child.started_at = time.monotonic()
         if child.pidfile is not None:
