@@ -2,8 +2,10 @@
 
 A plan is a candidate for deletion only if it is below the low watermark minus the
 retention count, is not among the newest `keep_newest` plans, and no endpoint's live
-generation references it. The store repeats the reference check inside the delete's
-transaction; this function only chooses candidates.
+generation references it (`cleanup_candidates`, from an index read earlier). The store
+repeats the check inside the delete's transaction, on what it reads there: `deletable`
+is that check, the one every store (memory, SQLite, etcd) calls, so a candidate that
+became referenced or the newest plan since the index was read is kept.
 
 History retention narrows the candidates further, so operators can diff and roll back
 to old plans: a plan among the newest `count` AND published less than `age` seconds
@@ -15,11 +17,11 @@ never makes a plan a candidate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from zonewarden.core.model import NO_GENERATION, EndpointName, Generation
-from zonewarden.core.outcomes import CleanupIndex, PlanIndex
+from zonewarden.core.outcomes import CleanupIndex, CleanupResult, PlanIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +106,33 @@ def candidates(
         kept = in_history(gens, index.created, history, now)
         doomed = [g for g in doomed if g not in kept]
     return tuple(Generation(g) for g in doomed)
+
+
+def deletable(
+    wanted: Iterable[Generation],
+    present: Container[Generation],
+    newest: Generation,
+    referenced: Container[Generation],
+) -> CleanupResult:
+    """The reference check at the delete (rule 5), on what the store read inside the
+    delete's transaction: of the `wanted` generations still `present`, the `newest`
+    plan and every plan an endpoint's live generation `references` are kept; the rest
+    may be deleted. A wanted generation already gone is in none of the three."""
+    deleted: list[Generation] = []
+    kept_referenced: list[Generation] = []
+    kept_newest: list[Generation] = []
+    for g in sorted(set(wanted)):
+        if g not in present:
+            continue
+        if g == newest:
+            kept_newest.append(g)
+        elif g in referenced:
+            kept_referenced.append(g)
+        else:
+            deleted.append(g)
+    return CleanupResult(tuple(deleted), tuple(kept_referenced), tuple(kept_newest))
+
+
+def cleanup_detail(deleted: Iterable[Generation], kept_referenced: Iterable[Generation]) -> str:
+    """The clean-up's audit detail, the same words from every store."""
+    return f"deleted {list(deleted)} kept referenced {list(kept_referenced)}"

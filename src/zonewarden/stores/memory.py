@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from zonewarden.core import fence
-from zonewarden.core.cleanup import summarise
+from zonewarden.core.cleanup import cleanup_detail, deletable, summarise
 from zonewarden.core.gates import content_valid, require_valid
 from zonewarden.core.model import (
     EMPTY_CONTENT,
@@ -112,24 +112,14 @@ class MemoryStore(HealthStateOps):
     def delete_unreferenced(
         self, generations: Sequence[Generation], *, actor: str, now: float
     ) -> CleanupResult:
-        newest = self.newest()
         referenced = {e.generation for e in self.zone.values()}
-        deleted, kept_ref, kept_new = [], [], []
-        for g in sorted(set(generations)):
-            if g not in self.plans:
-                continue
-            if g == newest:
-                kept_new.append(g)
-            elif g in referenced:
-                kept_ref.append(g)
-            else:
-                del self.plans[g]
-                deleted.append(g)
-        if deleted or kept_ref:
-            self.record(
-                actor, "cleanup", now=now, detail=f"deleted {deleted} kept referenced {kept_ref}"
-            )
-        return CleanupResult(tuple(deleted), tuple(kept_ref), tuple(kept_new))
+        result = deletable(generations, self.plans, self.newest(), referenced)
+        for g in result.deleted:
+            del self.plans[g]
+        if result.deleted or result.kept_referenced:
+            detail = cleanup_detail(result.deleted, result.kept_referenced)
+            self.record(actor, "cleanup", now=now, detail=detail)
+        return result
 
     # -- zone ----------------------------------------------------------------------------
     def read_zone(

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
-from zonewarden.core.cleanup import summarise
+from zonewarden.core.cleanup import cleanup_detail, deletable, summarise
 from zonewarden.core.model import (
     NO_GENERATION,
     Content,
@@ -125,9 +125,8 @@ class EtcdStore(PlanWrites, ZoneOps, LegacyOps, ContentCheck, HealthStateOps):
             present = self._generations(plans)
             newest = max(present, default=NO_GENERATION)
             referenced = {e.generation for e, _ in self._zone_of(zone).values()}
-            kept_new = [g for g in wanted if g in present and g == newest]
-            kept_ref = [g for g in wanted if g in present and g != newest and g in referenced]
-            doomed = [g for g in wanted if g in present and g != newest and g not in referenced]
+            verdict = deletable(wanted, present, newest, referenced)
+            doomed, kept_ref = verdict.deleted, verdict.kept_referenced
             chunk = doomed[: max(1, (self.max_txn_ops - 3) // 3)]
             compares = [ec.compare_unchanged_since(k.zones, rev)]
             compares += [ec.compare_mod(k.plan(g), present[g].mod_revision) for g in chunk]
@@ -137,14 +136,14 @@ class EtcdStore(PlanWrites, ZoneOps, LegacyOps, ContentCheck, HealthStateOps):
                 ops.append(self._queue_op([(self._kept_below(order, g), g) for g in chunk]))
             last = len(chunk) == len(doomed)
             if last and (deleted or chunk or kept_ref):
-                detail = f"deleted {deleted + chunk} kept referenced {kept_ref}"
+                detail = cleanup_detail([*deleted, *chunk], kept_ref)
                 ops += self._audit_op(actor, now, [("cleanup", "", 0, detail)])
             if ops:
                 self._commit(compares, ops)
             deleted.extend(chunk)
             if not last:
                 raise Conflict()  # not a conflict: the next chunk needs a fresh snapshot
-            return CleanupResult(tuple(deleted), tuple(kept_ref), tuple(kept_new))
+            return CleanupResult(tuple(deleted), kept_ref, verdict.kept_newest)
 
         result = self._retrying("clean-up", attempt)
         self._sweep_unpublished(actor=actor, now=now)

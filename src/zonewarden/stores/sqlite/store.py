@@ -23,6 +23,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from zonewarden.core.cleanup import cleanup_detail, deletable
 from zonewarden.core.gates import content_valid, require_valid
 from zonewarden.core.model import (
     NO_GENERATION,
@@ -197,7 +198,7 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
     ) -> CleanupResult:
         wanted = sorted(set(generations))
         with self._tx() as db:
-            newest = db.execute("SELECT max(gen) FROM plans").fetchone()[0] or 0
+            newest = Generation(db.execute("SELECT max(gen) FROM plans").fetchone()[0] or 0)
             present = {
                 r[0]
                 for r in db.execute(
@@ -212,29 +213,12 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
                     (json.dumps(wanted),),
                 )
             }
-            kept_new = [g for g in wanted if g in present and g == newest]
-            kept_ref = [g for g in wanted if g in present and g != newest and g in referenced]
-            doomed = [g for g in wanted if g in present and g != newest and g not in referenced]
-            self._delete_plans(db, doomed)
-            if doomed or kept_ref:
-                self._audit(
-                    db,
-                    [
-                        (
-                            now,
-                            actor,
-                            "cleanup",
-                            "",
-                            0,
-                            f"deleted {doomed} kept referenced {kept_ref}",
-                        )
-                    ],
-                )
-        return CleanupResult(
-            tuple(map(Generation, doomed)),
-            tuple(map(Generation, kept_ref)),
-            tuple(map(Generation, kept_new)),
-        )
+            result = deletable(wanted, present, newest, referenced)
+            self._delete_plans(db, result.deleted)
+            if result.deleted or result.kept_referenced:
+                detail = cleanup_detail(result.deleted, result.kept_referenced)
+                self._audit(db, [(now, actor, "cleanup", "", 0, detail)])
+        return result
 
     # -- control -------------------------------------------------------------------------
     def frozen(self) -> bool:
