@@ -5,7 +5,7 @@ see a test fail.
 
 Each mutation below deletes or neutralises one comparison of a safety rule (the fence,
 the advance/behind split, each store's compare in its own transaction, clean-up's
-reference check, the never-empty gate) in a scratch copy of src/ and tests/, then runs
+reference check and what each store reads for it, the never-empty gate) in a scratch copy of src/ and tests/, then runs
 the tests that protect the rule, stopping at the first failure. A mutation is caught
 when those tests fail; one that survives is a rule no test protects. The exit status
 is 0 only when every mutation is caught and the unmutated copy passes. Mutations of the
@@ -46,6 +46,7 @@ class Mutation:
 
 
 FENCE = "core/fence.py"
+CLEANUP = "core/cleanup.py"
 SQLITE = "stores/sqlite/zone.py"
 ETCD_ZONE = "stores/etcd/zone.py"
 MUTATIONS = (
@@ -197,18 +198,37 @@ MUTATIONS = (
         "if verdict is Outcome.CURRENT:",
         BACKENDS,
     ),
-    # -- clean-up's reference check, in every store ---------------------------------------
+    # -- clean-up's reference check: core.cleanup.deletable, and what each store gives it --
     Mutation(
-        "clean-up: memory keeps referenced plans",
-        "stores/memory.py",
-        "            elif g in referenced:\n",
-        "            elif False:\n",
+        "clean-up: referenced plans are kept",
+        CLEANUP,
+        "        elif g in referenced:\n",
+        "        elif False:\n",
     ),
     Mutation(
-        "clean-up: sqlite keeps referenced plans",
+        "clean-up: the newest plan is kept",
+        CLEANUP,
+        "        if g == newest:\n            kept_newest.append(g)\n        elif",
+        "        if False:\n            kept_newest.append(g)\n        elif",
+    ),
+    Mutation(
+        "clean-up: memory reads the live references",
+        "stores/memory.py",
+        "        referenced = {e.generation for e in self.zone.values()}\n",
+        "        referenced: set[Generation] = set()\n",
+    ),
+    Mutation(
+        "clean-up: sqlite reads the live references",
         "stores/sqlite/store.py",
-        "doomed = [g for g in wanted if g in present and g != newest and g not in referenced]",
-        "doomed = [g for g in wanted if g in present and g != newest]",
+        '"SELECT DISTINCT gen FROM zone WHERE gen IN (SELECT value FROM json_each(?))",',
+        '"SELECT DISTINCT gen FROM zone WHERE 0 AND gen IN (SELECT value FROM json_each(?))",',
+    ),
+    Mutation(
+        "clean-up: etcd reads the live references",
+        "stores/etcd/store.py",
+        "            referenced = {e.generation for e, _ in self._zone_of(zone).values()}\n",
+        "            referenced: set[Generation] = set()\n",
+        ETCD,
     ),
     Mutation(
         "clean-up: candidates exclude live generations",
