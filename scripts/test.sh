@@ -3,7 +3,9 @@
 # ruff, mypy (strict over the whole package), import-linter (layers, independence, where
 # each third-party library may be imported), and the whole pytest suite.
 # Arguments go to pytest (e.g. scripts/test.sh -k race). The quick offline loop, without
-# the tests that start real servers or processes: .venv/bin/pytest -m "not servers".
+# the tests that start real servers or processes and without the long offline ones
+# (simulations of many seeds, exhaustive searches, fuzzing), under a minute on a quiet
+# machine: .venv/bin/pytest -m "not servers and not long".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh

@@ -1,8 +1,10 @@
 """The `servers` marker, checked: a test that starts a subprocess, a child process or a
 listening socket must be marked `@pytest.mark.servers` (or `pytestmark` in its module,
 or `pytest.param(..., marks=pytest.mark.servers)` in a fixture's params), so that
-`pytest -m "not servers"` is the quick offline loop. An unmarked test that starts one
-fails here with what to do, instead of silently slowing the quick loop down.
+`pytest -m "not servers and not long"` is the quick offline loop (`long` marks the long
+offline tests: simulations of many seeds, exhaustive searches, fuzzing). An unmarked
+test that starts one fails here with what to do, instead of silently slowing the quick
+loop down.
 
 Leaks, attributed: ResourceWarnings (an unclosed socket, file or subprocess pipe) are
 errors (pyproject's filterwarnings), but the garbage collector reports a leaked object

@@ -12,6 +12,8 @@ from schemathesis.checks import not_a_server_error
 
 from tests.api.conftest import AUTH
 
+pytestmark = pytest.mark.long  # generated requests for every API operation
+
 EXAMPLES = 12
 BOUNDED = settings(
     max_examples=EXAMPLES,

@@ -93,6 +93,7 @@ def mutated(draw) -> bytes:
     return bytes(wire)
 
 
+@pytest.mark.long
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated(), st.booleans())
 def test_mutated_queries_never_crash(data, udp):

@@ -25,7 +25,8 @@ def test_legacy_shortest_counterexample_is_the_incident() -> None:
 
 
 @pytest.mark.parametrize(
-    ("enactors", "endpoints", "generations"), [(2, 1, 3), (2, 2, 4), (3, 2, 3)]
+    ("enactors", "endpoints", "generations"),
+    [(2, 1, 3), (2, 2, 4), pytest.param(3, 2, 3, marks=pytest.mark.long)],
 )
 def test_safe_holds_in_every_interleaving(enactors: int, endpoints: int, generations: int) -> None:
     safe = check(CheckSpec("safe", enactors, endpoints, generations, **TIGHT))
@@ -34,6 +35,7 @@ def test_safe_holds_in_every_interleaving(enactors: int, endpoints: int, generat
     assert not legacy.ok  # a test that cannot fail is not a test
 
 
+@pytest.mark.long
 def test_safe_with_runtime_defaults() -> None:
     r = check(CheckSpec("safe", 3, 3, 4))
     assert r.ok and r.complete and r.states > 10_000

@@ -4,7 +4,11 @@ violations."""
 
 from __future__ import annotations
 
+import pytest
+
 from zonewarden.sim.health import SimSettings, run, swarm
+
+pytestmark = pytest.mark.long  # many seeds of simulated health scenarios
 
 SHORT = SimSettings(duration=900.0)
 

@@ -24,6 +24,7 @@ def test_swarm_finds_a_legacy_failure_within_100_seeds() -> None:
     assert {"I3", "I5"} <= {inv for inv, _, _ in found.first}
 
 
+@pytest.mark.long
 def test_swarm_finds_nothing_for_safe_in_150_seeds() -> None:
     summary = run_swarm("safe", range(150))
     assert summary.failures == []

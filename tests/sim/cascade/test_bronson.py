@@ -10,6 +10,8 @@ from zonewarden.sim.cascade.params import ServiceParams
 from zonewarden.sim.cascade.policies import parse_policy
 from zonewarden.sim.cascade.service import ServiceModel, ServiceResult
 
+pytestmark = pytest.mark.long  # simulated minutes of a service under load, per test
+
 
 def run(policy: str = "fifo-retry", seed: int = 1, **kw: float) -> ServiceResult:
     return ServiceModel(scenarios.bronson(**kw), parse_policy(policy), seed).run()

@@ -9,6 +9,8 @@ from zonewarden.sim.cascade import scenarios
 from zonewarden.sim.cascade.policies import parse_policy
 from zonewarden.sim.cascade.service import ServiceModel
 
+pytestmark = pytest.mark.long  # simulated minutes of a service under load, per test
+
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_immediate_retries_stay_collapsed_backoff_with_jitter_recovers(seed: int) -> None:

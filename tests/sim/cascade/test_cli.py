@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from zonewarden.cli.main import cli
 
+pytestmark = pytest.mark.long  # simulated minutes of a service under load, per test
+
 
 def invoke(*args: str) -> tuple[int, str]:
     r = CliRunner().invoke(cli, ["sim", "cascade", *args])

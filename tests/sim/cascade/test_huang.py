@@ -3,9 +3,13 @@ and a persistent, retry-sustained collapse."""
 
 from __future__ import annotations
 
+import pytest
+
 from zonewarden.sim.cascade import scenarios
 from zonewarden.sim.cascade.policies import parse_policy
 from zonewarden.sim.cascade.service import ServiceModel
+
+pytestmark = pytest.mark.long  # simulated minutes of a service under load, per test
 
 FIFO = parse_policy("fifo-retry")
 

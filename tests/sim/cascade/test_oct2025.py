@@ -10,6 +10,8 @@ from zonewarden.sim.cascade.chain import STAGES, ChainParams, run_chain
 from zonewarden.sim.cascade.params import ParamError
 from zonewarden.sim.cascade.policies import parse_policy
 
+pytestmark = pytest.mark.long  # simulated minutes of a service under load, per test
+
 
 def chain(policy: str, seed: int = 1, **kw: Any) -> Any:
     return run_chain(ChainParams(**kw), parse_policy(policy), seed)
