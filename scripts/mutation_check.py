@@ -110,20 +110,20 @@ MUTATIONS = (
     Mutation(
         "sqlite advance: same digest",
         SQLITE,
-        '"WHERE pe.gen = :g AND pe.name = zone.name AND pe.digest = zone.digest "',
-        '"WHERE pe.gen = :g AND pe.name = zone.name "',
+        '"WHERE zone.gen < :g AND zone.record_count > 0 AND zone.digest = "',
+        '"WHERE zone.gen < :g AND zone.record_count > 0 AND EXISTS "',
     ),
     Mutation(
         "sqlite advance: older generation only",
         SQLITE,
-        '"AND zone.gen < :g AND zone.record_count > 0",',
-        '"AND zone.record_count > 0",',
+        '"WHERE zone.gen < :g AND zone.record_count > 0 AND zone.digest = "',
+        '"WHERE zone.record_count > 0 AND zone.digest = "',
     ),
     Mutation(
         "sqlite advance: records kept",
         SQLITE,
-        '"AND zone.gen < :g AND zone.record_count > 0",',
-        '"AND zone.gen < :g",',
+        '"WHERE zone.gen < :g AND zone.record_count > 0 AND zone.digest = "',
+        '"WHERE zone.gen < :g AND zone.digest = "',
     ),
     Mutation(
         "sqlite behind: same generation, other content",
@@ -232,9 +232,15 @@ MUTATIONS = (
     ),
     Mutation(
         "clean-up: candidates exclude live generations",
-        "core/cleanup.py",
-        "protected = set(gens[-max(1, keep_newest) :]) | set(applied.values())",
+        CLEANUP,
+        "protected = set(gens[-max(1, keep_newest) :]) | index.live",
         "protected = set(gens[-max(1, keep_newest) :])",
+    ),
+    Mutation(
+        "clean-up: sqlite's index reads the live generations",
+        "stores/sqlite/store.py",
+        'db.execute("SELECT DISTINCT gen FROM zone"))',
+        'db.execute("SELECT DISTINCT gen FROM zone WHERE 0"))',
     ),
     # -- the never-empty gate ---------------------------------------------------------------
     Mutation(
