@@ -32,7 +32,7 @@ from zonewarden.sim.cascade.health import HealthParams, HealthStage
 from zonewarden.sim.cascade.network import NetworkBacklog
 from zonewarden.sim.cascade.params import ParamError, ServiceParams, need
 from zonewarden.sim.cascade.policies import Policy
-from zonewarden.sim.cascade.service import ServiceModel, ServiceResult
+from zonewarden.sim.cascade.service import ServiceModel, ServiceResult, calendar_bucket
 from zonewarden.sim.scheduler import Event, Scheduler
 
 PUBLISHED_DNS_OUTAGE = 9420.0  # 23:48 to 02:25 PDT, 19-20 October 2025
@@ -158,7 +158,7 @@ def run_chain(
     progress: Callable[[float], None] | None = None,
 ) -> ChainResult:
     params.check()
-    sched = Scheduler()
+    sched = Scheduler(calendar_bucket(params.service()))
     h = params.health
     net = NetworkBacklog(params.network_rate, params.launches_per_host, h.azs)
     health = HealthStage(h, net, policy.velocity, policy.fail_open, policy.shed_late)
