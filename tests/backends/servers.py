@@ -9,14 +9,15 @@ that names the install script, never a skip: these tests are the backends' proof
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,21 +247,33 @@ def start_moto(workdir: Path, *, exact: bool = False, checks: bool = True) -> Ru
     (see moto_exact.py for what differs and why; `checks=False` turns them off)."""
     moto = need("moto_server", "pip package moto[server], in the test extra")
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     cmd = [moto]
     if exact:
         cmd = [sys.executable, str(Path(__file__).with_name("moto_exact.py"))]
         cmd += [] if checks else ["--no-checks"]
-    run = _spawn("moto", [*cmd, "-H", "127.0.0.1", "-p", str(port)], workdir, port)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+    for _attempt in range(3):  # a port another process took meanwhile: try another
+        port = free_port()
+        run = _spawn("moto", [*cmd, "-H", "127.0.0.1", "-p", str(port)], workdir, port)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and run.proc.poll() is None:
+            if _moto_answers(port):  # moto itself, not whatever else listens there
                 return run
-        except OSError:
             time.sleep(0.1)
-    run.stop()
+        exited = run.proc.poll() is not None  # it could not bind: another port
+        run.stop()
+        if not exited:
+            break
     raise RuntimeError(f"moto_server did not start: {run.log.read_text()[-2000:]}")
+
+
+def _moto_answers(port: int) -> bool:
+    """Does moto's own API (its state as JSON) answer on `port`?"""
+    url = f"http://127.0.0.1:{port}/moto-api/data.json"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200 and isinstance(json.loads(resp.read()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def moto_client(run: Running) -> Any:
