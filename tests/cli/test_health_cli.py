@@ -12,6 +12,7 @@ from zonewarden.cli.main import cli
 from zonewarden.core.health import LbReading, QuorumRule, VantageReport
 from zonewarden.health.source import ProbeHealth
 from zonewarden.health.static import StaticHealth
+from zonewarden.resilience.queueing import WorkQueue
 from zonewarden.runtime.openers import open_store
 from zonewarden.runtime.planner import Planner
 
@@ -95,11 +96,14 @@ def test_shed_probes_show_in_health_and_status(region):
         return VantageReport("planner", now, readings, shed)
 
     health = ProbeHealth(config.region.lbs, QuorumRule(), local=local)
+    queue: WorkQueue[str] = WorkQueue(name="probes/planner")  # as the planner's prober has
+    queue.offer(1.0, "lb-1a")
     Planner(config, store, health).once(5.0)
     code, out = run("health", "--config", str(path), "--json")
     status = json.loads(out)
     assert status["vantage"]["overload"] == [f"planner: {shed}"]
-    assert "planner" in store.published_counters()  # the planner's counters, for /metrics
+    published = store.published_counters()["planner"]  # the planner's counters, for /metrics
+    assert published["work-queue/probes/planner"]["admitted"] == 1
     code, out = run("health", "--config", str(path))
     assert code == 0 and "probes shed" in out and "7 probes shed" in out
     code, out = run("status", "--config", str(path), "--json")
