@@ -5,7 +5,7 @@
 # Arguments go to pytest (e.g. scripts/test.sh -k race). The quick offline loop, without
 # the tests that start real servers or processes and without the long offline ones
 # (simulations of many seeds, exhaustive searches, fuzzing), under a minute on a quiet
-# machine: .venv/bin/pytest -m "not servers and not long".
+# machine: .venv/bin/pytest -m "not servers" (every `long` test also counts as `servers`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh

@@ -1,8 +1,9 @@
 """The `servers` marker, checked: a test that starts a subprocess, a child process or a
 listening socket must be marked `@pytest.mark.servers` (or `pytestmark` in its module,
 or `pytest.param(..., marks=pytest.mark.servers)` in a fixture's params), so that
-`pytest -m "not servers and not long"` is the quick offline loop (`long` marks the long
-offline tests: simulations of many seeds, exhaustive searches, fuzzing). An unmarked
+`pytest -m "not servers"` is the quick offline loop. `long` marks the long offline tests
+(simulations of many seeds, exhaustive searches, fuzzing); every `long` test is given
+the `servers` marker too at collection, so the quick loop leaves them out. An unmarked
 test that starts one fails here with what to do, instead of silently slowing the quick
 loop down.
 
@@ -95,6 +96,14 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     # the setup of the first test that uses it, and is checked against that test
     with _guarded(item):
         return (yield)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A `long` test is left out of the quick loop like a server test: `-m "not servers"`."""
+    for item in items:
+        if item.get_closest_marker("long") is not None:
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.hookimpl(wrapper=True)
