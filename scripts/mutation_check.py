@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OFFLINE = ("tests/core", "tests/stores", "tests/sim", "-m", "not servers")
+OFFLINE = ("tests/core", "tests/stores", "tests/sim", "-m", "not servers or long")  # long ones too
 ETCD = ("tests/stores", "-k", "etcd")
 BACKENDS = (
     "tests/backends/test_units.py",
