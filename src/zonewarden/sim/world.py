@@ -71,7 +71,7 @@ WRITES = (ApplyIfNewer, AdvanceUnchanged, LegacyWrite, DeletePlans, LegacyDelete
 MUTATING = (*WRITES, TryLock, Unlock)
 CLEANUPS = (DeletePlans, LegacyDeleteOlder)
 APPLYING = frozenset({"advance", "write", "recheck", "backoff", "lock", "lock-backoff", "stuck"})
-MAX_LATENCY = 5.0  # a store call slower than this has timed out, whatever the fault
+MAX_LATENCY = 5.0  # a store call slower than this has timed out, whatever the fault or reply
 
 
 @dataclass(slots=True)
@@ -280,7 +280,7 @@ class Simulation:
                 lose_race = lose_race or self._incident_skew(p, action, f)
             elif isinstance(f, fk.FailingWrites) and write and self.net.random() < f.p:
                 self.report.coverage["write failed"] += 1
-                return Failed("write failed (injected)"), latency
+                return Failed("write failed (injected)"), min(latency, MAX_LATENCY)
             elif isinstance(f, fk.LostReplies) and write and self.net.random() < f.p:
                 lost = True
             elif (
@@ -289,7 +289,10 @@ class Simulation:
                 and isinstance(action, ReadNewest)
             ):
                 self.report.coverage["stale read"] += 1
-                return NewestIs(self._newest_at(now - f.lag), self.store.frozen()), latency
+                return (
+                    NewestIs(self._newest_at(now - f.lag), self.store.frozen()),
+                    min(latency, MAX_LATENCY),
+                )
             elif (
                 isinstance(f, fk.CleanupCrash)
                 and f.target == p.index
