@@ -185,3 +185,38 @@ def test_nobody_listening_is_garbage_or_timeout_not_a_crash():
     got = asyncio.run(ask_many("127.0.0.1", port, [(NAME, "A")] * 3, timeout=0.3))
     assert all(isinstance(o, Garbage | Timeout) for o in got)
     assert dns.rdatatype.from_text("A") == T_A
+
+
+def _other_question_first(queries: list[bytes]) -> list[bytes]:
+    out = []
+    for query in queries:  # a reply with this query's ID but another name, then its own
+        rrset = dns.rrset.from_text(
+            dns.message.from_wire(query).question[0].name, 5, "IN", "A", address_of(query)
+        )
+        out += [reply_to(query, qname="other.example."), reply_to(query, rrset)]
+    return out
+
+
+def _other_question_only(queries: list[bytes]) -> list[bytes]:
+    return [reply_to(q, qname="other.example.") for q in queries]
+
+
+@pytest.mark.servers
+def test_a_reply_to_another_question_under_our_id_is_skipped_not_taken():
+    """IDs collide with strays: the question's own reply that follows is the answer;
+    a server that only ever answers another question is reported as such."""
+    names = [(f"ep{i}.example.", "A") for i in range(20)]
+    gen = serve(_other_question_first, batch=1)
+    port = next(gen)
+    try:
+        got = asyncio.run(ask_many("127.0.0.1", port, names, timeout=2.0))
+    finally:
+        next(gen, None)
+    assert all(isinstance(o, Answer) for o in got), got
+    gen = serve(_other_question_only, batch=1)
+    port = next(gen)
+    try:
+        got = asyncio.run(ask_many("127.0.0.1", port, names[:3], timeout=0.3))
+    finally:
+        next(gen, None)
+    assert all(isinstance(o, Garbage) and "another" in o.detail for o in got), got

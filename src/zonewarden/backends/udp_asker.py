@@ -37,6 +37,7 @@ import dns.rdatatype
 T_A, T_CNAME, T_SOA, T_TXT, T_AAAA = 1, 5, 6, 16, 28
 HEADER = struct.Struct("!HHHHHH")
 RR_FIXED = struct.Struct("!HHIH")
+NOT_OURS = "not an answer to our question"
 Value = str | int
 RCVBUF = 4 * 1024 * 1024  # a datagram costs ~1 KB of buffer: the default holds ~200
 
@@ -149,7 +150,7 @@ def parse_reply(data: bytes, question: _Question) -> Outcome:
             or data[12 : end - 4].lower() != owner
             or data[end - 4 : end] != question.type_class
         ):
-            return Garbage("not an answer to our question (another name, type or count)")
+            return Garbage(f"{NOT_OURS} (another name, type or count)")
         records: list[tuple[int, Value]] = []
         offset, length, unpack, ntop = end, len(data), RR_FIXED.unpack_from, socket.inet_ntop
         for _ in range(an):
@@ -193,6 +194,9 @@ class _Asker:
         self.next = 0
         self.left = len(questions)
         self.stray = 0
+        # replies that carried a question's ID but another question: it keeps waiting
+        # for its own (IDs collide with strays), and times out as this Garbage if none
+        self.mismatched: dict[int, Outcome] = {}
         self.loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.sweeper: asyncio.TimerHandle | None = None
@@ -251,7 +255,7 @@ class _Asker:
             expired.append((ident, index))
         for ident, index in expired:
             del self.flying[ident]
-            self._finish(index, Timeout(self.timeout))
+            self._finish(index, self.mismatched.pop(index, Timeout(self.timeout)))
         if expired:
             self._fill()
         if not self.done.done():
@@ -269,12 +273,20 @@ class _Asker:
             except OSError as exc:  # e.g. ICMP port unreachable: nobody serves there
                 self._fail(f"{type(exc).__name__}: {exc}")
                 return
-            found = flying.pop(int.from_bytes(data[:2], "big"), None) if len(data) >= 2 else None
+            ident = int.from_bytes(data[:2], "big") if len(data) >= 2 else -1
+            found = flying.get(ident)
             if found is None:
                 self.stray += 1  # late (timed out) or not ours
                 continue
-            self.free.append(int.from_bytes(data[:2], "big"))
-            self._finish(found[0], parse_reply(data, questions[found[0]]))
+            outcome = parse_reply(data, questions[found[0]])
+            if isinstance(outcome, Garbage) and outcome.detail.startswith(NOT_OURS):
+                self.stray += 1  # the ID matched, the question did not: wait for ours
+                self.mismatched[found[0]] = outcome
+                continue
+            del flying[ident]
+            self.mismatched.pop(found[0], None)
+            self.free.append(ident)
+            self._finish(found[0], outcome)
         self._fill()
 
     def _fail(self, why: str) -> None:
