@@ -29,6 +29,9 @@ RANKS: Mapping[str, int] = {
     "endpoint-lagging": 5,  # endpoints far behind the newest plan
     "frozen": 6,  # operators stopped writes on purpose
 }
+# the planner heartbeat's phases while it holds its last good plan: "fail-static" when the
+# evidence looks wrong (runtime/planner.py), "holding" when another gate refused the plan
+HOLDING_PHASES = frozenset({"holding", "fail-static"})
 SEVERITY: Mapping[str, str] = {
     "endpoint-empty": "critical",
     "empty-refused": "major",
@@ -164,7 +167,7 @@ def _refused(recent: Sequence[Event]) -> list[Alarm]:
 
 
 def _holding(f: AlarmFacts) -> list[Alarm]:
-    planner = [b for b in f.heartbeats if b.actor == "planner" and b.phase == "holding"]
+    planner = [b for b in f.heartbeats if b.actor == "planner" and b.phase in HOLDING_PHASES]
     if not planner:
         return []
     holds = [e.at for e in f.recent if e.kind == "hold"]
