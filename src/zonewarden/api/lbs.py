@@ -3,7 +3,8 @@
 From the live zone: per LB the endpoints it appears in and its total live weight (the
 view's totals, computed once per refresh: api/lbtotals.py). From
 the probing planner's health status (store.health_status(), shape in
-runtime/health_status.py): per LB its verdict, why, capacity and planned capacity; the
+runtime/health_status.py): per LB its verdict, why, capacity and planned capacity, and
+per address its state (api/addresses.py); the
 vantage points that are fresh or stale; what the removal budget holds back; operator
 holds; fail-static. Fail-static is also read from the planner's heartbeat phase, so a
 planner without a health status (static or demo health) still shows it. What no source
@@ -16,11 +17,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from zonewarden.api.addresses import address_rows, by_address, waiting_by_address
 from zonewarden.api.view import RegionView, Snapshot
+from zonewarden.core.alarms import HOLDING_PHASES
 from zonewarden.runtime.health_status import vantage_summary
 
 _HELD = re.compile(r"budget_held=([0-9.]+)")
-HOLDING_PHASES = frozenset({"holding", "fail-static"})
 
 
 def fail_static(s: Snapshot) -> tuple[bool, str]:
@@ -46,7 +48,9 @@ def budget_held(s: Snapshot) -> float | None:
     return None
 
 
-def _probe_row(probed: Mapping[str, Any] | None) -> dict[str, Any]:
+def _probe_row(
+    lb: str, probed: Mapping[str, Any] | None, waiting: Mapping[tuple[str, str], str]
+) -> dict[str, Any]:
     if probed is None:
         return {
             "az": None,
@@ -55,7 +59,9 @@ def _probe_row(probed: Mapping[str, Any] | None) -> dict[str, Any]:
             "capacity": None,
             "planned": None,
             "address_health": {},
+            "address_rows": [],
         }
+    rows = address_rows(lb, probed.get("addresses") or {}, waiting)
     return {
         "az": probed.get("az"),
         "healthy": probed.get("healthy"),
@@ -64,6 +70,9 @@ def _probe_row(probed: Mapping[str, Any] | None) -> dict[str, Any]:
         "planned": probed.get("served"),
         # each probed address: its own verdict, the votes and why (runtime/health_status)
         "address_health": probed.get("addresses", {}),
+        # the same, one row each with its state, problems first; only for an LB planned
+        # by address (api/addresses.py): an LB of one address stays one row
+        "address_rows": rows if by_address(rows) else [],
     }
 
 
@@ -105,6 +114,7 @@ def lb_health(
     points, every = _lb_rows(s)
     lbs = [r for r in every if q.lower() in r["lb"].lower()] if q else every
     unhealthy = sum(1 for r in lbs if r["healthy"] is False)
+    address_problems = sum(1 for r in lbs for a in r["address_rows"] if a["problem"])
     lbs_page = lbs if limit is None else lbs[offset : offset + limit]
     return {
         "fail_static": holding,
@@ -122,6 +132,7 @@ def lb_health(
         "health_at": s.health.get("at"),
         "lb_total": len(lbs),
         "lb_unhealthy": unhealthy,
+        "address_problems": address_problems,
         "lb_serving": sum(1 for r in lbs if r["serving"]),
         "lb_offset": offset,
         "lbs": lbs_page,
@@ -141,6 +152,7 @@ def _lb_rows(s: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     loads = s.lbs
     probed: Mapping[str, Any] = s.health.get("lbs") or {}
     points = vantage_points(s)
+    waiting = waiting_by_address(s.health.get("waiting") or ())
     held = {
         str(h["lb"]): max(0, int(h["wanted"]) - int(h["removed"]))
         for h in s.health.get("held_back") or []
@@ -155,7 +167,7 @@ def _lb_rows(s: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 "weight": load.weight if load else 0,
                 "addresses": list(load.addresses) if load else [],
                 "serving": load is not None and load.serving,
-                **_probe_row(probed.get(lb)),
+                **_probe_row(lb, probed.get(lb), waiting),
                 "down_at": [p["vantage"] for p in points if lb in p["down"]],
                 "failing_at": [p["vantage"] for p in points if lb in p["failing"]],
                 "held_back": held.get(lb),  # capacity the removal budget keeps here
@@ -172,4 +184,5 @@ def _problem(row: Mapping[str, Any]) -> bool:
         or bool(row["down_at"])
         or not row["serving"]
         or bool(row["held_back"])
+        or any(a["problem"] for a in row["address_rows"])
     )

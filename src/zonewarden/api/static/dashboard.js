@@ -1,10 +1,12 @@
 // The dashboard: polls /api/v1/dashboard once a second and redraws; no reload needed.
 "use strict";
 const PAGE = 100, LB_PAGE = 50;
-let offset = 0, query = "", problems = false, inflight = false, lastOk = 0, lbOffset = 0, lbQuery = "";
+let offset = 0, query = "", problems = false, inflight = false, lastOk = 0, lbOffset = 0, lbQuery = "", lastHealth = null;
+const expanded = new Set();  // LBs whose healthy addresses are shown too
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 const clock = (t) => new Date(t * 1000).toLocaleTimeString();
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 const ago = (s) => s < 1 ? "now" : s < 120 ? `${s.toFixed(1)}s ago` : `${Math.round(s / 60)}m ago`;
 
 function rows(tbody, html) { tbody.innerHTML = html.join("") || '<tr><td colspan="9" class="muted">none</td></tr>'; }
@@ -57,6 +59,7 @@ function drawEnactors(items) {
 }
 
 function drawLbs(h) {
+  lastHealth = h;
   $("failstatic").classList.toggle("hidden", !h.fail_static);
   $("failstatic").title = h.fail_static_reason || "";
   $("budget").textContent = h.budget_held_back === null ? "" : `budget held back: ${h.budget_held_back}`;
@@ -70,20 +73,41 @@ function drawLbs(h) {
     const list = (m) => Object.entries(m).slice(0, 8).map(([lb, why]) => `${esc(lb)}${why ? ` (${esc(why)})` : ""}`).join(", ") + (Object.keys(m).length > 8 ? ` … ${Object.keys(m).length} in all` : "");
     return `<tr data-vantage="${esc(p.vantage)}" data-fresh="${p.fresh}"><td>${esc(p.vantage)}</td><td class="${ev[0]}">${ev[1]}</td><td>${ago(p.age)}</td><td>${p.healthy}/${p.lbs}</td><td class="${Object.keys(p.down).length ? "bad" : ""}">${list(p.down)}</td><td class="${Object.keys(p.failing).length ? "warn" : ""}">${list(p.failing)}</td></tr>`;
   }));
-  $("lb-page").textContent = h.lb_total ? `${h.lb_offset + 1}–${Math.min(h.lb_offset + LB_PAGE, h.lb_total)} of ${h.lb_total} · ${h.lb_unhealthy} unhealthy · ${h.lb_serving} serving` : "0";
+  $("lb-page").textContent = h.lb_total ? `${h.lb_offset + 1}–${Math.min(h.lb_offset + LB_PAGE, h.lb_total)} of ${h.lb_total} · ${h.lb_unhealthy} unhealthy · ${h.lb_serving} serving` +
+    (h.address_problems ? ` · ${plural(h.address_problems, "address", "addresses")} not serving` : "") : "0";
   $("lb-prev").disabled = h.lb_offset === 0;
   $("lb-next").disabled = h.lb_offset + LB_PAGE >= h.lb_total;
+  const focused = document.activeElement && document.activeElement.matches("button.addr-toggle") ? document.activeElement.dataset.lb : null;
   rows($("lbs").tBodies[0], h.lbs.map((l) => {
     const [cls, word] = health(l);
     const votes = l.down_at.length ? `<span class="bad">down at ${esc(l.down_at.join(", "))}</span>` : l.failing_at.length ? `<span class="warn">failing at ${esc(l.failing_at.join(", "))}</span>` : (h.vantage_points || []).length ? "all ok" : "";
-    return `<tr data-lb="${esc(l.lb)}" data-healthy="${l.healthy}"><td>${esc(l.lb)}</td><td>${esc(l.az ?? "")}</td><td class="${cls}">${word}</td><td class="votes">${votes}</td><td>${l.capacity ?? ""}</td><td>${l.planned ?? ""}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}${l.held_back ? ` <span class="warn held">budget holds back ${l.held_back}</span>` : ""}</td><td class="detail">${esc(l.why ?? "")}</td></tr>`;
+    const addrs = l.address_rows || [];
+    const bad = addrs.filter((a) => a.problem), open = expanded.has(l.lb);
+    const toggle = addrs.length > bad.length ? ` <button type="button" class="addr-toggle" data-lb="${esc(l.lb)}" aria-expanded="${open}">${open ? "hide" : "show"} ${plural(addrs.length - bad.length, "healthy address", "healthy addresses")}</button>` : "";
+    const summary = addrs.length ? ` <span class="${bad.length ? "bad" : "muted"}">${bad.length ? `${bad.length} of ${addrs.length} addresses not serving` : `${addrs.length} addresses`}</span>` : "";
+    const row = `<tr data-lb="${esc(l.lb)}" data-healthy="${l.healthy}"><th scope="row">${esc(l.lb)}${summary}${toggle}</th><td>${esc(l.az ?? "")}</td><td class="${cls}">${word}</td><td class="votes">${votes}</td><td>${l.capacity ?? ""}</td><td>${l.planned ?? ""}</td><td>${l.endpoints}</td><td>${l.weight}</td><td class="${l.serving ? "good" : "bad"}">${l.serving ? "serving" : "no weight"}${l.held_back ? ` <span class="warn held">budget holds back ${l.held_back}</span>` : ""}</td><td class="detail">${esc(l.why ?? "")}</td></tr>`;
+    return row + (open ? addrs : bad).map((a) => addressRow(l.lb, a)).join("");
   }));
+  if (focused) { const b = $("lbs").querySelector(`button.addr-toggle[data-lb="${CSS.escape(focused)}"]`); if (b) b.focus(); }
   const lines = [
     ...h.held_back.map((b) => `held back by the budget: ${b.lb} ${b.wanted - b.removed} of ${b.wanted} (${b.bound})`),
     ...h.waiting.map((w) => `waiting: ${w}`),
     ...h.holds.map((o) => `operator ${o.kind}: ${o.scope} ${o.name} by ${o.actor}: ${o.reason}`),
   ];
   $("holds").innerHTML = lines.map((x) => `<li>${esc(x)}</li>`).join("");
+}
+
+// one probed address of an LB planned by address (state from api/addresses.py); keys
+// the planner adds to an address row show as they come
+const ADDRESS_KEYS = new Set(["healthy", "reason", "down", "fresh", "planned", "address", "state", "state_text", "problem", "waiting_why"]);
+const STATE_CLASS = {down: "bad", waiting: "warn", "left-out": "warn", healthy: "good", unknown: ""};
+function addressRow(lb, a) {
+  const votes = a.fresh == null ? "" : `${a.down ?? 0} of ${a.fresh} fresh say down`;
+  const planned = a.planned === true ? "in the plan" : a.planned === false ? "out of the plan" : "";
+  const extra = Object.entries(a).filter(([k, v]) => !ADDRESS_KEYS.has(k) && v !== null && typeof v !== "object")
+    .map(([k, v]) => `${esc(k.replace(/_/g, " "))}: ${esc(v)}`).join("; ");
+  const why = [a.reason, a.waiting_why].filter(Boolean).map(esc).join(" — ");
+  return `<tr class="addr${a.problem ? " problem" : ""}" data-lb="${esc(lb)}" data-address="${esc(a.address)}" data-state="${esc(a.state)}"><th scope="row" class="addr-name"><span class="sr">${esc(lb)} address </span>&#8627; ${esc(a.address)}</th><td></td><td class="${STATE_CLASS[a.state] ?? ""}">${esc(a.state_text)}</td><td class="votes">${votes}</td><td></td><td class="${a.planned === false ? "warn" : ""}">${planned}</td><td></td><td></td><td>${extra}</td><td class="detail">${why}</td></tr>`;
 }
 
 function drawEndpoints(e) {
@@ -135,5 +159,11 @@ let lbTyping;
 $("lb-search").addEventListener("input", (ev) => { clearTimeout(lbTyping); lbTyping = setTimeout(() => { lbQuery = ev.target.value.trim(); lbOffset = 0; refresh(); }, 150); });
 $("lb-prev").addEventListener("click", () => { lbOffset = Math.max(0, lbOffset - LB_PAGE); refresh(); });
 $("lb-next").addEventListener("click", () => { lbOffset += LB_PAGE; refresh(); });
+$("lbs").addEventListener("click", (ev) => {
+  const b = ev.target.closest("button.addr-toggle");
+  if (!b) return;
+  if (!expanded.delete(b.dataset.lb)) expanded.add(b.dataset.lb);
+  if (lastHealth) drawLbs(lastHealth);
+});
 refresh();
 setInterval(refresh, 1000);
