@@ -133,3 +133,32 @@ def test_a_fail_static_planner_raises_the_fail_static_alarm(addressed):
     alarms = client.get("/api/v1/dashboard").json()["alarms"]
     assert alarms and alarms[0]["kind"] == "fail-static", alarms
     assert client.get("/status.json").json()["incidents"]
+
+
+def test_metrics_per_address_problems_first_and_capped(addressed):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from zonewarden.api.metrics import RegionCollector
+
+    client, view, planner, _ = addressed
+    planner.once(10.0)
+    view.refresh()
+    m = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(client.get("/metrics").text)
+        for s in f.samples
+    }
+    key = (("address", DOWN_ADDRESS), ("az", "use1-az1"), ("lb", DOWN_LB))
+    assert m[("zonewarden_lb_address_healthy", key)] == 0
+    assert m[("zonewarden_lb_address_planned", key)] == 0
+    other = (("address", "127.0.1.1"), ("az", "use1-az1"), ("lb", DOWN_LB))
+    assert m[("zonewarden_lb_address_healthy", other)] == 1
+    assert m[("zonewarden_lb_address_planned", other)] == 1
+    every = 2 * len(planner.config.region.lbs)
+    assert m[("zonewarden_lb_addresses", (("state", "down"),))] == 1
+    assert m[("zonewarden_lb_addresses", (("state", "healthy"),))] == every - 1
+    capped = {f.name: f for f in RegionCollector(view, per_address_limit=1).collect()}
+    shown = capped["zonewarden_lb_address_healthy"].samples
+    assert [s.labels["address"] for s in shown] == [DOWN_ADDRESS]  # the problem is kept
+    counts = {s.labels["state"]: s.value for s in capped["zonewarden_lb_addresses"].samples}
+    assert sum(counts.values()) == every  # the counts cover every address all the same

@@ -12,6 +12,11 @@ aggregates always cover every endpoint: counts by lag bucket
 watermark. A region of 50,000 names is ~2,000 x 3 endpoint series, not 150,000.
 Per LB (thousands, not tens of thousands): live weight, serving, health verdict; per
 vantage point: its report's age and how many LBs it calls healthy, down and failing.
+Per probed LB address: its verdict and whether the plan carries it
+(`zonewarden_lb_address_healthy` / `_planned{lb,address,az}`), for at most
+`per_address_limit` addresses (default 5,000, so at most 10,000 series), problems first
+(down, waiting out hold-down, left out of the plan; api/addresses.py), so a problem
+address is always among them; `zonewarden_lb_addresses{state}` counts every address.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from zonewarden.api.addresses import STATES, every_address
 from zonewarden.api.lbs import budget_held, fail_static, vantage_points
 from zonewarden.api.view import PLANS_DELETED, RegionView
 from zonewarden.resilience.metrics import prometheus_collector
@@ -42,8 +48,10 @@ KIND_COUNTERS = {
 
 
 class RegionCollector(Collector):
-    def __init__(self, view: RegionView, per_endpoint_limit: int = 2000) -> None:
-        self.view, self.limit = view, per_endpoint_limit
+    def __init__(
+        self, view: RegionView, per_endpoint_limit: int = 2000, per_address_limit: int = 5000
+    ) -> None:
+        self.view, self.limit, self.address_limit = view, per_endpoint_limit, per_address_limit
 
     def collect(self) -> Iterator[Metric]:
         s = self.view.snapshot
@@ -226,6 +234,41 @@ class RegionCollector(Collector):
             if p["fresh"] is not None:
                 fresh.add_metric([name], int(p["fresh"]))
         yield from (results, age, fresh)
+        yield from self._addresses()
+
+    def _addresses(self) -> Iterator[Metric]:
+        """Each probed address's verdict and place in the plan (capped, problems first)."""
+        every = every_address(self.view.snapshot.health)
+        labels = ["lb", "address", "az"]
+        healthy = GaugeMetricFamily(
+            "zonewarden_lb_address_healthy",
+            "1 if a quorum of fresh vantage points calls the LB address healthy, 0 if not",
+            labels=labels,
+        )
+        planned = GaugeMetricFamily(
+            "zonewarden_lb_address_planned",
+            "1 if the newest plan carries the LB address, 0 if it leaves it out",
+            labels=labels,
+        )
+        for lb, az, row in every[: self.address_limit]:
+            key = [lb, row["address"], az]
+            if isinstance(row.get("healthy"), bool):
+                healthy.add_metric(key, int(row["healthy"]))
+            if isinstance(row.get("planned"), bool):
+                planned.add_metric(key, int(row["planned"]))
+        yield from (healthy, planned)
+        states = GaugeMetricFamily(
+            "zonewarden_lb_addresses",
+            "Probed LB addresses by state: healthy, down, waiting (out of the plan until its "
+            "hold-down ends), left-out (healthy but not planned), unknown",
+            labels=["state"],
+        )
+        counts = dict.fromkeys(STATES, 0)
+        for _, _, row in every:
+            counts[row["state"]] += 1
+        for state, n in counts.items():
+            states.add_metric([state], n)
+        yield states
 
 
 def _published(view: RegionView) -> dict[str, Any]:
