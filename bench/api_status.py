@@ -13,43 +13,23 @@ quote the ratio.
 from __future__ import annotations
 
 import argparse
-import json
-import socket
 import statistics
 import sys
-import threading
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.region import Shape, assignments, build_region
+from bench.harness import api_region, report, served
 
 from zonewarden.api.app import ApiOptions, create_app
 from zonewarden.config import Config
-from zonewarden.core.planner import build_draft
-from zonewarden.stores.memory import MemoryStore
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(app: Any) -> tuple[uvicorn.Server, int]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, port
 
 
 def timed(port: int, path: str, n: int) -> tuple[list[float], float, int]:
@@ -68,34 +48,22 @@ def main() -> int:
     p.add_argument("--endpoints", type=int, default=50_000)
     p.add_argument("--requests", type=int, default=15)
     args = p.parse_args()
-    shape = Shape(endpoints=args.endpoints)
-    region = build_region(shape, assignments(shape))
-    store = MemoryStore()
-    plan = store.publish(build_draft(region, {}), source="bench", actor="bench", now=time.time())
-    store.apply_if_newer(plan.generation, list(region.endpoints), actor="bench", now=time.time())
+    region, store = api_region(args.endpoints)
     asgi, app = create_app(Config(path=None, region=region), store, ApiOptions(refresh=3600))
-    ours, our_port = serve(asgi)
-    rows = [
-        {
-            "name": e.name,
-            "generation": e.generation,
-            "records": e.records,
-            "lag": e.lag,
-            "pinned": e.pinned,
-            "empty": e.empty,
-        }
-        for e in app.state.view.refresh().endpoints
-    ]
+    # the same rows /api/v1/status sends (each endpoint's row without its weights), prebuilt
+    endpoints = app.state.view.refresh().endpoints
+    rows = [{k: v for k, v in e.as_json().items() if k != "weights"} for e in endpoints]
 
     async def plain(_: Any) -> JSONResponse:
         return JSONResponse({"endpoint_list": rows})
 
-    peer, peer_port = serve(Starlette(routes=[Route("/status", plain)]))
-    timed(our_port, "/api/v1/status", 2)  # warm up both
-    timed(peer_port, "/status", 2)
-    ours_t, ours_cpu, ours_size = timed(our_port, "/api/v1/status", args.requests)
-    peer_t, peer_cpu, peer_size = timed(peer_port, "/status", args.requests)
-    ours.should_exit = peer.should_exit = True
+    with ExitStack() as servers:
+        our_port = servers.enter_context(served(asgi))
+        peer_port = servers.enter_context(served(Starlette(routes=[Route("/status", plain)])))
+        timed(our_port, "/api/v1/status", 2)  # warm up both
+        timed(peer_port, "/status", 2)
+        ours_t, ours_cpu, ours_size = timed(our_port, "/api/v1/status", args.requests)
+        peer_t, peer_cpu, peer_size = timed(peer_port, "/status", args.requests)
     summary = {
         "endpoints": args.endpoints,
         "requests": args.requests,
@@ -105,11 +73,8 @@ def main() -> int:
         "plain_uvicorn_ms_median": round(1000 * statistics.median(peer_t), 1),
         "plain_cpu_ms_per_request": round(1000 * peer_cpu, 1),
         "plain_bytes": peer_size,
-        "ratio": round(statistics.median(ours_t) / statistics.median(peer_t), 2),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
-    print(json.dumps(summary, indent=2))
-    return 0
+    return report(summary, ours_t, peer_t)
 
 
 if __name__ == "__main__":

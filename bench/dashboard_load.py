@@ -3,6 +3,11 @@
 plain uvicorn + Starlette page with a 100-row table (the browser's own floor).
 
     .venv/bin/python bench/dashboard_load.py [--endpoints 50000] [--loads 5] [--refresh 0.5]
+        [--addresses 2]
+
+With `--addresses N` (default 2) the store holds a probing planner's health status with N
+addresses per LB and one address down on every 100th LB, so the LB page carries its
+per-address rows (only the page's 50 LBs are sent, whatever the endpoints).
 
 A load is timed from navigation until the endpoints table shows its first page (the
 dashboard fetches /api/v1/dashboard after the HTML); the peer until its table exists.
@@ -17,8 +22,9 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
+import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +33,10 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.api_status import serve
-from bench.region import Shape, assignments, build_region
+from bench.harness import api_region, chromium, report, served
 
 from zonewarden.api.app import ApiOptions, create_app
 from zonewarden.config import Config
-from zonewarden.core.planner import build_draft
-from zonewarden.stores.memory import MemoryStore
-
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync"]  # fmt: skip
 
 
 def loads(page: Any, url: str, selector: str, n: int) -> tuple[list[float], float]:
@@ -51,19 +50,49 @@ def loads(page: Any, url: str, selector: str, n: int) -> tuple[list[float], floa
     return times, (time.process_time() - cpu) / n
 
 
+def address_status(region: Any, per_lb: int, now: float) -> dict[str, Any]:
+    """A probing planner's health status over the region's LBs, `per_lb` addresses each
+    (the first the LB's own, the rest made up), one address down on every 100th LB, the
+    shape runtime/health_status.py writes."""
+    lbs = {}
+    for n, (lb, config) in enumerate(sorted(region.lbs.items())):
+        down = n % 100 == 0
+        addresses = {
+            a: {
+                "healthy": not (down and i == per_lb - 1),
+                "reason": "2/2 say unhealthy: http 503" if down and i == per_lb - 1 else "",
+                "down": 2 if down and i == per_lb - 1 else 0,
+                "fresh": 2,
+                "planned": not (down and i == per_lb - 1),
+            }
+            for i, a in enumerate(
+                [*config.ipv4[:1], *(f"fd00:{n:x}::{i}" for i in range(1, per_lb))]
+            )
+        }
+        lbs[str(lb)] = {
+            "az": config.az,
+            "healthy": True,
+            "reason": "http 200",
+            "capacity": config.capacity,
+            "served": config.capacity,
+            "weight": 1,
+            "addresses": addresses,
+        }
+    vantage = {"fresh": ["planner", "az1"], "stale": [], "overload": []}
+    return {"at": now, "action": "unchanged", "fail_static": [], "lbs": lbs, "vantage": vantage}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--endpoints", type=int, default=50_000)
     p.add_argument("--loads", type=int, default=5)
     p.add_argument("--refresh", type=float, default=ApiOptions().refresh)
+    p.add_argument("--addresses", type=int, default=2, help="per LB in the health status; 0: none")
     args = p.parse_args()
-    shape = Shape(endpoints=args.endpoints)
-    region = build_region(shape, assignments(shape))
-    store = MemoryStore()
-    plan = store.publish(build_draft(region, {}), source="bench", actor="bench", now=time.time())
-    store.apply_if_newer(plan.generation, list(region.endpoints), actor="bench", now=time.time())
+    region, store = api_region(args.endpoints)
+    if args.addresses:
+        store.set_health_status(address_status(region, args.addresses, time.time()))
     asgi, _ = create_app(Config(path=None, region=region), store, ApiOptions(refresh=args.refresh))
-    ours, our_port = serve(asgi)
     table = "".join(f"<tr><td>ep{i}</td><td>1</td><td>8</td></tr>" for i in range(100))
 
     async def plain(_: Any) -> HTMLResponse:
@@ -71,38 +100,35 @@ def main() -> int:
             f"<html><body><table id='t'><tbody>{table}</tbody></table></body></html>"
         )
 
-    peer, peer_port = serve(Starlette(routes=[Route("/", plain)]))
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="zw-bench-chromium-"),
-            executable_path="/usr/bin/chromium",
-            headless=False,  # --headless=new in FLAGS: Debian's build, the new headless mode
-            args=FLAGS,
-        )
-        page = ctx.new_page()
+    with ExitStack() as running:
+        our_port = running.enter_context(served(asgi))
+        peer_port = running.enter_context(served(Starlette(routes=[Route("/", plain)])))
+        page = running.enter_context(chromium()).new_page()
         first = "#endpoints tbody tr[data-endpoint]"
         loads(page, f"http://127.0.0.1:{our_port}/", first, 1)  # warm up both
         loads(page, f"http://127.0.0.1:{peer_port}/", "#t tr", 1)
         ours_t, ours_cpu = loads(page, f"http://127.0.0.1:{our_port}/", first, args.loads)
         peer_t, peer_cpu = loads(page, f"http://127.0.0.1:{peer_port}/", "#t tr", args.loads)
-        ctx.close()
-    ours.should_exit = peer.should_exit = True
+        with urllib.request.urlopen(f"http://127.0.0.1:{our_port}/api/v1/dashboard") as r:
+            body = r.read()  # the document the first page polls
+        lb_page = json.loads(body)["health"]["lbs"]
     summary = {
         "endpoints": args.endpoints,
         "loads": args.loads,
         "refresh_s": args.refresh,
+        "lbs": len(region.lbs),
+        "addresses_per_lb": args.addresses,
         "dashboard_first_page_ms_median": round(1000 * statistics.median(ours_t), 1),
         "dashboard_each_ms": [round(1000 * t, 1) for t in ours_t],
         "dashboard_server_cpu_ms_per_load": round(1000 * ours_cpu, 1),
+        "dashboard_json_bytes": len(body),
+        "lbs_on_page": len(lb_page),
+        "address_rows_on_page": sum(len(lb["address_rows"]) for lb in lb_page),
+        "problem_address_rows": sum(a["problem"] for lb in lb_page for a in lb["address_rows"]),
         "plain_page_ms_median": round(1000 * statistics.median(peer_t), 1),
         "plain_server_cpu_ms_per_load": round(1000 * peer_cpu, 1),
-        "ratio": round(statistics.median(ours_t) / statistics.median(peer_t), 2),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
-    print(json.dumps(summary, indent=2))
-    return 0
+    return report(summary, ours_t, peer_t)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,11 @@ Rules kept here:
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -58,6 +60,15 @@ def free_port() -> int:
 
 def loadavg() -> list[str]:
     return Path("/proc/loadavg").read_text().split()[:3]
+
+
+def report(summary: dict[str, Any], ours: list[float], peer: list[float]) -> int:
+    """Print a run's summary as JSON with the ratio of the medians (ours / the peer's,
+    the figure to quote on a shared machine) and the load average; the exit status."""
+    summary["ratio"] = round(statistics.median(ours) / statistics.median(peer), 2)
+    summary["loadavg"] = loadavg()
+    print(json.dumps(summary, indent=2))
+    return 0
 
 
 @contextmanager

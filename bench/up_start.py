@@ -17,7 +17,6 @@ import json
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,13 +29,10 @@ import dns.rcode
 
 import dns.query
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.harness import free_port, loadavg, stop, wait_for
+
 NAME = "kv.us-east-1.example."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu() -> float:
@@ -44,19 +40,14 @@ def cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def first_answer(port: int, proc: subprocess.Popen[bytes], start: float, limit: float) -> float:
-    q = dns.message.make_query(NAME, "A")
-    while time.monotonic() - start < limit:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode}")
-        try:
-            r = dns.query.udp(q, "127.0.0.1", port=port, timeout=0.05)
-            if r.rcode() == dns.rcode.NOERROR and r.answer:
-                return time.monotonic() - start
-        except (dns.exception.Timeout, OSError):
-            pass
-        time.sleep(0.02)
-    raise RuntimeError(f"no answer within {limit}s")
+def answered(port: int) -> bool:
+    """A NOERROR answer with addresses for NAME from 127.0.0.1:port."""
+    try:
+        q = dns.message.make_query(NAME, "A")
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=0.05)
+    except (dns.exception.Timeout, OSError):
+        return False
+    return r.rcode() == dns.rcode.NOERROR and bool(r.answer)
 
 
 def run(argv: list[str], cwd: Path, port: int) -> tuple[float, float]:
@@ -65,14 +56,10 @@ def run(argv: list[str], cwd: Path, port: int) -> tuple[float, float]:
     with (cwd / "out.log").open("ab") as log:
         proc = subprocess.Popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        took = first_answer(port, proc, start, 60)
+        wait_for(lambda: answered(port), 60, "a DNS answer", proc=proc, every=0.02)
+        took = time.monotonic() - start
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, signal.SIGINT, timeout=30)
     return took, cpu() - before
 
 
@@ -113,7 +100,7 @@ def main() -> int:
         "serve_dns_alone_s": {"median": round(peer_med, 3), "each": [round(x, 3) for x in peers]},
         "serve_dns_cpu_s_median": round(statistics.median(peer_cpu), 2),
         "ratio_up_to_serve_dns": round(up_med / peer_med, 2),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        "loadavg": loadavg(),
     }
     print(json.dumps(summary, indent=2))
     return 0

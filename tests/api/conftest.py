@@ -12,6 +12,9 @@ from zonewarden.runtime.openers import open_store
 from zonewarden.runtime.planner import Planner
 
 TOKEN = "s3cret-token-for-tests"
+STATIC_PLANNER = (
+    '[planner]\ninterval = 1.0\nhealth = "static"\nhold_down = 30\nremoval_budget = false\n'
+)
 
 
 @pytest.fixture
@@ -25,6 +28,20 @@ def region(tmp_path):
         planner.once(float(i))
     store.apply_if_newer(store.newest(), list(config.region.endpoints), actor="test", now=5.0)
     yield config, store, planner
+    store.close()
+
+
+@pytest.fixture
+def static_region(tmp_path):
+    """The demo region on SQLite with static health, a 30 s hold-down and no removal
+    budget, and no plan yet: for a planner a test drives itself (tests/api/addressed.py)."""
+    path = tmp_path / "region.toml"
+    text = cfg.demo_toml()
+    text = text[: text.index("[planner]")] + STATIC_PLANNER + text[text.index("[enactors]") :]
+    path.write_text(text)
+    config = cfg.load(path)
+    store = open_store(config, create=True)
+    yield config, store
     store.close()
 
 

@@ -8,28 +8,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.addressed import DOWN_ADDRESS, DOWN_LB, DOWN_REASON, addressed_planner
-from zonewarden import config as cfg
 from zonewarden.api.addresses import address_rows, by_address, every_address, waiting_by_address
 from zonewarden.api.app import ApiOptions, create_app
-from zonewarden.runtime.openers import open_store
-
-PLANNER = '[planner]\ninterval = 1.0\nhealth = "static"\nhold_down = 30\nremoval_budget = false\n'
 
 
 @pytest.fixture
-def addressed(tmp_path, token_file):
-    path = tmp_path / "region.toml"
-    text = cfg.demo_toml()
-    start = text.index("[planner]")
-    text = text[:start] + PLANNER + text[text.index("[enactors]") :]
-    path.write_text(text)
-    config = cfg.load(path)
-    store = open_store(config, create=True)
+def addressed(static_region, token_file):
+    config, store = static_region
     planner, health = addressed_planner(config, store, {DOWN_ADDRESS: DOWN_REASON})
     asgi, app = create_app(config, store, ApiOptions(token_file=token_file))
     with TestClient(asgi) as client:
         yield client, app.state.view, planner, health
-    store.close()
 
 
 def lb_page(client, view, **params):

@@ -13,11 +13,9 @@ import pytest
 from bench.harness import chromium, served
 
 from tests.api.addressed import DOWN_ADDRESS, DOWN_LB, DOWN_REASON, addressed_planner
-from zonewarden import config as cfg
 from zonewarden.api.app import ApiOptions, create_app
 from zonewarden.core.incidents import PUBLIC
 from zonewarden.ports import Heartbeat
-from zonewarden.runtime.openers import open_store
 
 pytestmark = pytest.mark.servers
 
@@ -26,16 +24,6 @@ pytestmark = pytest.mark.servers
 def browser():
     with chromium() as ctx:
         yield ctx
-
-
-@pytest.fixture
-def region(tmp_path):
-    path = tmp_path / "region.toml"
-    path.write_text(cfg.demo_toml().replace('health = "demo"', 'health = "static"'))
-    config = cfg.load(path)
-    store = open_store(config, create=True)
-    yield config, store
-    store.close()
 
 
 def dashboard(browser, config, store, tmp_path, shot):
@@ -51,8 +39,8 @@ def dashboard(browser, config, store, tmp_path, shot):
             page.close()
 
 
-def test_a_down_address_is_a_row_of_its_own_with_its_reason(browser, region, tmp_path):
-    config, store = region
+def test_a_down_address_is_a_row_of_its_own_with_its_reason(browser, static_region, tmp_path):
+    config, store = static_region
     planner, _ = addressed_planner(config, store, {DOWN_ADDRESS: DOWN_REASON})
     planner.once(10.0)
     for page, _ in dashboard(browser, config, store, tmp_path, "addresses-down.png"):
@@ -73,8 +61,8 @@ def test_a_down_address_is_a_row_of_its_own_with_its_reason(browser, region, tmp
         assert "1 address not serving" in page.locator("#lb-page").inner_text()
 
 
-def test_control_an_all_healthy_region_shows_no_problem_row(browser, region, tmp_path):
-    config, store = region
+def test_control_an_all_healthy_region_shows_no_problem_row(browser, static_region, tmp_path):
+    config, store = static_region
     planner, _ = addressed_planner(config, store)
     planner.once(10.0)
     for page, _ in dashboard(browser, config, store, tmp_path, "addresses-healthy.png"):
@@ -83,8 +71,8 @@ def test_control_an_all_healthy_region_shows_no_problem_row(browser, region, tmp
         assert "not serving" not in page.locator("#lbs").inner_text()
 
 
-def test_the_public_status_page_shows_no_address(browser, region, tmp_path):
-    config, store = region
+def test_the_public_status_page_shows_no_address(browser, static_region, tmp_path):
+    config, store = static_region
     every = {a for lb in config.region.lbs.values() for a in (*lb.ipv4, *lb.ipv6)}
     planner, _ = addressed_planner(config, store, dict.fromkeys(every, DOWN_REASON))
     planner.once(10.0)  # every address down at once: fail-static, a public incident

@@ -17,6 +17,7 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 import pytest
+from bench.harness import stop, wait_for
 from tests.ports import free_port
 
 import dns.query
@@ -47,15 +48,6 @@ def addresses(port: int) -> set[str] | None:
     if r.rcode() != dns.rcode.NOERROR:
         return None
     return {a.address for rr in r.answer for a in rr}
-
-
-def wait_for(check: object, within: float, what: str, out: Path) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < within:
-        if check():  # type: ignore[operator]
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not within {within}s:\n{out.read_text()[-3000:]}")
 
 
 def children(pid: int) -> list[int]:
@@ -97,12 +89,7 @@ def region(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes], int,
     try:
         yield tmp_path, proc, port, out
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, signal.SIGINT, timeout=20)
         stale = leftover(tmp_path / ".zonewarden" / "dns.pid")
         if stale is not None:
             stale.kill()

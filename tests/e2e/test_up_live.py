@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +18,13 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 import pytest
+from bench.harness import CHROMIUM, chromium
 
 import dns.query
 from tests.ports import free_port
 from zonewarden.runtime.handover import leftover
 
 pytestmark = pytest.mark.servers
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NAMES = (
     "kv.us-east-1.example.",
     "kv-fips.us-east-1.example.",
@@ -152,27 +151,8 @@ def browser() -> Iterator[object]:
         pytest.fail(
             "Debian's chromium is missing: run scripts/install-test-deps.sh (scripts/apt/browser.txt)"
         )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="zw-chromium-"),
-            executable_path=CHROMIUM,
-            headless=False,  # --headless=new below: Debian's build, the new headless mode
-            args=[
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-dev-shm-usage",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-            viewport={"width": 1400, "height": 1100},
-        )
+    with chromium() as ctx:  # Debian's, headless (bench/harness.py)
         yield ctx
-        ctx.close()
 
 
 def shoot(page: object, tmp: Path, name: str) -> Path:
