@@ -129,6 +129,46 @@ class LbReading:
     addresses: Mapping[str, AddressReading] = field(default_factory=dict)  # each probed one
 
 
+def address_summary(states: Mapping[str, CheckState]) -> CheckState:
+    """One LB's state as one check from its addresses' states: its only address's, or
+    healthy while one is, confirmed when the oldest was (None until every address was
+    probed), failing when all fail."""
+    if len(states) == 1:
+        return next(iter(states.values()))
+    healthy = any(s.healthy for s in states.values())
+    down = [f"{a}: {s.reason}" for a, s in states.items() if not s.healthy]
+    if not down:
+        reason = f"{len(states)}/{len(states)} addresses healthy"
+    elif healthy:
+        reason = f"{len(states) - len(down)}/{len(states)} addresses healthy; " + "; ".join(down)
+    else:
+        reason = "every address unhealthy: " + "; ".join(down)
+    checked = [s.checked_at for s in states.values()]
+    return CheckState(
+        healthy=healthy,
+        reason=reason,
+        changed_at=max(s.changed_at for s in states.values()),
+        checked_at=None if None in checked else min(c for c in checked if c is not None),
+        transitions=sum(s.transitions for s in states.values()),
+        last_ok=any(s.last_ok for s in states.values()),
+    )
+
+
+def lb_reading(states: Mapping[str, CheckState], capacity: int | None = None) -> LbReading | None:
+    """What a vantage point reports on one LB from its addresses' check states (None
+    while an address has not been probed yet: no evidence either way)."""
+    state = address_summary(states)
+    if state.checked_at is None:
+        return None
+    addresses = {
+        a: AddressReading(s.healthy, s.checked_at or 0.0, s.reason, not s.last_ok)
+        for a, s in states.items()
+    }
+    return LbReading(
+        state.healthy, state.checked_at, state.reason, capacity, not state.last_ok, addresses
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class VantageReport:
     """Everything one vantage point (the planner, an enactor's AZ) currently believes."""

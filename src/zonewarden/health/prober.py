@@ -37,7 +37,13 @@ import time
 from collections.abc import Callable, Mapping
 
 from zonewarden.core.checks import CheckTarget, ProbeSettings
-from zonewarden.core.health import AddressReading, CheckState, LbReading, RiseFall, VantageReport
+from zonewarden.core.health import (
+    CheckState,
+    RiseFall,
+    VantageReport,
+    address_summary,
+    lb_reading,
+)
 from zonewarden.core.model import LbId
 from zonewarden.health.probe import client_tls, probe, read_capacity
 from zonewarden.health.shedding import DEADLINE, QUEUE_FULL, ShedLog
@@ -99,48 +105,15 @@ class Prober:
         return {lb: self._lb_state(lb) for lb in self.targets}
 
     def _lb_state(self, lb: LbId) -> CheckState:
-        states = {a: self.address_states[(lb, a)] for a in self.targets[lb]}
-        if len(states) == 1:
-            return next(iter(states.values()))
-        healthy = any(s.healthy for s in states.values())
-        down = [f"{a}: {s.reason}" for a, s in states.items() if not s.healthy]
-        if not down:
-            reason = f"{len(states)}/{len(states)} addresses healthy"
-        elif healthy:
-            reason = f"{len(states) - len(down)}/{len(states)} addresses healthy; " + "; ".join(
-                down
-            )
-        else:
-            reason = "every address unhealthy: " + "; ".join(down)
-        checked = [s.checked_at for s in states.values()]
-        return CheckState(
-            healthy=healthy,
-            reason=reason,
-            changed_at=max(s.changed_at for s in states.values()),
-            checked_at=None if None in checked else min(c for c in checked if c is not None),
-            transitions=sum(s.transitions for s in states.values()),
-            last_ok=any(s.last_ok for s in states.values()),
-        )
+        return address_summary({a: self.address_states[(lb, a)] for a in self.targets[lb]})
 
     def report(self, now: float) -> VantageReport:
         readings = {}
         for lb in self.targets:
-            state = self._lb_state(lb)
-            if state.checked_at is None:
-                continue  # an address not probed yet: no evidence either way
-            addresses = {
-                a: AddressReading(s.healthy, s.checked_at or 0.0, s.reason, not s.last_ok)
-                for a in self.targets[lb]
-                for s in (self.address_states[(lb, a)],)
-            }
-            readings[lb] = LbReading(
-                state.healthy,
-                state.checked_at,
-                state.reason,
-                self.capacity.get(lb),
-                not state.last_ok,
-                addresses,
-            )
+            states = {a: self.address_states[(lb, a)] for a in self.targets[lb]}
+            reading = lb_reading(states, self.capacity.get(lb))
+            if reading is not None:  # None: an address not probed yet, no evidence either way
+                readings[lb] = reading
         return VantageReport(self.vantage, now, readings, self.shedding.describe(time.monotonic()))
 
     async def run(self, stop: asyncio.Event) -> None:
