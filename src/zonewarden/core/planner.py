@@ -242,7 +242,7 @@ def _tick_gates(
     stepped: Step,
 ) -> list[Violation]:
     """Structural gates on the re-planned endpoints; the per-plan change backstop unless
-    an operator drain moved capacity on purpose this tick."""
+    an operator drain moved capacity on purpose this tick or capacity only came back."""
     problems: list[Violation] = []
     for name in changed:
         content = contents[name]
@@ -253,7 +253,10 @@ def _tick_gates(
                     Violation("never-empty", name, f"{name} would have 0 {rtype} records")
                 )
     drained = any(c.cause.startswith("drained by") for c in stepped.changes)
-    if inputs.previous is not None and not drained:
+    # capacity only coming back (re-entries, an undrain) removes nothing: its dilution of
+    # the LBs that stayed is not a removal, else a name drained to one LB never recovers
+    returning = bool(stepped.changes) and all(c.after >= c.before for c in stepped.changes)
+    if inputs.previous is not None and not drained and not returning:
         before = PlanDraft(
             {
                 n: inputs.previous.endpoints[n]
