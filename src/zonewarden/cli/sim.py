@@ -398,5 +398,8 @@ def check_cmd(
 def register(cli: click.Group) -> None:
     """`sim` and `check`; other modules add `sim` subcommands with `sim.add_command`
     (e.g. cli/cascade.py: `from zonewarden.cli.sim import sim`)."""
+    from zonewarden.cli.simhealth import health_cmd
+
+    sim.add_command(health_cmd)
     cli.add_command(sim)
     cli.add_command(check_cmd)
