@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from zonewarden.core.budget import removed_in_window
 from zonewarden.core.model import EndpointName, LbId, PlanDraft
 from zonewarden.core.region import Region
-from zonewarden.sim.address_world import Key
+from zonewarden.sim.address_world import Key, lb_addresses
 
 MAX_WEIGHT = 255  # the DNS weight ceiling the plan's weights are on
 
@@ -206,7 +206,7 @@ class Checker:
         dead = [
             lb
             for lb, c in self.region.lbs.items()
-            if c.az not in drained and all((lb, a) in self._broken_since for a in c.ipv4)
+            if c.az not in drained and all((lb, a) in self._broken_since for a in lb_addresses(c))
         ]
         if len(dead) / len(self.region.lbs) > self.limits.max_failing:
             self._mass_since = now if self._mass_since is None else self._mass_since

@@ -30,7 +30,15 @@ from zonewarden.core.planner import TickInputs, plan_tick
 from zonewarden.core.policy import LbHealth, OperatorHold, PolicySettings, PolicyState, RegionIndex
 from zonewarden.core.region import Region
 from zonewarden.sim.address_check import Checker, Limits
-from zonewarden.sim.address_world import Fault, Faults, Probes, address_region, in_order, schedule
+from zonewarden.sim.address_world import (
+    Fault,
+    Faults,
+    Probes,
+    address_region,
+    in_order,
+    lb_addresses,
+    schedule,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +81,13 @@ def run(
     addresses: bool = True,
     settings: AddressSettings | None = None,
     faults: Callable[[Region], list[Fault]] | None = None,
+    dualstack: bool = False,
 ) -> AddressOutcome:
-    """One seed; `faults` replaces the seed's random schedule (a scenario)."""
+    """One seed; `faults` replaces the seed's random schedule (a scenario); `dualstack`
+    gives every LB IPv6 addresses and one name AAAA records (address_region)."""
     s = settings or AddressSettings()
     rng = random.Random(f"addresses/{seed}")
-    region = address_region(rng)
+    region = address_region(rng, dualstack=dualstack)
     index = RegionIndex(region)
     rule = BudgetRule(s.budget, s.window)
     policy = PolicySettings(
@@ -103,7 +113,7 @@ def run(
         ),
     )
     out = AddressOutcome(seed, lbs=len(region.lbs))
-    out.addresses = sum(len(c.ipv4) for c in region.lbs.values())
+    out.addresses = sum(len(lb_addresses(c)) for c in region.lbs.values())
     events = schedule(rng, region, s.duration) if faults is None else in_order(faults(region))
     out.events = [str(f) for f in events]
     active = Faults()
@@ -121,6 +131,7 @@ def run(
     while now < s.duration:
         now += s.tick
         while events and events[0].at <= now:
+            probes.run_until(events[0].at, active)  # the probes before it see the old world
             active.apply(events.pop(0))
         probes.run_until(now, active)
         evidence = combine(probes.reports(now), region.lbs, now, quorum)

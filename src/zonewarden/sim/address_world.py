@@ -30,9 +30,11 @@ WEIGHTS = (5, 2, 2, 3, 1, 2, 2, 1, 1)
 FLAP = 1.5  # seconds up, seconds down
 
 
-def address_region(rng: random.Random, azs: int = 3) -> Region:
+def address_region(rng: random.Random, azs: int = 3, dualstack: bool = False) -> Region:
     """LBs in `azs` AZs, about a third with one address and the rest with 2-4; four to
-    six endpoints, each on LBs of at least two AZs, sharing them."""
+    six endpoints, each on LBs of at least two AZs, sharing them. With `dualstack`,
+    every LB has as many IPv6 addresses as IPv4 ones and the first endpoint serves
+    AAAA records too."""
     lbs = []
     for a in range(azs):
         for i in range(rng.randint(3, 4)):
@@ -42,11 +44,15 @@ def address_region(rng: random.Random, azs: int = 3) -> Region:
                     id=LbId(f"lb-{a + 1}{chr(ord('a') + i)}"),
                     az=f"use1-az{a + 1}",
                     ipv4=tuple(f"127.{a + 1}.{i + 1}.{k + 1}" for k in range(count)),
+                    ipv6=tuple(f"fd00:{a + 1}:{i + 1}::{k + 1}" for k in range(count))
+                    if dualstack
+                    else (),
                     capacity=rng.randrange(60, 201, 10),
                 )
             )
     ids = [lb.id for lb in lbs]
-    eps = [Endpoint(EndpointName("all.kv.example."), tuple(ids), (RecordType.A,), ttl=5)]
+    types = (RecordType.A, RecordType.AAAA) if dualstack else (RecordType.A,)
+    eps = [Endpoint(EndpointName("all.kv.example."), tuple(ids), types, ttl=5)]
     for n in range(rng.randint(3, 5)):
         while True:
             chosen = sorted(rng.sample(ids, rng.randint(4, len(ids) - 1)))
@@ -73,6 +79,11 @@ class Fault:
         return f"t={self.at:.0f} {'heal' if self.heal else 'start'} {self.kind} {what}"
 
 
+def lb_addresses(lb: LoadBalancer) -> tuple[str, ...]:
+    """Every address of an LB, IPv4 first."""
+    return lb.ipv4 + lb.ipv6
+
+
 def schedule(rng: random.Random, region: Region, duration: float) -> list[Fault]:
     """A random fault schedule, each fault with its heal, sorted by time."""
     lbs = list(region.lbs.values())
@@ -84,17 +95,17 @@ def schedule(rng: random.Random, region: Region, duration: float) -> list[Fault]
         az = ""
         if kind in ("addr", "stall-addr", "flap-addr"):
             lb = rng.choice(lbs)
-            keys: tuple[Key, ...] = ((lb.id, rng.choice(lb.ipv4)),)
+            keys: tuple[Key, ...] = ((lb.id, rng.choice(lb_addresses(lb))),)
         elif kind in ("lb", "stall-lb"):
             lb = rng.choice(lbs)
-            keys = tuple((lb.id, a) for a in lb.ipv4)
+            keys = tuple((lb.id, a) for a in lb_addresses(lb))
         elif kind == "az":
             az = rng.choice(azs)
-            keys = tuple((lb.id, a) for lb in lbs if lb.az == az for a in lb.ipv4)
+            keys = tuple((lb.id, a) for lb in lbs if lb.az == az for a in lb_addresses(lb))
         elif kind == "every":  # one address of every LB at once (the fail-static case)
-            keys = tuple((lb.id, rng.choice(lb.ipv4)) for lb in lbs)
+            keys = tuple((lb.id, rng.choice(lb_addresses(lb))) for lb in lbs)
         elif kind == "all":
-            keys = tuple((lb.id, a) for lb in lbs for a in lb.ipv4)
+            keys = tuple((lb.id, a) for lb in lbs for a in lb_addresses(lb))
         else:  # an operator drains an AZ
             az = rng.choice(azs)
             keys = ()
@@ -156,7 +167,7 @@ class Probes:
         self.region, self.rng = region, rng
         self.interval, self.jitter, self.loss, self.timeout = interval, jitter, loss, timeout
         self.params = params
-        self.keys: list[Key] = [(lb, a) for lb, c in region.lbs.items() for a in c.ipv4]
+        self.keys: list[Key] = [(lb, a) for lb, c in region.lbs.items() for a in lb_addresses(c)]
         self.states = {v: {k: CheckState() for k in self.keys} for v in VANTAGE}
         self.due = {(v, k): rng.uniform(0, interval) for v in VANTAGE for k in self.keys}
 
@@ -184,7 +195,7 @@ class Probes:
             states = self.states[v]
             readings: dict[LbId, LbReading] = {}
             for lb, config in self.region.lbs.items():
-                reading = lb_reading({a: states[(lb, a)] for a in config.ipv4})
+                reading = lb_reading({a: states[(lb, a)] for a in lb_addresses(config)})
                 if reading is not None:
                     readings[lb] = reading
             out.append(VantageReport(v, now, readings))
