@@ -243,8 +243,10 @@ def enactors(request: Request) -> dict[str, Any]:
 
 @router.get("/health", responses=ERRORS)
 def health(request: Request) -> dict[str, Any]:
-    """Per load balancer: endpoints served, total weight now, and whether the planner is
-    holding (fail-static)."""
+    """Per load balancer: endpoints served, total weight now, the planner's verdict, and
+    per probed address its verdict (`address_health`) and state (`address_rows`: down,
+    waiting, left-out, healthy, problems first); and whether the planner is holding
+    (fail-static)."""
     from zonewarden.api.lbs import lb_health
 
     return lb_health(view(request))
