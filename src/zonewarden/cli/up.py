@@ -239,7 +239,7 @@ def up(
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    replay = RaceScenario(store) if race else None
+    replay = RaceScenario(store, protocol=chosen) if race else None
     supervisor.start(lambda msg: console.print(f"[green]{msg}[/]"))
     console.print(
         f"[green]region {config.region.name} up[/] with {len(children)} processes ({chosen} protocol)"
@@ -266,6 +266,11 @@ def up(
         supervisor.poll(report)  # type: ignore[arg-type]
         if replay is not None:
             replay.victim = victim.proc if victim else None
+            replay.others = {
+                c.role.split()[-1]: c.proc
+                for c in children
+                if c.role.startswith("enactor ") and c is not victim and c.proc is not None
+            }
             try:
                 replay.tick()
             except Exception as exc:  # the replay must never take the region down
