@@ -151,8 +151,54 @@ def flap(region, half_period: float, seconds: float = 8.0) -> tuple[int, int, li
     ids=["no-hysteresis-no-budget"],
 )
 def test_control_without_hysteresis_a_flapping_lb_churns(region):
-    entries, _, changes = flap(region, 0.6)
+    """The LB changes state only once the prober has seen its current one (each flap is
+    seen, however loaded the box): without hysteresis, nearly every flap moves the plan.
+    The same six flaps with hold-down on re-enter at most 3 times (1 s, 2 s, 4 s, ...)."""
+    entries, _, changes = flap_seen(region, flaps=6)
     assert entries > 3, changes
+
+
+def flap_seen(region, flaps: int, within: float = 40.0) -> tuple[int, int, list[str]]:
+    """Flap one LB between 503 and healthy `flaps` times, each state held until the LB
+    has answered `PER_STATE` probes in it; (entries, exits, causes) it caused."""
+    from zonewarden.health.lbserver import control
+
+    lb = region.lbs[2]
+    address = f"{lb.host}:{lb.port}"
+    store = region.store()
+    start_gen = store.newest()
+    started = time.monotonic()
+    deadline = started + within
+    for state in range(2 * flaps):
+        mode = "ok" if state % 2 else "status"
+        seen = int(control(address, mode, status=503)["served"]) + PER_STATE
+        while int(control(address, mode)["served"]) < seen:
+            assert time.monotonic() < deadline, f"{lb.id} probed too slowly: {state} states"
+            time.sleep(0.05)
+    changes = _causes(store, lb.id, start_gen)
+    settle = time.monotonic() + 5.0  # the last re-entry's plan follows within a tick or two
+    while time.monotonic() < settle and not (changes and "capacity 0->" in changes[-1]):
+        time.sleep(0.1)
+        changes = _causes(store, lb.id, start_gen)
+    entries = sum(1 for c in changes if "capacity 0->" in c)
+    exits = sum(1 for c in changes if "->0:" in c)
+    print(
+        f"{flaps} flaps seen by the prober in {time.monotonic() - started:.1f} s: "
+        f"{lb.id} left {exits}x, came back {entries}x"
+    )
+    store.close()
+    return entries, exits, changes
+
+
+PER_STATE = 3  # rise = fall = 2: a third probe in a state means the prober saw the state
+
+
+def _causes(store, lb_id: str, after: int) -> list[str]:
+    return [
+        e.detail
+        for e in store.audit_log(limit=100_000)
+        if e.kind == "cause" and e.endpoint == lb_id and e.generation > after
+    ]
 
 
 @pytest.mark.parametrize("half_period", [0.1, 1.0])
