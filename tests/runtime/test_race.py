@@ -63,9 +63,13 @@ def run_race(
     store: Any = None,
     cfg: Path | None = None,
     on_tick: Callable[[float], None] | None = None,
+    until: Callable[[], bool] | None = None,
+    bound: float = 0.0,
 ) -> tuple[Observer, Any, list[subprocess.Popen[bytes]]]:
     """Run the race for `seconds`; `store`/`cfg` default to an SQLite region in `tmp`,
-    and `on_tick(elapsed)` runs after every observation (fault injection hooks in here)."""
+    and `on_tick(elapsed)` runs after every observation (fault injection hooks in here).
+    With `until`, the race goes on past `seconds` until `until()` (what the test needs
+    to have happened, checked every 0.1 s), for at most `bound` seconds in all."""
     cfg = cfg or race_config(tmp, protocol)
     store = store if store is not None else SqliteStore(tmp / "region.db")
     observer = Observer(store)
@@ -86,9 +90,19 @@ def run_race(
     started = time.monotonic()  # the race's clock starts once there is something to race
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
+    last = started + max(bound, seconds)  # the bound on `until`
+    next_until = deadline
     next_toggle, stopped = time.monotonic() + rng.uniform(0.1, 0.3), False
     try:
-        while time.monotonic() < deadline:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                if until is None or now >= last:
+                    break
+                if now >= next_until:
+                    if until():
+                        break
+                    next_until = now + 0.1
             observer.check_once()
             if on_tick is not None:
                 on_tick(time.monotonic() - started)
@@ -145,8 +159,21 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def test_safe_protocol_holds_every_invariant_and_converges(tmp_path):
+    store = SqliteStore(tmp_path / "region.db")
+
+    def enough() -> bool:  # a loaded box plans slowly: race on until there is a race
+        return store.newest() > 50 and any(
+            e.kind == "fenced" and e.actor == "az1" for e in store.audit_log(limit=1_000_000)
+        )
+
     observer, store, procs = run_race(
-        tmp_path, "safe", seconds=8.0, seed=int(os.environ.get("RACE_SEED", "7"))
+        tmp_path,
+        "safe",
+        seconds=8.0,
+        seed=int(os.environ.get("RACE_SEED", "7")),
+        store=store,
+        until=enough,
+        bound=40.0,
     )
     try:
         planner = procs[0]
