@@ -61,6 +61,25 @@ def test_a_down_address_is_a_row_of_its_own_with_its_reason(browser, static_regi
         assert "1 address not serving" in page.locator("#lb-page").inner_text()
 
 
+def test_a_mended_address_waits_out_its_hold_down_and_new_keys_show(
+    browser, static_region, tmp_path
+):
+    config, store = static_region
+    planner, health = addressed_planner(config, store, {DOWN_ADDRESS: DOWN_REASON})
+    planner.once(10.0)
+    health.down.clear()
+    planner.once(12.0)  # healthy again: its 30 s hold-down starts
+    status = store.health_status()  # what the planner may add to a row shows as it comes
+    status["lbs"][DOWN_LB]["addresses"][DOWN_ADDRESS].update(waiting_s=28.0, exits=1)
+    store.set_health_status(status)
+    for page, _ in dashboard(browser, config, store, tmp_path, "addresses-waiting.png"):
+        row = page.locator(f'#lbs tr.addr[data-address="{DOWN_ADDRESS}"]')
+        assert row.get_attribute("data-state") == "waiting"
+        text = row.inner_text()
+        assert "waiting out hold-down" in text and "hold-down: healthy for 0 s of 30 s" in text
+        assert "28 s of hold-down left" in text and "exits: 1" in text
+
+
 def test_control_an_all_healthy_region_shows_no_problem_row(browser, static_region, tmp_path):
     config, store = static_region
     planner, _ = addressed_planner(config, store)
