@@ -242,6 +242,18 @@ MUTATIONS = (
         'db.execute("SELECT DISTINCT gen FROM zone"))',
         'db.execute("SELECT DISTINCT gen FROM zone WHERE 0"))',
     ),
+    Mutation(
+        "clean-up: sqlite dates content published again",
+        "stores/sqlite/store.py",
+        '"UPDATE contents SET last_gen = ? WHERE digest IN "',
+        '"UPDATE contents SET last_gen = last_gen WHERE ? AND digest IN "',
+    ),
+    Mutation(
+        "clean-up: sqlite checks content of plans deleted out of order in full",
+        "stores/sqlite/base.py",
+        '"AND (last_gen < :keep OR digest NOT IN',
+        '"AND (1 OR digest NOT IN',
+    ),
     # -- the never-empty gate ---------------------------------------------------------------
     Mutation(
         "gate: never empty",

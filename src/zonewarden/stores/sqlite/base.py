@@ -13,7 +13,7 @@ from pathlib import Path
 
 from zonewarden.errors import NotFound, StoreCorrupt, StoreUnavailable
 from zonewarden.stores.integrity import translate_sqlite
-from zonewarden.stores.sqlite.schema import MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION
+from zonewarden.stores.sqlite.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 
 class SqliteBase:
@@ -63,18 +63,20 @@ class SqliteBase:
         self._db.executescript(SCHEMA)
 
     def _upgrade(self) -> None:
-        """Check the schema version; migrate schema 1 in one transaction."""
+        """Check the schema version; migrate older schemas, one step after another, in
+        one transaction."""
         version = int(self._meta(self._db, "schema"))
         if version == SCHEMA_VERSION:
             return
-        if version != 1:
+        if version not in MIGRATIONS:
             raise StoreCorrupt(
                 f"{self.path} has schema {version}, this ZoneWarden reads {SCHEMA_VERSION}"
             )
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            if int(self._meta(self._db, "schema")) == 1:  # another process may have won
-                for statement in MIGRATE_FROM_1:
+            # another process may have migrated it meanwhile: read the version again
+            while (version := int(self._meta(self._db, "schema"))) in MIGRATIONS:
+                for statement in MIGRATIONS[version]:
                     self._db.execute(statement)
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -157,9 +159,16 @@ class SqliteBase:
             return
         arg = (json.dumps(list(gens)),)
         # content a doomed row uses is orphaned only if no surviving row uses it. Rows
-        # whose name has the same content in one surviving plan are settled by a primary
-        # key probe; only the rest (what changed between plans) need the full check, one
-        # scan of the surviving rows against that short list. No index on digest needed.
+        # whose name has the same content in the oldest surviving plan are settled by a
+        # primary key probe; only the rest (what changed between plans) are suspects.
+        # `last_gen` (the newest plan that published the content anew) settles most of
+        # them without a scan: if that plan survives, it uses the content; if it is
+        # older than the oldest surviving plan, only that plan can still use it (a
+        # later plan got it from its predecessor, so from that plan, or published it
+        # anew, which would have moved last_gen). Only suspects of unknown date, or
+        # whose plan was deleted out of order, need the full check, one scan of the
+        # surviving rows. The cheap terms come first: SQLite evaluates them in order.
+        # No index on digest.
         keep = db.execute(
             "SELECT min(gen) FROM plans WHERE gen NOT IN (SELECT value FROM json_each(?))", arg
         ).fetchone()[0]
@@ -174,7 +183,10 @@ class SqliteBase:
         db.execute("DELETE FROM plan_endpoints WHERE gen IN (SELECT value FROM json_each(?))", arg)
         db.execute(
             "DELETE FROM contents WHERE digest IN (SELECT value FROM json_each(:s)) "
-            "AND digest NOT IN (SELECT digest FROM plan_endpoints "
-            "WHERE digest IN (SELECT value FROM json_each(:s)))",
-            {"s": suspects},
+            "AND (last_gen IS NULL OR last_gen NOT IN (SELECT gen FROM plans)) "
+            "AND digest NOT IN (SELECT digest FROM plan_endpoints WHERE gen = :keep "
+            "AND digest IN (SELECT value FROM json_each(:s))) "
+            "AND (last_gen < :keep OR digest NOT IN (SELECT digest FROM plan_endpoints "
+            "WHERE digest IN (SELECT value FROM json_each(:s))))",
+            {"s": suspects, "keep": keep},
         )

@@ -38,11 +38,18 @@ MIGRATE_FROM_1 = [
     "DROP TABLE zone_v1",
     "UPDATE meta SET value = '2' WHERE key = 'schema'",
 ]
+# schema 2 did not record when content was last published: unknown (NULL) for what is
+# stored, which clean-up treats as "may still be used" and checks in full
+MIGRATE_FROM_2 = [
+    "ALTER TABLE contents ADD COLUMN last_gen INTEGER",
+    "UPDATE meta SET value = '3' WHERE key = 'schema'",
+]
+MIGRATIONS = {1: MIGRATE_FROM_1, 2: MIGRATE_FROM_2}
 LIVE = (
     "SELECT z.name, z.gen, r.ttl, r.policy, r.records, z.digest "
     "FROM zone z JOIN zone_records r ON r.name = z.name"
 )
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The live zone is two tables: `zone` holds each endpoint's fencing row (generation,
 # content digest, change version) and is narrow, so fast-forwarding 50,000 unchanged
@@ -53,7 +60,10 @@ SCHEMA_VERSION = 2
 # scans it once per delete; an index on `gen` or `version` would instead be rewritten
 # for every endpoint on every plan. For the same reason `plan_endpoints` has no index
 # on `digest` (publishing 50,000 rows into one costs ~6x the rows themselves, in random
-# order); clean-up finds orphaned content without it (see `_delete_plans`).
+# order); clean-up finds orphaned content without it: `contents.last_gen` is the newest
+# plan that published the content where its predecessor did not have it under that
+# name, so content unused by the oldest kept plan and last published before it is used
+# by no kept plan (see `_delete_plans`).
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS plans(
@@ -62,7 +72,7 @@ CREATE TABLE IF NOT EXISTS plans(
 CREATE TABLE IF NOT EXISTS contents(
     digest TEXT PRIMARY KEY, ttl INTEGER NOT NULL, policy TEXT NOT NULL,
     records TEXT NOT NULL, record_count INTEGER NOT NULL, weight_sum INTEGER NOT NULL,
-    min_weight INTEGER NOT NULL) WITHOUT ROWID;
+    min_weight INTEGER NOT NULL, last_gen INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS plan_endpoints(
     gen INTEGER NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY(gen, name)) WITHOUT ROWID;

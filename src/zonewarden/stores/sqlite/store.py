@@ -78,7 +78,17 @@ class SqliteStore(ZoneOps, LegacyOps, HealthStateOps):
                 "INSERT INTO plans VALUES (?,?,?,?,?)",
                 (g, draft.digest, now, source, len(draft.endpoints)),
             )
-            db.executemany("INSERT INTO contents VALUES (?,?,?,?,?,?,?)", map(_content_row, fresh))
+            db.executemany(
+                "INSERT INTO contents VALUES (?,?,?,?,?,?,?,?)",
+                ((*_content_row(c), g) for c in fresh),
+            )
+            # content this plan holds where its predecessor did not: dated for clean-up
+            if stored:
+                db.execute(
+                    "UPDATE contents SET last_gen = ? WHERE digest IN "
+                    "(SELECT value FROM json_each(?))",
+                    (g, json.dumps(list(stored))),
+                )
             db.execute(
                 "INSERT INTO plan_endpoints SELECT ?, key, value FROM json_each(?)", (g, names)
             )
