@@ -131,3 +131,141 @@ def test_control_a_planner_that_forgets_the_left_out_addresses_brings_them_back(
 
     monkeypatch.setattr(planner, "addresses_in", lambda draft: {})
     assert len(_restarted()) == 4  # dead addresses back in DNS: what must not happen
+
+
+# -- fail-static counts addresses: one address of every LB failing at once is implausible
+
+PLAUSIBLE_40 = PolicySettings(hysteresis=HOLD, max_failing=0.4)
+
+
+def _half_down_half_failing(monkeypatch=None) -> tuple[str, int, list[str]]:
+    """Every LB's x.2 address fails at once: half of them have fallen (down), the rest
+    still count their failures (failing). With a 40% limit, 8 of the 16 addresses
+    (50%) failing is implausible while no LB fails: what does the tick do?"""
+    run = Run(PLAUSIBLE_40)
+    half = {lb.id for lb in LBS[::2]}
+    health = {
+        lb.id: LbHealth(True, down=(lb.ipv4[1],))
+        if lb.id in half
+        else LbHealth(True, failing_addresses=(lb.ipv4[1],))
+        for lb in LBS
+    }
+    action = run.tick(health)
+    d = plan_tick(TickInputs(INDEX, health, run.state, run.now, run.plan, settings=PLAUSIBLE_40))
+    gone = sum(1 for lb in LBS if lb.ipv4[1] not in run.records())
+    return action, gone, [v.message for v in d.reasons]
+
+
+def test_one_address_of_every_lb_failing_at_once_is_fail_static():
+    action, gone, alarms = _half_down_half_failing()
+    assert action == "hold" and gone == 0
+    assert alarms == [
+        "8/16 addresses (50%) fail at once, over the plausibility limit 40%; holding last good plan"
+    ]
+
+
+def test_control_counting_lbs_only_the_address_outage_drains_within_the_budget(monkeypatch):
+    from zonewarden.core import evidence
+
+    monkeypatch.setattr(evidence, "addresses_failing", lambda index, health, holds: 0)
+    action, gone, alarms = _half_down_half_failing()
+    assert action == "publish" and alarms == []
+    assert gone == 4  # the four fallen ones, two per AZ (the budget's 25% of each AZ)
+
+
+def test_control_fallen_addresses_alone_are_under_the_limit(monkeypatch):
+    """Without counting the addresses still counting their failures, the 4 fallen of 16
+    (25%) are under the limit: the first to fall would drain while the rest still count."""
+    from zonewarden.core import evidence
+
+    real = evidence.addresses_failing
+    monkeypatch.setattr(
+        evidence,
+        "addresses_failing",
+        lambda index, health, holds: real(
+            index, {lb: LbHealth(h.healthy, down=h.down) for lb, h in health.items()}, holds
+        ),
+    )
+    action, gone, _ = _half_down_half_failing()
+    assert action == "publish" and gone == 4
+
+
+def test_the_limit_is_a_share_of_the_region_s_addresses_not_of_one_lb():
+    """Both addresses of one LB and one of another: 3 of 16 addresses, under 40%."""
+    run = Run(PLAUSIBLE_40)
+    health = healthy({LbId("lb-11"): ("127.0.11.2",)})
+    health[LbId("lb-10")] = LbHealth(False, reason="http 503", down=("127.0.10.1", "127.0.10.2"))
+    assert run.tick(health) == "publish"
+
+
+# -- flap damping per address: each exit doubles the address's next hold-down
+
+DAMPED = PolicySettings(
+    endpoint_budget=None,
+    az_budget=None,
+    hysteresis=Hysteresis(deadband=0.0, hold_down=4.0, flap_window=600.0, max_damping=16),
+)
+FLAPPER = "127.0.10.2"
+
+
+def _flap_entries() -> tuple[int, Run]:
+    """lb-10's second address is down for 1 s in every 10 s for two minutes (up 9 s,
+    more than its plain 4 s hold-down): how often does it enter the plan?"""
+    run = Run(DAMPED)
+    entries = 0
+    for _ in range(12):
+        for tick in range(10):
+            was = FLAPPER in run.records()
+            run.tick(healthy({LbId("lb-10"): (FLAPPER,)}) if tick == 0 else healthy())
+            entries += FLAPPER in run.records() and not was
+    return entries, run
+
+
+def test_a_flapping_address_enters_the_plan_at_most_as_often_as_damping_allows():
+    entries, run = _flap_entries()
+    # hold-downs of 4, 8, then 16 s: only the first two fit in 9 s up
+    assert entries == 2
+    plan = run.state.addresses[LbId("lb-10")]
+    assert plan.exits[FLAPPER] == (2.0, 12.0, 22.0) and FLAPPER in plan.out  # out since
+    # once it stops flapping it returns, after the damped hold-down of its 3 exits:
+    # 16 s from its first healthy tick (t=112), 8 s of which it was up in the last cycle
+    waited = 0
+    while FLAPPER not in run.records():
+        run.tick(healthy())
+        waited += 1
+    assert waited == 8
+
+
+def test_control_without_an_address_s_exits_it_re_enters_every_time(monkeypatch):
+    from zonewarden.core import policy
+
+    monkeypatch.setattr(policy, "exits_after", lambda plan, *rest: plan.exits)
+    entries, _ = _flap_entries()
+    assert entries == 12
+
+
+def test_the_damping_shows_in_the_wait_and_the_cause():
+    run = Run(DAMPED)
+    for up in (6, 10):  # leaves, returns after 4 s; leaves, returns after 8 s
+        run.tick(healthy({LbId("lb-10"): (FLAPPER,)}))
+        for _ in range(up):
+            run.tick(healthy())
+        assert FLAPPER in run.records()
+
+    def tick(health: dict[LbId, LbHealth], dt: float):
+        run.now += dt
+        d = plan_tick(TickInputs(INDEX, health, run.state, run.now, run.plan, settings=DAMPED))
+        run.state, run.plan = d.state, d.draft
+        return d.step
+
+    step = tick(healthy({LbId("lb-10"): (FLAPPER,)}), 1.0)
+    (change,) = [c for c in step.changes if c.lb == LbId("lb-10")]
+    assert f"1/2 addresses out ({FLAPPER}, left 2x in 600 s)" in change.cause
+    step = tick(healthy(), 1.0)
+    assert step.waiting == (
+        f"lb-10 {FLAPPER}: hold-down: healthy for 0 s of 16 s before re-entry, "
+        "damped x4 after 3 exits",
+    )
+    assert not tick(healthy(), 15.0).changes
+    (change,) = tick(healthy(), 1.0).changes
+    assert f"{FLAPPER} back in after a hold-down of 16 s, damped x4 after 3 exits" in change.cause

@@ -8,6 +8,9 @@ Rules kept here:
 - an LB with unavailable addresses is wanted at the share of its capacity its available
   addresses make up; the decrease is granted by the removal budget and the capacity
   floor like any other (`core.grants`), so addresses leave no faster than LBs do;
+- a left-out address's hold-down is damped by its own exits (the times it left the
+  plan) with the LBs' rule (`core.hysteresis.hold_down_for`): a flapping address
+  waits longer each time it leaves; exits older than the flap window are forgotten;
 - an unavailable address the plan already left out stays out (its removal was paid
   for); beyond those, the plan leaves out as many whole addresses as the served
   capacity does not cover (a partial grant keeps the address, at a lower weight):
@@ -26,16 +29,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from zonewarden.core.hysteresis import Hysteresis, hold_down_for, reentry_wait
 from zonewarden.core.region_index import RegionIndex
 
 
 @dataclass(frozen=True, slots=True)
 class AddressPlan:
-    """Which addresses of one LB the plan leaves out, and since when each left-out
-    address has been healthy again (its re-entry hold-down)."""
+    """Which addresses of one LB the plan leaves out, since when each left-out address
+    has been healthy again (its re-entry hold-down), and when each address recently
+    left the plan (its damping; kept after it returns, for the next time)."""
 
     out: frozenset[str] = frozenset()
     since: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    exits: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 NO_ADDRESS_PLAN = AddressPlan()
@@ -46,19 +52,78 @@ def unavailable(
     down: Iterable[str],
     plan: AddressPlan,
     now: float,
-    hold_down: float,
+    h: Hysteresis,
 ) -> tuple[list[str], dict[str, float], list[str]]:
     """The unavailable addresses in the order the plan leaves them out (down, then
-    waiting out their hold-down), the new hold-down clocks, and why each waits."""
+    waiting out their damped hold-down), the new hold-down clocks, and why each waits."""
     is_down = sorted(set(down) & set(servable))
     since = {
         a: plan.since.get(a, now) for a in sorted(plan.out) if a in servable and a not in is_down
     }
-    waiting = [a for a, t in since.items() if now - t + 1e-9 < hold_down]
-    why = [
-        f"{a}: hold-down: healthy for {now - since[a]:.0f} s of {hold_down:g} s" for a in waiting
-    ]
-    return is_down + waiting, {a: since[a] for a in waiting}, why
+    why = {a: reentry_wait(now - t, plan.exits.get(a, ()), now, h) for a, t in since.items()}
+    waiting = [a for a in since if why[a]]
+    return is_down + waiting, {a: since[a] for a in waiting}, [f"{a}: {why[a]}" for a in waiting]
+
+
+def waiting_left(plan: AddressPlan, address: str, now: float, h: Hysteresis) -> float | None:
+    """Seconds a left-out healthy address still waits before re-entry (None: it is not
+    waiting: in the plan, or down)."""
+    if address not in plan.out or address not in plan.since:
+        return None
+    hold = hold_down_for(plan.exits.get(address, ()), now, h)
+    return max(0.0, hold - (now - plan.since[address]))
+
+
+def recent_exits(plan: AddressPlan, address: str, now: float, h: Hysteresis) -> int:
+    """How often the address left the plan within the flap window."""
+    return sum(1 for t in plan.exits.get(address, ()) if now - t <= h.flap_window)
+
+
+def exits_after(
+    plan: AddressPlan, left: frozenset[str], was_in: bool, now: float, h: Hysteresis
+) -> Mapping[str, tuple[float, ...]]:
+    """The exits to keep once the plan leaves out `left`: an address newly left out of
+    an LB that was in the plan (`was_in`) exits now; those past the window go."""
+    new = left - plan.out if was_in else frozenset()
+    if not new and not plan.exits:
+        return plan.exits
+    out: dict[str, tuple[float, ...]] = {}
+    for a in sorted(set(plan.exits) | new):
+        times = tuple(t for t in plan.exits.get(a, ()) if now - t <= h.flap_window)
+        if a in new:
+            times += (now,)
+        if times:
+            out[a] = times
+    return MappingProxyType(out)
+
+
+def cause(
+    order: list[str],
+    servable: tuple[str, ...],
+    plan: AddressPlan,
+    now: float,
+    h: Hysteresis,
+) -> str:
+    """What an LB's cause says of its addresses: those out (with their recent exits)
+    and those back in after their hold-down (with its damping)."""
+    parts = []
+    if order:
+        named = []
+        for a in order:
+            n = recent_exits(plan, a, now, h)
+            named.append(f"{a}, left {n}x in {h.flap_window:g} s" if n else a)
+        parts.append(f"{len(order)}/{len(servable)} addresses out ({'; '.join(named)})")
+    back = sorted((plan.out & set(servable)) - set(order))
+    for a in back:
+        exits = plan.exits.get(a, ())
+        hold = hold_down_for(exits, now, h)
+        damped = (
+            f", damped x{hold / h.hold_down:g} after {len(exits)} exits"
+            if hold > h.hold_down
+            else ""
+        )
+        parts.append(f"{a} back in after a hold-down of {hold:g} s{damped}")
+    return "; ".join(parts)
 
 
 def leave_out(

@@ -9,7 +9,10 @@ Rules kept here:
   one;
 - fail-static plausibility: more than `max_failing` of the LBs failing at once (an LB
   whose newest probes fail counts before its verdict falls; held LBs do not count) is
-  an evidence problem, not health.
+  an evidence problem, not health; so is more than `max_failing` of the region's
+  servable addresses failing at once (every address of a failing LB, and the down or
+  failing addresses of an LB still up), so one address of every LB dying together
+  holds the plan as every LB dying does.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class LbHealth:
     reason: str = ""
     failing: bool = False  # newest probes fail, not yet fallen: counts toward fail-static
     down: tuple[str, ...] = ()  # addresses a quorum calls unhealthy (core/addresses.py)
+    failing_addresses: tuple[str, ...] = ()  # up, but their newest probes fail
 
 
 def wanted_capacity(
@@ -80,12 +84,14 @@ def holds_by_lb(region: Region, holds: Iterable[OperatorHold]) -> dict[LbId, Ope
 
 
 def too_many_failing(
-    region: Region,
+    index: RegionIndex,
     health: Mapping[LbId, LbHealth],
     holds: Mapping[LbId, OperatorHold],
     max_failing: float,
 ) -> list[str]:
-    """The fail-static alarm when more than `max_failing` of the LBs fail at once."""
+    """The fail-static alarm when more than `max_failing` of the LBs, or of the
+    region's servable addresses, fail at once."""
+    region = index.region
     if not region.lbs:
         return []
     # an LB whose newest probes fail counts before its verdict falls: when everything
@@ -98,4 +104,28 @@ def too_many_failing(
             f"{failing}/{len(region.lbs)} load balancers ({fraction:.0%}) fail at once, over the "
             f"plausibility limit {max_failing:.0%}; holding last good plan"
         ]
+    total = index.address_count
+    failing = addresses_failing(index, health, holds)
+    if total and failing / total > max_failing + 1e-9:
+        return [
+            f"{failing}/{total} addresses ({failing / total:.0%}) fail at once, over the "
+            f"plausibility limit {max_failing:.0%}; holding last good plan"
+        ]
     return []
+
+
+def addresses_failing(
+    index: RegionIndex, health: Mapping[LbId, LbHealth], holds: Mapping[LbId, OperatorHold]
+) -> int:
+    """How many of the region's servable addresses fail now: every one of a failing LB,
+    the down or failing ones of an LB still up; held LBs' addresses do not count."""
+    count = 0
+    for lb, h in health.items():
+        if lb in holds or lb not in index.servable:
+            continue
+        servable = index.servable[lb]
+        if not h.healthy or h.failing:
+            count += len(servable)
+        elif h.down or h.failing_addresses:
+            count += len((set(h.down) | set(h.failing_addresses)) & set(servable))
+    return count

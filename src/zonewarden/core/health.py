@@ -222,6 +222,12 @@ class Verdict:
         """The addresses a quorum calls unhealthy, sorted."""
         return tuple(sorted(a for a, v in self.addresses.items() if not v.healthy))
 
+    @property
+    def addresses_failing(self) -> tuple[str, ...]:
+        """The addresses still up whose newest probes fail at a quorum, sorted (they
+        count toward "fail at once" before their verdict falls, as an LB's do)."""
+        return tuple(sorted(a for a, v in self.addresses.items() if v.healthy and v.failing))
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:

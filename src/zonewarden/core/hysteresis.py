@@ -7,7 +7,9 @@ Two rules, on top of the probes' rise/fall (core/health.py):
   has been healthy without a break for `hold_down` seconds, doubled for every other
   time it left within the last `flap_window` seconds (capped at `max_damping` times),
   as BGP damps a flapping route: an LB that keeps flapping waits longer each time, so
-  its entries grow with the log of the time it flaps, not with the time itself.
+  its entries grow with the log of the time it flaps, not with the time itself. The
+  same rule (`hold_down_for`, `reentry_wait`) times an address's re-entry by the
+  address's own exits (core/addresses.py).
 Pure: `now` is passed in.
 """
 
@@ -37,6 +39,18 @@ def hold_down_for(exits: tuple[float, ...], now: float, h: Hysteresis) -> float:
     return h.hold_down * damping
 
 
+def reentry_wait(healthy_for: float, exits: tuple[float, ...], now: float, h: Hysteresis) -> str:
+    """Why something that left the plan (an LB, an address) waits before re-entry after
+    `healthy_for` seconds healthy, having left at times `exits`; "" once it may."""
+    hold = hold_down_for(exits, now, h)
+    if healthy_for + 1e-9 >= hold:
+        return ""
+    damped = (
+        f", damped x{hold / h.hold_down:g} after {len(exits)} exits" if hold > h.hold_down else ""
+    )
+    return f"hold-down: healthy for {healthy_for:.0f} s of {hold:g} s before re-entry{damped}"
+
+
 def settle(
     served: int,
     wanted: int,
@@ -52,15 +66,8 @@ def settle(
         return wanted, ""
     if served <= 0:
         since = 0.0 if healthy_since is None else now - healthy_since
-        hold = hold_down_for(exits, now, h)
-        if since + 1e-9 < hold:
-            damped = (
-                f", damped x{hold / h.hold_down:g} after {len(exits)} exits"
-                if hold > h.hold_down
-                else ""
-            )
-            return 0, f"hold-down: healthy for {since:.0f} s of {hold:g} s before re-entry{damped}"
-        return wanted, ""
+        why = reentry_wait(since, exits, now, h)
+        return (0, why) if why else (wanted, "")
     if abs(wanted - served) < h.deadband * served:
         return served, ""  # inside the deadband: no cause, nothing changes
     return wanted, ""

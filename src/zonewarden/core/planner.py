@@ -54,6 +54,7 @@ class Observation:
     reason: str = ""
     failing: bool = False  # newest probes fail, the verdict has not fallen yet
     down: tuple[str, ...] = ()  # addresses a quorum calls unhealthy (the LB may be healthy)
+    failing_addresses: tuple[str, ...] = ()  # up, but their newest probes fail
 
 
 def lb_weights(region: Region, health: Mapping[LbId, Observation]) -> dict[LbId, int]:

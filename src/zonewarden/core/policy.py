@@ -7,14 +7,16 @@ what the budget held back, and alarms (fail-static: nothing changes).
 
 Rules kept here, in this order (`step`):
 1. fail-static: when the evidence has problems (stale, vantage points split, source
-   down) or more than `max_failing` of the LBs fail at once, change nothing and alarm;
+   down) or more than `max_failing` of the LBs or of their addresses fail at once,
+   change nothing and alarm;
 2. increases and re-entries are free but pass hysteresis (deadband, hold-down);
 3. every automatic decrease is granted by the removal budget for the LB's AZ and for
    every endpoint that uses it, and may not take an endpoint below its capacity floor;
    what does not fit is held back and retried on later ticks, LBs in id order;
 4. an operator drain moves at once, is never budgeted and is named as the cause;
 5. an LB planned by address (`core.addresses`) is wanted at the share of its available
-   addresses, and the plan leaves out the addresses its served capacity does not cover.
+   addresses, and the plan leaves out the addresses its served capacity does not cover;
+   a left-out address re-enters after its own hold-down, damped by its own exits.
 
 Endpoints that share LBs share their capacity: one served value per LB, so every
 endpoint on it sees the same change. Pure: `now` is passed in.
@@ -32,7 +34,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from zonewarden.core.addresses import NO_ADDRESS_PLAN, AddressPlan, leave_out, unavailable
+from zonewarden.core.addresses import (
+    NO_ADDRESS_PLAN,
+    AddressPlan,
+    exits_after,
+    leave_out,
+    unavailable,
+)
+from zonewarden.core.addresses import cause as address_cause
 from zonewarden.core.budget import BudgetRule
 from zonewarden.core.evidence import (
     LbHealth,
@@ -120,7 +129,7 @@ def step(
     """One tick of the policy (see the module doc for the order of the rules)."""
     region = index.region
     by_lb = holds_by_lb(region, holds)
-    alarms = list(evidence_problems) + too_many_failing(region, health, by_lb, settings.max_failing)
+    alarms = list(evidence_problems) + too_many_failing(index, health, by_lb, settings.max_failing)
     if alarms:
         return Step(state, alarms=tuple(alarms))
     since = dict(state.healthy_since)
@@ -142,15 +151,13 @@ def step(
         servable = index.servable[lb]
         if h is not None and h.healthy and lb not in by_lb and len(servable) > 1:
             plan = state.addresses.get(lb, NO_ADDRESS_PLAN)
-            order, clocks, waits = unavailable(
-                servable, h.down, plan, now, settings.hysteresis.hold_down
-            )
+            order, clocks, waits = unavailable(servable, h.down, plan, now, settings.hysteresis)
             by_address[lb] = (wanted, order, clocks)
             waiting += [f"{lb} {w}" for w in waits]
+            if order or plan.out:
+                cause += "; " + address_cause(order, servable, plan, now, settings.hysteresis)
             if order:
-                basis = wanted
-                wanted = basis * (len(servable) - len(order)) // len(servable)
-                cause += f"; {len(order)}/{len(servable)} addresses out ({', '.join(order)})"
+                wanted = wanted * (len(servable) - len(order)) // len(servable)
         before = served.get(lb, 0)
         if first:
             served[lb] = wanted
@@ -187,7 +194,7 @@ def step(
             removed = before - served[lb]
             held.append(HeldBack(lb, before - wanted, removed, bound, until))
     exits = _exits(state, served, {c.lb for c in changes}, now, settings)
-    addresses = _address_plans(state, by_address, served, index)
+    addresses = _address_plans(state, by_address, served, index, now, settings.hysteresis)
     new_state = PolicyState(
         MappingProxyType(served), MappingProxyType(since), budget, exits, addresses
     )
@@ -199,19 +206,22 @@ def _address_plans(
     by_address: Mapping[LbId, tuple[int, list[str], dict[str, float]]],
     served: Mapping[LbId, int],
     index: RegionIndex,
+    now: float,
+    h: Hysteresis,
 ) -> Mapping[LbId, AddressPlan]:
-    """Which addresses each LB planned by address leaves out now; an LB not judged by
-    address this tick (unhealthy, held) keeps what it left out, so a failing LB whose
-    removal is held back never brings a dead address back."""
+    """Which addresses each LB planned by address leaves out now, and their exits; an
+    LB not judged by address this tick (unhealthy, held) keeps what it left out, so a
+    failing LB whose removal is held back never brings a dead address back."""
     out: dict[LbId, AddressPlan] = {}
     for lb, plan in state.addresses.items():
-        if lb not in by_address and plan.out:
+        if lb not in by_address and (plan.out or plan.exits):
             out[lb] = plan
     for lb, (basis, order, clocks) in by_address.items():
-        previous = state.addresses.get(lb, NO_ADDRESS_PLAN).out
-        left = leave_out(index.servable[lb], order, previous, basis, served.get(lb, 0))
-        if left:
-            out[lb] = AddressPlan(left, MappingProxyType(clocks))
+        plan = state.addresses.get(lb, NO_ADDRESS_PLAN)
+        left = leave_out(index.servable[lb], order, plan.out, basis, served.get(lb, 0))
+        exits = exits_after(plan, left, state.served.get(lb, 0) > 0, now, h)
+        if left or exits:
+            out[lb] = AddressPlan(left, MappingProxyType(clocks), exits)
     return MappingProxyType(out)
 
 

@@ -31,6 +31,7 @@ class RegionIndex:
             lb: tuple(a for t in sorted(types[lb]) for a in region.lbs[lb].addresses(t))
             for lb in region.lbs
         }
+        self.address_count = sum(len(a) for a in self.servable.values())
         self.nominal = {
             n: sum(region.lbs[lb].capacity for lb in e.lbs) for n, e in region.endpoints.items()
         }

@@ -59,6 +59,8 @@ class ProbeHealth:
         if evidence.problems:
             raise HealthUnavailable("; ".join(evidence.problems))
         return {
-            lb: Observation(v.healthy, v.capacity, v.reason, v.failing, v.addresses_down)
+            lb: Observation(
+                v.healthy, v.capacity, v.reason, v.failing, v.addresses_down, v.addresses_failing
+            )
             for lb, v in evidence.verdicts.items()
         }

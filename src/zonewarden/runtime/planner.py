@@ -129,7 +129,7 @@ class Planner:
         if pins and self.previous is not None:
             pinned = {n: self.previous.endpoints[n] for n in pins if n in self.previous.endpoints}
         health = {
-            lb: LbHealth(o.healthy, o.capacity, o.reason, o.failing, o.down)
+            lb: LbHealth(o.healthy, o.capacity, o.reason, o.failing, o.down, o.failing_addresses)
             for lb, o in self.observed.items()
             if lb in self.index.region.lbs
         }
