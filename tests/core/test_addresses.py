@@ -269,3 +269,79 @@ def test_the_damping_shows_in_the_wait_and_the_cause():
     assert not tick(healthy(), 15.0).changes
     (change,) = tick(healthy(), 1.0).changes
     assert f"{FLAPPER} back in after a hold-down of 16 s, damped x4 after 3 exits" in change.cause
+
+
+# -- a restart resumes the waiting addresses' clocks and exits from the ledger
+
+
+def _flapped_three_times() -> Run:
+    """lb-10's second address left the plan three times (next hold-down 4 s x 4 = 16 s),
+    and has been healthy for 5 s of it."""
+    run = Run(DAMPED)
+    for up in (6, 10, 6):
+        run.tick(healthy({LbId("lb-10"): (FLAPPER,)}))
+        for _ in range(up):
+            run.tick(healthy())
+    assert FLAPPER not in run.records()
+    return run
+
+
+def _healthy_when_back(forget: tuple[str, ...] = ()) -> float:
+    """Restart the planner from the store's plan and its ledger (minus what it
+    `forget`s): how long has the address been healthy when it returns?"""
+    import json
+
+    from zonewarden.core.policy import ledger_document, state_from_ledger
+
+    run = _flapped_three_times()
+    first_healthy = run.now - 5.0
+    doc = json.loads(json.dumps(ledger_document(run.state)))  # as the store keeps it
+    row = doc["addresses"]["lb-10"]
+    for key in forget:
+        row[key] = {}
+    restarted = Run(DAMPED)
+    restarted.plan, restarted.now = run.plan, run.now
+    restarted.state = state_from_ledger(doc)
+    restarted.tick(healthy(), rebuild=True)
+    while FLAPPER not in restarted.records():
+        restarted.tick(healthy())
+    return restarted.now - first_healthy
+
+
+def test_a_restarted_planner_resumes_a_waiting_address_s_hold_down():
+    assert _healthy_when_back() == 16.0  # neither early nor late
+
+
+def test_control_forgetting_the_exits_returns_the_address_before_its_hold_down():
+    assert _healthy_when_back(forget=("exits",)) < 16.0  # plain 4 s from the restart
+
+
+def test_control_forgetting_the_clocks_restarts_the_hold_down():
+    assert _healthy_when_back(forget=("since",)) > 16.0  # 16 s again from the restart
+
+
+def test_the_plan_not_the_ledger_says_which_addresses_are_out():
+    """A ledger row naming an address the plan carries (or a damaged row) changes
+    nothing; an address the plan left out without a ledger clock waits a full hold-down."""
+    from zonewarden.core.policy import state_from_ledger
+
+    run = _flapped_three_times()
+    doc = {
+        "addresses": {
+            "lb-10": {"out": [FLAPPER], "since": {FLAPPER: "soon"}, "exits": {FLAPPER: [1.0, "x"]}},
+            "lb-11": {"out": ["127.0.11.2"], "since": {"127.0.11.2": 0.0}, "exits": {}},
+            "lb-12": "damaged",
+        }
+    }
+    state = state_from_ledger(doc)
+    assert set(state.addresses) == {LbId("lb-10"), LbId("lb-11")}
+    assert state.addresses[LbId("lb-10")].since == {} and state.addresses[LbId("lb-10")].exits == {}
+    restarted = Run(DAMPED)
+    restarted.plan, restarted.now, restarted.state = run.plan, run.now, state
+    restarted.tick(healthy(), rebuild=True)
+    assert "127.0.11.2" in restarted.records()  # in the plan: in, whatever the ledger says
+    for _ in range(3):
+        restarted.tick(healthy())
+    assert FLAPPER not in restarted.records()  # no clock, no exits: the plain 4 s
+    restarted.tick(healthy())
+    assert FLAPPER in restarted.records()

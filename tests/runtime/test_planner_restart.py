@@ -66,3 +66,94 @@ def test_the_ledger_round_trips():
     back = state_from_ledger(ledger_document(state))
     assert back.budget == state.budget
     assert state_from_ledger({"spends": [["bad"]], "exits": {"x": ["nan?"]}}).budget.spends == ()
+
+
+V6 = "fd00:1::1"  # lb-1a's IPv6 address (the dual-stack endpoint serves it)
+
+
+class FlappingV6:
+    """The planner's own vantage point: every LB healthy, lb-1a's IPv6 address up or
+    down as the test says (lb-1a stays healthy on its IPv4 address)."""
+
+    def __init__(self, region) -> None:
+        self.region, self.down = region, False
+
+    def local(self, now):
+        from zonewarden.core.health import AddressReading, LbReading, VantageReport
+
+        readings = {lb: LbReading(True, now, "http 200") for lb in self.region.lbs}
+        readings["lb-1a"] = LbReading(
+            True,
+            now,
+            "",
+            addresses={
+                "127.0.1.1": AddressReading(True, now, "http 200"),
+                V6: AddressReading(not self.down, now, "connect refused" if self.down else ""),
+            },
+        )
+        return VantageReport("planner", now, readings)
+
+
+def v6_planned(store) -> bool:
+    return any(r.address == V6 for c in store.contents(store.newest()).values() for r in c.records)
+
+
+@pytest.mark.parametrize("remember", [True, False], ids=["ledger-kept", "control-forgotten"])
+def test_a_restarted_planner_resumes_a_flapping_address_s_hold_down(
+    tmp_path, remember, monkeypatch
+):
+    """lb-1a's IPv6 address left the plan three times (its next hold-down is 4 s x 4)
+    and has been healthy for 5 s when the planner restarts: the new planner returns it
+    16 s after it became healthy, as the old one would have. Control: a ledger without
+    the address plans returns it 4 s after the restart, before its hold-down."""
+    from click.testing import CliRunner
+
+    from zonewarden.cli.common import console
+    from zonewarden.cli.main import cli
+    from zonewarden.core.health import QuorumRule
+    from zonewarden.health.source import ProbeHealth
+
+    path = tmp_path / "region.toml"
+    path.write_text(
+        cfg.demo_toml().replace('health = "demo"', 'health = "static"\nhold_down = 4.0')
+    )
+    config = cfg.load(path)
+    store = open_store(config, create=True)
+    lb = FlappingV6(config.region)
+
+    def planner() -> Planner:
+        return Planner(config, store, ProbeHealth(config.region.lbs, QuorumRule(), local=lb.local))
+
+    first, now = planner(), 1.0
+    first.once(now)
+    for up in (6, 10, 6):  # down 1 s, then up: back after 4 s, then 8 s; then waiting 16 s
+        lb.down = True
+        now += 1
+        first.once(now)
+        assert not v6_planned(store)
+        lb.down = False
+        for _ in range(up):
+            now += 1
+            first.once(now)
+    healthy_since = now - 5.0
+    row = store.health_status()["lbs"]["lb-1a"]["addresses"][V6]
+    assert row["planned"] is False and row["waiting_s"] == 11.0 and row["exits"] == 3
+    monkeypatch.setattr(console, "_width", 240)  # one line per table row
+    out = CliRunner().invoke(cli, ["health", "--config", str(path)]).output
+    assert "waits 11 s more" in out and "left the plan 3x" in out
+    causes = [e.detail for e in store.audit_log(limit=1000) if e.kind == "cause"]
+    assert any(f"{V6}, left 2x in 600 s" in c for c in causes)
+    assert any(f"{V6} back in after a hold-down of 8 s, damped x2" in c for c in causes)
+    if not remember:
+        status = store.health_status()
+        del status["ledger"]["addresses"]
+        store.set_health_status(status)
+    restarted = planner()
+    while not v6_planned(store):
+        now += 1
+        restarted.once(now)
+    store.close()
+    if remember:
+        assert now - healthy_since == 16.0, "the restart changed the hold-down"
+    else:
+        assert now - healthy_since < 16.0, "the control should return it early"

@@ -131,16 +131,14 @@ def health(config_path: str | None, as_json: bool) -> None:
             row["reason"],
         )
         for address, probed in sorted(row.get("addresses", {}).items()):
-            planned = probed.get("planned")
-            table.add_row(
-                f"  {address}",
-                "",
-                word[probed.get("healthy")],
-                "",
-                {True: "in", False: "[red]out[/]", None: ""}[planned],
-                "",
-                str(probed.get("reason", "")),
-            )
+            planned = {True: "in", False: "[red]out[/]", None: ""}[probed.get("planned")]
+            waiting, exits = probed.get("waiting_s"), probed.get("exits")
+            if waiting is not None:
+                planned += f" (waits {float(waiting):.0f} s more)"
+            why = str(probed.get("reason", ""))
+            if exits:
+                why = f"left the plan {exits}x recently; {why}"
+            table.add_row(f"  {address}", "", word[probed.get("healthy")], "", planned, "", why)
     console.print(table)
     for held in status.get("held_back", []):
         console.print(

@@ -143,10 +143,11 @@ def weights_in(draft: PlanDraft) -> dict[LbId, int]:
 def plan_tick(inputs: TickInputs) -> TickDecision:
     """One tick: the policy step, then only the endpoints whose LBs changed weight."""
     index, region = inputs.index, inputs.index.region
-    state = inputs.state
-    if not state.served and inputs.previous is not None:
-        present = addresses_in(inputs.previous)
-        state = initial_state(index, weights_in(inputs.previous), kept=state, present=present)
+    state, previous = inputs.state, inputs.previous
+    if not state.served:  # a fresh or restarted planner: the plan says what is out
+        weights = weights_in(previous) if previous is not None else None
+        present = addresses_in(previous) if previous is not None else None
+        state = initial_state(index, weights, kept=state, present=present)
     stepped = step(
         state,
         index,

@@ -10,7 +10,8 @@ Shape (JSON; what `status`, the admin API and the dashboard read):
      "lbs": {"lb-1a": {"az": "use1-az1", "healthy": false, "reason": "...",
                        "capacity": 110, "served": 0, "weight": 0,
                        "addresses": {"127.0.1.1": {"healthy": false, "reason": "...",
-                                                   "down": 2, "fresh": 2, "planned": true}}}},
+                                                   "down": 2, "fresh": 2, "planned": true,
+                                                   "waiting_s": null, "exits": 1}}}},
      "vantage": {"fresh": ["planner", "az1"], "stale": ["az2 (31.0 s old)"],
                  "overload": ["planner: 40 probes shed in the last 3.1 s (...)"]},
      "by_vantage": {"az1": {"at": 1764612345.1, "lbs": 12, "healthy": 11,
@@ -24,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from zonewarden.core.addresses import NO_ADDRESS_PLAN, recent_exits, waiting_left
 from zonewarden.core.health import Evidence, VantageReport
+from zonewarden.core.hysteresis import Hysteresis
 from zonewarden.core.model import LbId
 from zonewarden.core.planner import Observation, TickDecision
 from zonewarden.core.policy import OperatorHold, PolicyState, RegionIndex, ledger_document
@@ -39,15 +42,20 @@ def status_document(
     now: float,
     holds: Iterable[OperatorHold],
     reports: Iterable[VantageReport] = (),
+    hysteresis: Hysteresis | None = None,
 ) -> dict[str, Any]:
+    """The document (see the module doc); an address row's `waiting_s` is how long a
+    left-out healthy address still waits out its (damped) hold-down, `exits` how often
+    it left the plan within the flap window."""
+    h = hysteresis if hysteresis is not None else Hysteresis()
     lbs = {}
     verdicts = evidence.verdicts if evidence is not None else {}
     for lb, config in index.region.lbs.items():
         obs = observed.get(lb)
         served = state.served.get(lb, 0)
         verdict = verdicts.get(lb)
-        plan = state.addresses.get(lb)
-        left_out = plan.out if plan is not None else frozenset()
+        plan = state.addresses.get(lb, NO_ADDRESS_PLAN)
+        left_out = plan.out
         lbs[str(lb)] = {
             "az": config.az,
             "healthy": None if obs is None else obs.healthy,
@@ -62,6 +70,8 @@ def status_document(
                     "down": v.down,
                     "fresh": v.fresh,
                     "planned": served > 0 and a not in left_out,
+                    "waiting_s": waiting_left(plan, a, now, h),
+                    "exits": recent_exits(plan, a, now, h),
                 }
                 for a, v in (verdict.addresses.items() if verdict is not None else ())
             },
@@ -84,7 +94,7 @@ def status_document(
             "overload": list(evidence.overload) if evidence else [],  # probes being shed
         },
         "by_vantage": {r.vantage: vantage_summary(r) for r in reports},
-        "ledger": ledger_document(state),  # the budget's spends and exits, for restarts
+        "ledger": ledger_document(state),  # spends, exits, address plans: for restarts
         "holds": [
             {
                 "scope": h.scope,

@@ -186,6 +186,9 @@ class Planner:
                 "planner: resumed the removal budget's ledger (%d removals in the window)",
                 len(restored.budget.spends),
             )
+        waiting = sum(len(p.since) for p in restored.addresses.values())
+        if waiting:
+            log.warning("planner: resumed the hold-down clocks of %d left-out address(es)", waiting)
         return restored
 
     def _audit_causes(self, decision: TickDecision, generation: int, now: float) -> None:
@@ -268,6 +271,7 @@ class Planner:
             now,
             self.store.operator_holds(),
             getattr(self.health, "reports", ()),
+            self.config.health.policy.hysteresis,
         )
         self.store.set_health_status(status)
         counters = resilience_metrics.snapshot()  # the probe queue's among them: for /metrics
