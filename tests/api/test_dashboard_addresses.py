@@ -79,7 +79,7 @@ def test_states_order_waiting_lines_and_unknown_keys_pass_through():
             "10.0.0.2": {"healthy": True, "planned": False},
             "10.0.0.3": {"healthy": True, "planned": False, "exits": 2},
             "10.0.0.4": {"healthy": False, "reason": "timeout", "planned": True},
-            "10.0.0.5": {"healthy": True, "planned": False, "hold_down_left": 12.0},
+            "10.0.0.5": {"healthy": True, "planned": False, "waiting_s": 12.0},
             "10.0.0.6": {},
         },
         waiting,
