@@ -143,3 +143,53 @@ def test_health_shows_each_address_and_a_dead_one_leaves_the_plan(region):
     assert row["addresses"][v4]["planned"] is True
     code, out = run("health", "--config", str(path))
     assert code == 0 and "fd00:" in out  # a row per address (the table wraps it)
+
+
+@pytest.mark.parametrize("count", [True, False], ids=["addresses-counted", "control-lbs-only"])
+def test_one_address_of_every_lb_down_is_fail_static(tmp_path, monkeypatch, count):
+    """Ten LBs' IPv6 addresses down at once, every LB still up on IPv4: 10 of the 24
+    addresses (42%) fail, over a 40% limit: the planner holds the last good plan and
+    says so in the audit log, its heartbeat, the status and `zonewarden health`.
+    Control: counting LBs only, the same outage drains those ten IPv6 addresses."""
+    from zonewarden.core import evidence
+    from zonewarden.core.health import AddressReading
+
+    if not count:
+        monkeypatch.setattr(evidence, "addresses_failing", lambda index, health, holds: 0)
+    path = tmp_path / "region.toml"
+    text = cfg.demo_toml().replace('health = "demo"', 'health = "static"')
+    path.write_text(text.replace("[planner]\n", "[planner]\nmax_unhealthy_fraction = 0.4\n"))
+    config = cfg.load(path)
+    store = open_store(config, create=True)
+    v6_down = False
+
+    def local(now: float) -> VantageReport:
+        readings = {}
+        for i, (lb_id, lb) in enumerate(sorted(config.region.lbs.items())):
+            v4, v6 = lb.ipv4[0], lb.ipv6[0]
+            down = v6_down and i < 10
+            addresses = {
+                v4: AddressReading(True, now, "http 200"),
+                v6: AddressReading(not down, now, "connect refused" if down else ""),
+            }
+            readings[lb_id] = LbReading(True, now, "", addresses=addresses)
+        return VantageReport("planner", now, readings)
+
+    planner = Planner(config, store, ProbeHealth(config.region.lbs, QuorumRule(), local=local))
+    planner.once(1.0)
+    v6_down = True
+    decision = planner.once(2.0)
+    v6 = {r.address for c in store.contents(store.newest()).values() for r in c.records}
+    v6 = {a for a in v6 if ":" in a}
+    alarm = "10/24 addresses (42%) fail at once, over the plausibility limit 40%"
+    audited = [e.detail for e in store.audit_log() if e.kind == "fail-static"]
+    (beat,) = [b for b in store.heartbeats() if b.actor == "planner"]
+    code, out = run("health", "--config", str(path))
+    store.close()
+    if count:
+        assert decision.action == "hold" and len(v6) == 12  # DNS unchanged
+        assert any(alarm in a for a in audited)
+        assert beat.phase == "fail-static" and alarm in beat.detail
+        assert code == 0 and "FAIL-STATIC" in out and "10/24 addresses" in out
+    else:
+        assert decision.action == "publish" and len(v6) == 2 and not audited
