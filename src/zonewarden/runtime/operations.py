@@ -18,7 +18,7 @@ import time
 from zonewarden.config import Config
 from zonewarden.core.gates import Limits, draft_valid, max_change, require
 from zonewarden.core.model import EndpointName, Generation, Plan, PlanDraft
-from zonewarden.errors import NotFound, PermanentError, ZoneWardenError
+from zonewarden.errors import NotFound, PermanentError, PublishConflict, ZoneWardenError
 from zonewarden.ports import RegionStore
 from zonewarden.repair import RepairReport as RepairReport  # one layer down, shared with sim
 from zonewarden.repair import Survey as Survey
@@ -109,6 +109,9 @@ def previous_content(store: RegionStore, name: EndpointName) -> Generation:
     raise NotFound(f"no stored plan has other content for {name}: nothing to roll back to")
 
 
+PIN_ATTEMPTS = 5
+
+
 def pin(
     store: RegionStore,
     config: Config,
@@ -117,19 +120,41 @@ def pin(
     *,
     actor: str,
     now: float,
+    compare_and_set: bool = True,
 ) -> Plan:
-    """Publish the newest plan with `name` serving generation `generation`'s content; pin it."""
+    """Publish the newest plan with `name` serving generation `generation`'s content; pin it.
+
+    The publish is a compare-and-set on the newest plan it copied, so a planner tick
+    published meanwhile is not overwritten (its changes to other endpoints would be lost
+    until the planner's next tick): on a conflict the pin copies the newer plan and tries
+    again, each retry audited (`publish-conflict`), at most PIN_ATTEMPTS times
+    (`compare_and_set=False` is the tests' control only)."""
     if name not in config.region.endpoints:
         raise NotFound(f"unknown endpoint {name} (known: {', '.join(config.region.endpoints)})")
     source = store.contents(generation, [name]).get(name)
     if source is None:
         raise NotFound(f"plan {generation} has no content for {name}")
-    endpoints = dict(store.contents(store.newest()))
-    endpoints[name] = source
-    draft = PlanDraft(endpoints)
-    require(draft_valid(draft, Limits()))
     store.set_pin(name, generation, actor=actor, now=now)
-    return store.publish(draft, source=f"pin {name}@{generation}", actor=actor, now=now)
+    for attempt in range(1, PIN_ATTEMPTS + 1):
+        newest = store.newest()
+        endpoints = dict(store.contents(newest))
+        endpoints[name] = source
+        draft = PlanDraft(endpoints)
+        require(draft_valid(draft, Limits()))
+        try:
+            return store.publish(
+                draft,
+                source=f"pin {name}@{generation}",
+                actor=actor,
+                now=now,
+                expect_newest=newest if compare_and_set else None,
+            )
+        except PublishConflict as exc:
+            if attempt == PIN_ATTEMPTS:
+                raise
+            log.info("pin %s: %s (attempt %d of %d)", name, exc, attempt, PIN_ATTEMPTS)
+            store.record(actor, "publish-conflict", now=now, detail=f"pin {name}: {exc}")
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def freeze(store: RegionStore, *, actor: str, now: float, reason: str = "") -> None:
