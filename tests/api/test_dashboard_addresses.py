@@ -39,6 +39,10 @@ def test_a_down_address_comes_first_with_its_reason_votes_and_plan(addressed):
     assert DOWN_REASON in down["reason"] and (down["down"], down["fresh"]) == (1, 1)
     assert rows[1]["state"] == "healthy" and rows[1]["planned"] is True
     assert h["address_problems"] == 1
+    assert "address_health" not in first  # one copy on the wire: the rows
+    full = {r["lb"]: r for r in client.get("/api/v1/health").json()["lbs"]}[DOWN_LB]
+    assert full["address_health"][DOWN_ADDRESS]["healthy"] is False
+    assert full["address_rows"] == rows
     others = [r for lb in h["lbs"][1:] for r in lb["address_rows"]]
     assert others and all(r["state"] == "healthy" for r in others)
 

@@ -74,6 +74,14 @@ def metrics(request: Request) -> Response:
     return Response(render(request.app.state.registry), media_type=CONTENT_TYPE)
 
 
+def _lb_page(v: RegionView, offset: int, limit: int, q: str) -> dict[str, Any]:
+    """The LB page as /api/v1/health has it, less `address_health`: the dashboard draws
+    `address_rows`, which carry the same fields and the state (one copy on the wire)."""
+    page = lb_health(v, offset, limit, q)
+    page["lbs"] = [{k: x for k, x in r.items() if k != "address_health"} for r in page["lbs"]]
+    return page
+
+
 @router.get("/api/v1/dashboard", tags=["read"])
 def dashboard(
     request: Request,
@@ -113,7 +121,7 @@ def dashboard(
             }
             for h in s.heartbeats
         ],
-        "health": lb_health(v, lb_offset, lb_limit, lb_q),
+        "health": _lb_page(v, lb_offset, lb_limit, lb_q),
         "endpoints": {
             "all": len(s.endpoints),
             "total": len(rows),
