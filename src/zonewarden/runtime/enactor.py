@@ -76,7 +76,7 @@ class EnactorRunner:
         self._budget_spent = False
         self.counts: collections.Counter[str] = collections.Counter()
         self._last_beat = 0.0
-        self._counters_sent: dict[str, dict[str, int]] = {}
+        self._counters_sent: dict[str, dict[str, int]] | None = None  # None: publish once
         self._plans_seen = 0  # etcd revision of the last publish a watch reported
         # fault injection: a slow enactor (the 2025 trigger) waits this long before each write
         self.write_delay = write_delay
