@@ -58,12 +58,9 @@ def state_of(row: Mapping[str, Any], waiting: str | None) -> str:
 
 
 def _waits(row: Mapping[str, Any]) -> bool:
-    """The planner may say so in the row itself (seconds of hold-down left)."""
-    for key in ("waiting_s", "hold_down_left", "waiting", "hold_down"):
-        value = row.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return True
-    return False
+    """The planner says so in the row itself: `waiting_s`, seconds of hold-down left."""
+    value = row.get("waiting_s")
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def address_rows(

@@ -99,13 +99,14 @@ function drawLbs(h) {
 
 // one probed address of an LB planned by address (state from api/addresses.py); keys
 // the planner adds to an address row show as they come
-const ADDRESS_KEYS = new Set(["healthy", "reason", "down", "fresh", "planned", "address", "state", "state_text", "problem", "waiting_why"]);
+const ADDRESS_KEYS = new Set(["healthy", "reason", "down", "fresh", "planned", "address", "state", "state_text", "problem", "waiting_why", "waiting_s", "exits"]);
 const STATE_CLASS = {down: "bad", waiting: "warn", "left-out": "warn", healthy: "good", unknown: ""};
 function addressRow(lb, a) {
   const votes = a.fresh == null ? "" : `${a.down ?? 0} of ${a.fresh} fresh say down`;
   const planned = a.planned === true ? "in the plan" : a.planned === false ? "out of the plan" : "";
   const left = typeof a.waiting_s === "number" && a.waiting_s > 0 ? [`${Math.ceil(a.waiting_s)} s of hold-down left`] : [];
-  const extra = left.concat(Object.entries(a).filter(([k, v]) => !ADDRESS_KEYS.has(k) && k !== "waiting_s" && v !== null && typeof v !== "object")
+  if (a.exits > 0) left.push(`left the plan ${plural(a.exits, "time", "times")} lately`);
+  const extra = left.concat(Object.entries(a).filter(([k, v]) => !ADDRESS_KEYS.has(k) && v !== null && typeof v !== "object")
     .map(([k, v]) => `${esc(k.replace(/_/g, " "))}: ${esc(v)}`)).join("; ");
   const why = [a.reason, a.waiting_why].filter(Boolean).map(esc).join(" — ");
   return `<tr class="addr${a.problem ? " problem" : ""}" data-lb="${esc(lb)}" data-address="${esc(a.address)}" data-state="${esc(a.state)}"><th scope="row" class="addr-name"><span class="sr">${esc(lb)} address </span>&#8627; ${esc(a.address)}</th><td></td><td class="${STATE_CLASS[a.state] ?? ""}">${esc(a.state_text)}</td><td class="votes">${votes}</td><td></td><td class="${a.planned === false ? "warn" : ""}">${planned}</td><td></td><td></td><td>${extra}</td><td class="detail">${why}</td></tr>`;
