@@ -7,7 +7,8 @@ Each of three vantage points probes every LB every `interval` (+-jitter); a prob
 dead LB fails, of a live one succeeds unless lost (`loss`). Every `tick` seconds the
 planner combines the vantage reports with the quorum and runs one `plan_tick`; a plan it
 publishes is applied at once. After every tick an independent checker, which never reads
-the planner's ledger, looks at the planned capacity series:
+the planner's ledger or state, counts the capacity the plan's records serve (per
+address and weight, sim/address_check.served) and looks at its series:
 
 - floor: every endpoint keeps at least `capacity_floor` of its nominal capacity, unless
   an operator drain is active on one of its LBs;
@@ -37,10 +38,11 @@ from zonewarden.core.health import (
     combine,
 )
 from zonewarden.core.hysteresis import Hysteresis
-from zonewarden.core.model import LbId
+from zonewarden.core.model import LbId, PlanDraft
 from zonewarden.core.planner import TickInputs, plan_tick
 from zonewarden.core.policy import LbHealth, OperatorHold, PolicySettings, PolicyState, RegionIndex
 from zonewarden.core.region import Region, demo_region
+from zonewarden.sim.address_check import MAX_WEIGHT, served
 
 VANTAGE = ("az1", "az2", "az3")
 
@@ -166,7 +168,7 @@ def run(seed: int, *, budget: bool = True, settings: SimSettings | None = None) 
                 operator_times.append(now)  # when the drain took effect, not when asked
             state, plan = decision.state, decision.draft
         out.held_back += len(decision.step.held_back)
-        _check(region, index, state, now, s, rule, drained, operator_times, series, out)
+        _check(region, index, plan, now, s, rule, drained, operator_times, series, out)
     return out
 
 
@@ -220,7 +222,7 @@ def _reading(state: CheckState) -> LbReading:
 def _check(
     region: Region,
     index: RegionIndex,
-    state: PolicyState,
+    plan: PlanDraft | None,
     now: float,
     s: SimSettings,
     rule: BudgetRule,
@@ -229,25 +231,31 @@ def _check(
     series: dict[str, list[tuple[float, float]]],
     out: Outcome,
 ) -> None:
-    if not state.served:
+    """The capacity the plan's records serve (sim/address_check.served), per name and
+    per AZ, against the floor and the budget per window; never the planner's state."""
+    if plan is None:
         return
+    reference = float(index.reference)
+    counted = served(region, plan, reference)
+    step = 2 * reference / MAX_WEIGHT  # one weight's rounding each way, per LB
     recent_operator = any(now - t < s.window for t in operator_times)
-    scopes: dict[str, tuple[float, float]] = {}  # scope -> (planned capacity, nominal)
+    scopes: dict[str, tuple[float, float, float]] = {}  # scope -> (served, nominal, slack)
     for name, ep in region.endpoints.items():
-        served = float(sum(state.served.get(lb, 0) for lb in ep.lbs))
-        scopes[f"endpoint {name}"] = (served, index.nominal[name])
-        if not drained and served + 1e-9 < s.floor * index.nominal[name]:
-            out.violations.append(f"t={now:.0f}: {name} serves {served} < floor")
+        value, slack = counted.names[name], step * len(ep.lbs)
+        scopes[f"endpoint {name}"] = (value, index.nominal[name], slack)
+        if not drained and value + slack < s.floor * index.nominal[name]:
+            out.violations.append(f"t={now:.0f}: {name} serves {value:.0f} < floor")
     for az, capacity in index.az_capacity.items():
-        in_az = float(sum(v for lb, v in state.served.items() if region.lbs[lb].az == az))
-        scopes[f"az {az}"] = (in_az, capacity)
-    for scope, (value, total) in scopes.items():
+        lbs = [lb for lb, c in region.lbs.items() if c.az == az]
+        value = sum(counted.lbs[lb] for lb in lbs)
+        scopes[f"az {az}"] = (value, capacity, step * len(lbs))
+    for scope, (value, total, slack) in scopes.items():
         points = series.setdefault(scope, [])
         points.append((now, value))
         removed = removed_in_window(points, now, rule.window)
-        if not recent_operator and removed > rule.fraction * total + 1e-6:
+        if not recent_operator and removed > rule.fraction * total + slack:
             out.violations.append(
-                f"t={now:.0f}: {scope} lost {removed:g} of {total:g} within {rule.window:g} s"
+                f"t={now:.0f}: {scope} lost {removed:.0f} of {total:g} within {rule.window:g} s"
             )
 
 
