@@ -112,7 +112,7 @@ def kinds(outcomes: list[AddressOutcome]) -> dict[str, int]:
         "budget": "within",
         "floor": "< floor",
         "dead address stayed": "still in the plan",
-        "fail-static": "LBs dead, yet",
+        "fail-static": "dead, yet a plan",
         "empty": "has no",
     }
     return {

@@ -14,8 +14,9 @@ Invariants:
 - budget: no name and no AZ lost more than `fraction` of its capacity within any
   window (the highest value in the window minus the current one), except in windows
   where an operator drain took effect;
-- fail-static: once more than `max_failing` of the LBs have been wholly dead for the
-  detection time, a published plan takes capacity from no name;
+- fail-static: once more than `max_failing` of the LBs have been wholly dead (or,
+  with `address_fail_static`, of the servable addresses) for the detection time, a
+  published plan takes capacity from no name;
 - a dead address leaves: an address dead (or stalled) for longer than the detection
   time stays in the plan for no more than `grace` ticks in which the budget had room to
   take it out (the checker's own tally of what left each scope in the window, plus the
@@ -90,6 +91,7 @@ class Limits:
     detect: float = 8.0  # seconds from a death until the planner may be expected to see it
     grace: int = 3  # ticks a dead address may linger with room for its removal
     recover: float = 40.0  # seconds after a drain ends for its capacity to come back
+    address_fail_static: bool = False  # more than max_failing of the addresses dead holds too
 
 
 @dataclass
@@ -111,6 +113,7 @@ class Checker:
 
     def __post_init__(self) -> None:
         self.reference = float(max(c.capacity for c in self.region.lbs.values()))
+        self.addresses = sum(len(servable(self.region, lb)) for lb in self.region.lbs)
         self.nominal = {n: float(self.region.nominal_capacity(n)) for n in self.region.endpoints}
         self.az_nominal: dict[str, float] = {}
         for c in self.region.lbs.values():
@@ -208,7 +211,17 @@ class Checker:
             for lb, c in self.region.lbs.items()
             if c.az not in drained and all((lb, a) in self._broken_since for a in lb_addresses(c))
         ]
-        if len(dead) / len(self.region.lbs) > self.limits.max_failing:
+        broken = sum(
+            1
+            for lb, c in self.region.lbs.items()
+            if c.az not in drained
+            for a in servable(self.region, lb)
+            if (lb, a) in self._broken_since
+        )
+        by_address = self.limits.address_fail_static and broken > self.limits.max_failing * (
+            self.addresses
+        )
+        if len(dead) / len(self.region.lbs) > self.limits.max_failing or by_address:
             self._mass_since = now if self._mass_since is None else self._mass_since
         else:
             self._mass_since = None
@@ -217,7 +230,8 @@ class Checker:
             for name, value in s.names.items():
                 if value + self.slack[name] < last.names[name]:
                     self.violations.append(
-                        f"t={now:.0f}: {len(dead)}/{len(self.region.lbs)} LBs dead, yet a plan "
+                        f"t={now:.0f}: {len(dead)}/{len(self.region.lbs)} LBs and "
+                        f"{broken}/{self.addresses} addresses dead, yet a plan "
                         f"took {last.names[name] - value:.0f} from {name}"
                     )
 

@@ -40,6 +40,10 @@ from zonewarden.sim.address_world import (
     schedule,
 )
 
+# whether the planner's fail-static counts addresses (core/evidence.py), so the checker
+# expects one address of every LB dying together to hold the plan when they are the most
+ADDRESS_FAIL_STATIC = False
+
 
 @dataclass(frozen=True, slots=True)
 class AddressSettings:
@@ -82,9 +86,11 @@ def run(
     settings: AddressSettings | None = None,
     faults: Callable[[Region], list[Fault]] | None = None,
     dualstack: bool = False,
+    plausibility: bool = True,
 ) -> AddressOutcome:
     """One seed; `faults` replaces the seed's random schedule (a scenario); `dualstack`
-    gives every LB IPv6 addresses and one name AAAA records (address_region)."""
+    gives every LB IPv6 addresses and one name AAAA records (address_region);
+    `plausibility=False` is fail-static's control (the planner's limit at 100%)."""
     s = settings or AddressSettings()
     rng = random.Random(f"addresses/{seed}")
     region = address_region(rng, dualstack=dualstack)
@@ -94,7 +100,7 @@ def run(
         endpoint_budget=rule if budget else None,
         az_budget=rule if budget else None,
         hysteresis=Hysteresis(hold_down=s.hold_down),
-        max_failing=s.max_failing,
+        max_failing=s.max_failing if plausibility else 1.0,
         capacity_floor=s.floor,
     )
     quorum = QuorumRule(unhealthy_share=0.5, max_age=5 * s.interval, min_fresh=2)
@@ -110,6 +116,7 @@ def run(
             detect=detect,
             grace=3,
             recover=s.hold_down + detect,
+            address_fail_static=ADDRESS_FAIL_STATIC,
         ),
     )
     out = AddressOutcome(seed, lbs=len(region.lbs))
