@@ -6,15 +6,16 @@ the production quorum per address (`core.health.combine`) and planner tick
 Theory of operation. One seed fixes a region (sim/address_world.py), a fault schedule
 and every probe. Three vantage points probe every address; every `tick` seconds the
 planner combines their reports with the quorum and runs one `plan_tick` with each LB's
-verdict and the addresses a quorum calls down, exactly as runtime/planner.py does; a
-plan it publishes is in force at once. After every tick the independent checker
+verdict, the addresses a quorum calls down and those whose newest probes fail, exactly
+as runtime/planner.py does; a plan it publishes is in force at once. After every tick the independent checker
 (sim/address_check.py) counts capacity from the plan's records and checks the floor,
 the budget per window, fail-static, never-empty and that dead addresses leave.
 
 Controls (the tests assert they fail): `budget=False` (the removal budget off: every
 dead address leaves at once) breaks the budget per window on most seeds;
 `addresses=False` (the verdicts without the addresses that are down, as planning per
-LB did) leaves dead addresses in the plan with room to remove them.
+LB did) leaves dead addresses in the plan with room to remove them;
+`plausibility=False` (with the budget off) drains when most addresses die at once.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from zonewarden.sim.address_world import (
     schedule,
 )
 
-# whether the planner's fail-static counts addresses (core/evidence.py), so the checker
-# expects one address of every LB dying together to hold the plan when they are the most
-ADDRESS_FAIL_STATIC = False
+# the planner's fail-static counts addresses (core/evidence.py), so the checker expects
+# one address of every LB dying together to hold the plan when they are most of them
+ADDRESS_FAIL_STATIC = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,12 @@ def run(
         evidence = combine(probes.reports(now), region.lbs, now, quorum)
         health = {
             lb: LbHealth(
-                v.healthy, None, v.reason, v.failing, v.addresses_down if addresses else ()
+                v.healthy,
+                None,
+                v.reason,
+                v.failing,
+                v.addresses_down if addresses else (),
+                v.addresses_failing if addresses else (),
             )
             for lb, v in evidence.verdicts.items()
         }
