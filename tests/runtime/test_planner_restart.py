@@ -157,3 +157,77 @@ def test_a_restarted_planner_resumes_a_flapping_address_s_hold_down(
         assert now - healthy_since == 16.0, "the restart changed the hold-down"
     else:
         assert now - healthy_since < 16.0, "the control should return it early"
+
+
+class Lease:
+    """A leader lease the test hands from planner to planner."""
+
+    def __init__(self) -> None:
+        self.holder = ""
+
+
+class Held:
+    def __init__(self, lease: Lease, name: str) -> None:
+        self.lease, self.name, self.leading = lease, name, False
+
+    def campaign(self) -> bool:
+        self.leading = self.lease.holder == self.name
+        return self.leading
+
+    def resign(self) -> None:
+        self.leading = False
+
+
+@pytest.mark.parametrize("resume", [True, False], ids=["resumed", "control-stale-state"])
+def test_a_planner_that_leads_again_resumes_the_other_leader_s_state(tmp_path, monkeypatch, resume):
+    """Planner A leads, then B takes over while lb-1a's IPv6 address flaps (three exits:
+    next hold-down 16 s); A leads again 5 s into that wait. A resumes B's ledger and the
+    plan: the address returns 16 s after it became healthy. Control: A planning on its
+    own state from before B (no address plan, no exits) returns it at once."""
+    from zonewarden.core.health import QuorumRule
+    from zonewarden.health.source import ProbeHealth
+
+    if not resume:
+        monkeypatch.setattr(Planner, "_forget_state", lambda self: None)
+    path = tmp_path / "region.toml"
+    path.write_text(
+        cfg.demo_toml().replace('health = "demo"', 'health = "static"\nhold_down = 4.0')
+    )
+    config = cfg.load(path)
+    store = open_store(config, create=True)
+    lb, lease = FlappingV6(config.region), Lease()
+
+    def planner(name: str) -> Planner:
+        health = ProbeHealth(config.region.lbs, QuorumRule(), local=lb.local)
+        return Planner(config, store, health, leadership=Held(lease, name), actor=name)
+
+    def tick(p: Planner, now: float) -> None:
+        if p.leads():
+            p.once(now)
+
+    a, b = planner("a"), planner("b")
+    lease.holder, now = "a", 1.0
+    tick(a, now)
+    lease.holder = "b"
+    for up in (6, 10, 6):
+        lb.down = True
+        now += 1
+        tick(a, now)
+        tick(b, now)
+        lb.down = False
+        for _ in range(up):
+            now += 1
+            tick(a, now)
+            tick(b, now)
+    healthy_since = now - 5.0
+    assert not v6_planned(store)
+    lease.holder = "a"
+    while not v6_planned(store):
+        now += 1
+        tick(b, now)
+        tick(a, now)
+    store.close()
+    if resume:
+        assert now - healthy_since == 16.0, "the returning leader changed the hold-down"
+    else:
+        assert now - healthy_since == 6.0, "the control should return it at once"

@@ -7,6 +7,9 @@ Rules kept here:
   rollback, repair or operator plan published meanwhile is never overwritten: the tick is
   re-planned on top of it (`PublishConflict`);
 - pinned endpoints keep the newest plan's content;
+- a planner that starts, or takes the leader lease (again), resumes the policy state
+  the last leader left in the store (the ledger with the health status, the newest
+  plan), never its own state from before;
 - every change's cause is in the audit log (`cause` rows, one per LB, with the plan's
   generation), what the budget holds back is audited once per distinct hold, a
   fail-static alarm once when it starts and once when it clears (`fail-static`,
@@ -307,9 +310,16 @@ class Planner:
         if now_leading and not was:
             log.warning("planner: leader now (took over the lease)")
             self.based_on, self._rebuild = 0, True  # plan on top of whatever was published
+            self._forget_state()
         elif was and not now_leading:
             log.warning("planner: lost the leader lease; standing by")
         return now_leading
+
+    def _forget_state(self) -> None:
+        """On taking the lease, drop this planner's own policy state (from before another
+        leader ran): the next tick resumes the last leader's ledger (budget, exits,
+        address clocks) and its newest plan, as a restarted planner does."""
+        self.state = PolicyState()
 
     async def run(self, stop: asyncio.Event, lease: RoleLease | None = None) -> None:
         """Plan every interval; a failure is logged and audited once, retried (slowly
