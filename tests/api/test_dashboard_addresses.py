@@ -8,7 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.addressed import DOWN_ADDRESS, DOWN_LB, DOWN_REASON, addressed_planner
-from zonewarden.api.addresses import address_rows, by_address, every_address, waiting_by_address
+from zonewarden.api.addresses import (
+    address_rows,
+    by_address,
+    every_address,
+    problem_count,
+    waiting_by_address,
+)
 from zonewarden.api.app import ApiOptions, create_app
 
 
@@ -76,18 +82,15 @@ def test_states_order_waiting_lines_and_unknown_keys_pass_through():
         ["lb-1a 10.0.0.2: hold-down: healthy for 3 s of 30 s", "lb-1b: hold-down: 2 s of 5 s"]
     )
     assert waiting == {("lb-1a", "10.0.0.2"): "hold-down: healthy for 3 s of 30 s"}
-    rows = address_rows(
-        "lb-1a",
-        {
-            "10.0.0.1": {"healthy": True, "planned": True},
-            "10.0.0.2": {"healthy": True, "planned": False},
-            "10.0.0.3": {"healthy": True, "planned": False, "exits": 2},
-            "10.0.0.4": {"healthy": False, "reason": "timeout", "planned": True},
-            "10.0.0.5": {"healthy": True, "planned": False, "waiting_s": 12.0},
-            "10.0.0.6": {},
-        },
-        waiting,
-    )
+    addresses = {
+        "10.0.0.1": {"healthy": True, "planned": True},
+        "10.0.0.2": {"healthy": True, "planned": False},
+        "10.0.0.3": {"healthy": True, "planned": False, "exits": 2},
+        "10.0.0.4": {"healthy": False, "reason": "timeout", "planned": True},
+        "10.0.0.5": {"healthy": True, "planned": False, "waiting_s": 12.0},
+        "10.0.0.6": {},
+    }
+    rows = address_rows("lb-1a", addresses, waiting)
     states = [(r["address"], r["state"]) for r in rows]
     assert states == [
         ("10.0.0.4", "down"),  # down, though the budget still keeps it planned
@@ -99,6 +102,7 @@ def test_states_order_waiting_lines_and_unknown_keys_pass_through():
     ]
     assert rows[3]["exits"] == 2  # what this module does not know is kept
     assert by_address(rows)
+    assert problem_count("lb-1a", addresses) == sum(r["problem"] for r in rows) == 5
     assert not by_address(address_rows("lb-1a", {"10.0.0.1": {"healthy": False}}, {}))
     every = every_address(
         {

@@ -21,7 +21,7 @@ Rules kept here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from typing import Any
 
 STATES = ("down", "waiting", "left-out", "healthy", "unknown")
@@ -69,7 +69,7 @@ def address_rows(
     """One row per probed address of `lb`, problems first."""
     rows = []
     for address, raw in addresses.items():
-        row = dict(raw) if isinstance(raw, Mapping) else {}
+        row = dict(raw) if isinstance(raw, dict) else {}
         why = waiting.get((lb, address))
         state = state_of(row, why)
         rows.append(
@@ -86,9 +86,23 @@ def address_rows(
     return rows
 
 
-def by_address(rows: list[dict[str, Any]]) -> bool:
+def by_address(rows: Sized) -> bool:
     """Whether the dashboard shows the LB's addresses as rows of their own."""
     return len(rows) > 1
+
+
+def problem_count(lb: str, addresses: Mapping[str, Any]) -> int:
+    """How many of the rows `address_rows` would give `lb` are problems, without building
+    them: every LB's count sorts the LBs, the rows are built for one page only. (Whether
+    a problem address waits or is left out does not change the count.)"""
+    if not by_address(addresses):
+        return 0
+    # a status document is JSON: plain dicts (a dict check, not the slower Mapping ABC)
+    return sum(
+        1
+        for row in addresses.values()
+        if state_of(row if type(row) is dict else {}, None) != "healthy"
+    )
 
 
 def every_address(health: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from zonewarden.api.addresses import address_rows, by_address, waiting_by_address
+from zonewarden.api.addresses import address_rows, by_address, problem_count, waiting_by_address
 from zonewarden.api.view import RegionView, Snapshot
 from zonewarden.core.alarms import HOLDING_PHASES
 from zonewarden.runtime.health_status import vantage_summary
@@ -48,9 +48,7 @@ def budget_held(s: Snapshot) -> float | None:
     return None
 
 
-def _probe_row(
-    lb: str, probed: Mapping[str, Any] | None, waiting: Mapping[tuple[str, str], str]
-) -> dict[str, Any]:
+def _probe_row(lb: str, probed: Mapping[str, Any] | None) -> dict[str, Any]:
     if probed is None:
         return {
             "az": None,
@@ -59,9 +57,9 @@ def _probe_row(
             "capacity": None,
             "planned": None,
             "address_health": {},
-            "address_rows": [],
+            "address_problems": 0,
         }
-    rows = address_rows(lb, probed.get("addresses") or {}, waiting)
+    addresses = probed.get("addresses") or {}
     return {
         "az": probed.get("az"),
         "healthy": probed.get("healthy"),
@@ -69,11 +67,19 @@ def _probe_row(
         "capacity": probed.get("capacity"),
         "planned": probed.get("served"),
         # each probed address: its own verdict, the votes and why (runtime/health_status)
-        "address_health": probed.get("addresses", {}),
-        # the same, one row each with its state, problems first; only for an LB planned
-        # by address (api/addresses.py): an LB of one address stays one row
-        "address_rows": rows if by_address(rows) else [],
+        "address_health": addresses,
+        "address_problems": problem_count(lb, addresses),
     }
+
+
+def _with_address_rows(
+    row: Mapping[str, Any], waiting: Mapping[tuple[str, str], str]
+) -> dict[str, Any]:
+    """An LB's row with `address_rows`: its addresses, one row each with its state,
+    problems first; only for an LB planned by address (api/addresses.py): an LB of one
+    address stays one row. Built for the rows a request returns, not for every LB."""
+    rows = address_rows(row["lb"], row["address_health"], waiting)
+    return {**row, "address_rows": rows if by_address(rows) else []}
 
 
 def vantage_points(s: Snapshot) -> list[dict[str, Any]]:
@@ -111,10 +117,9 @@ def lb_health(
     s = v.snapshot
     holding, why = fail_static(s)
     vantage = s.health.get("vantage") or {}
-    points, every = _lb_rows(s)
+    points, every, waiting = _lb_rows(s)
     lbs = [r for r in every if q.lower() in r["lb"].lower()] if q else every
     unhealthy = sum(1 for r in lbs if r["healthy"] is False)
-    address_problems = sum(1 for r in lbs for a in r["address_rows"] if a["problem"])
     lbs_page = lbs if limit is None else lbs[offset : offset + limit]
     return {
         "fail_static": holding,
@@ -132,22 +137,24 @@ def lb_health(
         "health_at": s.health.get("at"),
         "lb_total": len(lbs),
         "lb_unhealthy": unhealthy,
-        "address_problems": address_problems,
+        "address_problems": sum(r["address_problems"] for r in lbs),
         "lb_serving": sum(1 for r in lbs if r["serving"]),
         "lb_offset": offset,
-        "lbs": lbs_page,
+        "lbs": [_with_address_rows(r, waiting) for r in lbs_page],
     }
 
 
 _memo: list[Any] = [None, None]  # [snapshot, its rows]: one snapshot's rows, built once
+Rows = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[tuple[str, str], str]]
 
 
-def _lb_rows(s: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Vantage points and every LB's row, problems first then by name; built once per
-    snapshot (the view replaces the snapshot on refresh, so identity is the key)."""
+def _lb_rows(s: Snapshot) -> Rows:
+    """Vantage points, every LB's row (problems first, then by name) and the addresses
+    waiting out their hold-down; built once per snapshot (the view replaces the snapshot
+    on refresh, so identity is the key)."""
     snapshot, rows = _memo
     if snapshot is s:
-        found: tuple[list[dict[str, Any]], list[dict[str, Any]]] = rows
+        found: Rows = rows
         return found
     loads = s.lbs
     probed: Mapping[str, Any] = s.health.get("lbs") or {}
@@ -167,15 +174,15 @@ def _lb_rows(s: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 "weight": load.weight if load else 0,
                 "addresses": list(load.addresses) if load else [],
                 "serving": load is not None and load.serving,
-                **_probe_row(lb, probed.get(lb), waiting),
+                **_probe_row(lb, probed.get(lb)),
                 "down_at": [p["vantage"] for p in points if lb in p["down"]],
                 "failing_at": [p["vantage"] for p in points if lb in p["failing"]],
                 "held_back": held.get(lb),  # capacity the removal budget keeps here
             }
         )
     out.sort(key=lambda r: (not _problem(r), r["lb"]))
-    _memo[:] = [s, (points, out)]
-    return points, out
+    _memo[:] = [s, (points, out, waiting)]
+    return points, out, waiting
 
 
 def _problem(row: Mapping[str, Any]) -> bool:
@@ -184,5 +191,5 @@ def _problem(row: Mapping[str, Any]) -> bool:
         or bool(row["down_at"])
         or not row["serving"]
         or bool(row["held_back"])
-        or any(a["problem"] for a in row["address_rows"])
+        or row["address_problems"] > 0
     )
