@@ -240,6 +240,8 @@ def up(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
     replay = RaceScenario(store, protocol=chosen) if race else None
+    if replay is not None:
+        replay.say = lambda msg: err_console.print(f"[yellow]{msg}[/]")
     supervisor.start(lambda msg: console.print(f"[green]{msg}[/]"))
     console.print(
         f"[green]region {config.region.name} up[/] with {len(children)} processes ({chosen} protocol)"

@@ -19,7 +19,7 @@ it). The replay loops, and each step waits on what the store shows, never on tim
   just written; the victim and the other enactors are paused, the lock is released, and
   B's clean-up deletes H with its records: those names answer NOERROR with no addresses,
   and every enactor is stuck on the dangling pointer until `zonewarden repair` (the
-  replay does not pause anything while a name is empty). A step that does not come
+  replay ends there, so a repaired region stays repaired). A step that does not come
   within its bound abandons the round (said in the log) and a new one starts.
 
 Rules kept here: every decision reads only the store (audit log, heartbeats, newest
@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, cast
@@ -97,12 +97,14 @@ class RaceScenario:
     retention: int = RETENTION
     run_for: tuple[float, float] = (0.15, 0.4)  # seconds the victim runs between pauses
     max_pause: float = 4.0  # safe: resume anyway after this long
+    say: Callable[[str], None] = log.warning  # what a round did, for the user
     step: Step = Step.RUNNING
     step_at: float = 0.0
     held: int = 0  # the generation the victim held when paused
     next_pause: float = field(default_factory=lambda: time.monotonic() + 1.0)
     pauses: int = 0
     rounds: int = 0  # legacy rounds that ended with the held plan deleted under a stale write
+    broke: bool = False  # legacy: a round left names empty; the replay is over
     writer: str = ""  # legacy: B, the enactor whose clean-up deletes the held plan
     _flip: bool = False
     _cursor: int = 0  # audit sequence read so far
@@ -148,8 +150,8 @@ class RaceScenario:
 
     # -- the steps ---------------------------------------------------------------------
     def _maybe_pause(self, now: float) -> None:
-        if now < self.next_pause or (self.protocol == "legacy" and self._any_empty()):
-            return  # legacy: the region is broken; nothing to replay until a repair
+        if now < self.next_pause or self.broke:
+            return  # legacy: the region is broken, and stays so after a repair
         chosen = self._chosen_plan()
         if chosen is None:
             return
@@ -233,6 +235,18 @@ class RaceScenario:
     def _on_cleanup(self, now: float) -> None:
         if self.writer in self._cleaned and not self._plan_exists(self.held):
             self.rounds += 1
+            empty = sorted(n for n, e in self.store.read_zone().items() if e.empty)
+            self.broke = bool(empty)
+            self.say(
+                f"race: {VICTIM}'s stale writes of plan {self.held} landed, then "
+                f"{self.writer}'s age-only clean-up deleted that plan: "
+                + (
+                    f"{', '.join(empty)} answer empty until `zonewarden repair` "
+                    "(the replay stops here)"
+                    if empty
+                    else "nothing went empty (written anew since); another round follows"
+                )
+            )
             self._end_round(
                 now,
                 f"{self.writer}'s clean-up deleted plan {self.held}: {self._cleaned[self.writer]}",
@@ -313,9 +327,6 @@ class RaceScenario:
 
     def _plan_exists(self, generation: int) -> bool:
         return self.store.header(Generation(generation)) is not None
-
-    def _any_empty(self) -> bool:
-        return any(e.empty for e in self.store.read_zone().values())
 
     def _live_others(self) -> list[str]:
         return [a for a, p in self.others.items() if p.poll() is None]
