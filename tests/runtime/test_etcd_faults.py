@@ -97,8 +97,23 @@ def test_one_member_of_three_dies_mid_race_safe_holds_and_progresses(cluster, re
             seen["killed"] = cluster.leader() or 0
             cluster.kill(seen["killed"])
 
+    def shown() -> bool:  # a loaded box plans slowly: race on until the race has shown it
+        newest = _try(store.newest) or 0
+        if "killed" not in seen or newest <= seen["newest_at_kill"] + 10:
+            return False
+        audit = _try(lambda: store.audit_log(limit=1_000_000)) or []
+        return any(e.kind == "fenced" and e.actor == "az1" for e in audit)
+
     observer, _, procs = run_race(
-        tmp_path, "safe", seconds=9.0, seed=SEED, store=store, cfg=cfg, on_tick=crash_leader
+        tmp_path,
+        "safe",
+        seconds=9.0,
+        seed=SEED,
+        store=store,
+        cfg=cfg,
+        on_tick=crash_leader,
+        until=shown,
+        bound=60.0,
     )
     try:
         procs[0].terminate()
