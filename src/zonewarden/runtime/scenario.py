@@ -133,14 +133,14 @@ class RaceScenario:
         self._follow()
         if self.victim is None or self.victim.poll() is not None:
             if self.step is not Step.RUNNING:
-                self._end_round(now, "the victim is gone")
+                self._abandon(now, "the victim is gone")
             return
         if self.step is Step.RUNNING:
             self._maybe_pause(now)
         elif self.step is Step.PAUSED:
             self._on_paused(now)
         elif now - self.step_at > STEP_BOUND:
-            self._end_round(now, f"no progress in step {self.step} for {STEP_BOUND:.0f}s")
+            self._abandon(now, f"no progress in step {self.step} for {STEP_BOUND:.0f}s")
         elif self.step in (Step.BARRIER, Step.REARM):
             self._on_barrier(now)
         elif self.step is Step.STALE:
@@ -171,12 +171,12 @@ class RaceScenario:
         if int(self.store.newest()) >= self.held + self.retention:
             self._lock_barrier(now)
         elif now - self.step_at > STEP_BOUND:
-            self._end_round(now, "the planner did not move on")
+            self._abandon(now, "the planner did not move on")
 
     def _on_barrier(self, now: float) -> None:
         names = self._names()
         if len(names) < 2:
-            self._end_round(now, "the race needs two endpoints or more")
+            self._abandon(now, "the race needs two endpoints or more")
             return
         last, before = names[-1], names[-2]
         if self.step is Step.REARM:  # wait until the released passes are past the barrier
@@ -192,7 +192,7 @@ class RaceScenario:
         if not waiting or len(waiting) < len(self._live_others()):
             return  # some pass has not reached the barrier yet
         if not self._plan_exists(self.held):
-            self._end_round(now, f"plan {self.held} was deleted before the stale write")
+            self._abandon(now, f"plan {self.held} was deleted before the stale write")
             return
         old_enough = [a for a, g in waiting.items() if g > self.held + self.retention]
         if not old_enough:  # every pass there is too young to delete H: let them finish
@@ -257,6 +257,11 @@ class RaceScenario:
         self.step, self.step_at = step, now
         if step is Step.CLEANUP:
             self._cleaned.clear()
+
+    def _abandon(self, now: float, why: str) -> None:
+        if self.protocol == "legacy":
+            self.say(f"race: round abandoned ({why}); another follows")
+        self._end_round(now, why)
 
     def _end_round(self, now: float, why: str) -> None:
         self._unlock_barrier()
