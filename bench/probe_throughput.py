@@ -8,7 +8,9 @@ processes on 127.1.x.y), then, in this process, alternately for `--rounds` round
 
 - ZoneWarden: the real `Prober` (health/prober.py) over every address with interval 0,
   so it probes as fast as it can, at most `--cap` probes in flight (checked: the peak
-  in-flight count it records must not exceed the cap);
+  in-flight count it records must not exceed the cap); every address then always has
+  a probe waiting, so the queue is as deep as the addresses (`--queue-depth`; a smaller
+  one is full all the time and sheds, the overload path, which costs throughput);
 - the peer: a bare asyncio loop doing the same work and nothing else (connect, and for
   http a GET and a read), through a semaphore of the same cap.
 
@@ -47,6 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--addresses", type=int, default=5000)
     p.add_argument("--seconds", type=float, default=5.0, help="per side per round")
     p.add_argument("--cap", type=int, default=256, help="max concurrent probes")
+    p.add_argument(
+        "--queue-depth",
+        type=int,
+        default=0,
+        help="the prober's [health] queue_depth (default: the address count, so admission "
+        "never sheds; below it, the queue is full all the time and sheds, as under overload)",
+    )
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--kind", choices=["tcp", "http", "both"], default="both")
     p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help="both sides")
@@ -90,9 +99,16 @@ def targets(addresses: list[str], kind: str) -> dict[LbId, CheckTarget]:
     return out
 
 
-async def run_prober(checks: dict[LbId, CheckTarget], cap: int, seconds: float) -> dict[str, float]:
+async def run_prober(
+    checks: dict[LbId, CheckTarget], cap: int, seconds: float, queue_depth: int = 0
+) -> dict[str, float]:
     settings = ProbeSettings(
-        interval=0.001, timeout=2.0, jitter=0.0, max_concurrent=cap, probe_deadline=2.0
+        interval=0.001,
+        timeout=2.0,
+        jitter=0.0,
+        max_concurrent=cap,
+        probe_deadline=2.0,
+        queue_depth=queue_depth or len(checks),
     )
     prober = Prober("bench", checks, settings)
     stop = asyncio.Event()
@@ -151,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "bench/probe_throughput.py", *sys.argv[1:]]),
         "addresses": len(addresses),
         "cap": args.cap,
+        "queue_depth": args.queue_depth or args.addresses,
         "loop": "uvloop" if loop is not None else "asyncio",
     }
     try:
@@ -162,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"{kind} round {r + 1}/{args.rounds} ...")
                 before = cpu_of(pids)
                 with asyncio.Runner(loop_factory=loop) as runner:
-                    zw.append(runner.run(run_prober(checks, args.cap, args.seconds)))
+                    zw.append(
+                        runner.run(run_prober(checks, args.cap, args.seconds, args.queue_depth))
+                    )
                 middle = cpu_of(pids)
                 with asyncio.Runner(loop_factory=loop) as runner:
                     bare.append(runner.run(run_bare(checks, args.cap, args.seconds)))
